@@ -1,0 +1,47 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+export default [
+  { ignores: ['**/dist', '**/node_modules', '**/.nx', '**/*.js', '**/*.mjs'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            // Apps are thin wiring over libs; they never import each other.
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:adapter', 'type:platform'] },
+            // Adapters translate between the domain and one external system.
+            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:domain', 'type:platform'] },
+            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: [] },
+            // The domain is pure: it may build on other domain libs and nothing else.
+            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:adapter', 'type:platform'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:adapter', 'type:platform', 'type:testing'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The domain must stay IO-free: no network, file system or process access.
+    files: ['libs/{batch,entry,window,partial,rollup}/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:fs*', 'fs', 'node:net', 'net', 'node:http*', 'http', 'https', 'node:child_process', 'kafkajs', '@aws-sdk/*', '@clickhouse/*', '@nestjs/*'], message: 'Domain libs are pure: no IO or framework imports.' },
+          ],
+        },
+      ],
+    },
+  },
+];

@@ -1,0 +1,20 @@
+-- Every flush of a window writes a complete new revision: the counts and the ids of every batch
+-- merged into them, in one row. A row is therefore an atomic checkpoint of a window, and the
+-- highest revision is its truth. ReplacingMergeTree folds old revisions away in the background;
+-- the views below never rely on that having happened.
+CREATE TABLE IF NOT EXISTS {{database}}.window_revisions
+(
+    customer_id String,
+    window_start DateTime('UTC'),
+    revision UInt64,
+    total_requests UInt64,
+    path_keys Array(String),
+    path_counts Array(UInt64),
+    ua_keys Array(String),
+    ua_counts Array(UInt64),
+    batch_ids Array(String),
+    written_at DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree(revision)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (customer_id, window_start);

@@ -1,0 +1,115 @@
+import { ClickHouseClient, createClient } from '@clickhouse/client';
+import { Migration } from './migrations';
+import { sqlIdentifier, sqlString, sqlValue } from './sql';
+
+export interface ClickHouseSettings {
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+  requestTimeoutMs: number;
+}
+
+/** ClickHouse was unreachable or refused a statement; consumers back off and retry. */
+export class ClickHouseUnavailableError extends Error {
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'ClickHouseUnavailableError';
+  }
+}
+
+/** The statements the pipeline runs against ClickHouse; everything else stays inside. */
+export interface AnalyticsStore {
+  readonly database: string;
+  query<T>(sql: string): Promise<T[]>;
+  command(sql: string): Promise<void>;
+  insert(table: string, rows: Record<string, unknown>[]): Promise<void>;
+  ping(): Promise<void>;
+}
+
+export class ClickHouseGateway implements AnalyticsStore {
+  readonly database: string;
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    database: string,
+  ) {
+    this.database = sqlIdentifier(database);
+  }
+
+  static fromSettings(s: ClickHouseSettings): ClickHouseGateway {
+    // No default database on the connection: the database may not exist before migrations.
+    const client = createClient({
+      url: s.url,
+      username: s.username,
+      password: s.password,
+      request_timeout: s.requestTimeoutMs,
+      max_open_connections: 16,
+      keep_alive: { enabled: true },
+    });
+    return new ClickHouseGateway(client, s.database);
+  }
+
+  async query<T>(sql: string): Promise<T[]> {
+    try {
+      const rs = await this.client.query({ query: sql, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (err) {
+      throw new ClickHouseUnavailableError(`ClickHouse query failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  async command(sql: string): Promise<void> {
+    try {
+      await this.client.command({ query: sql });
+    } catch (err) {
+      throw new ClickHouseUnavailableError(`ClickHouse command failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  async insert(table: string, rows: Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.client.insert({ table: `${this.database}.${sqlIdentifier(table)}`, values: rows, format: 'JSONEachRow' });
+    } catch (err) {
+      throw new ClickHouseUnavailableError(`ClickHouse insert into ${table} failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1 AS ok');
+  }
+
+  /**
+   * Applies migrations not yet recorded in `schema_migrations`, in version order. Statements
+   * are written to be idempotent (IF NOT EXISTS), so two instances racing at start is harmless.
+   * Returns the versions applied by this call.
+   */
+  async migrate(migrations: Migration[]): Promise<number[]> {
+    const db = this.database;
+    await this.command(`CREATE DATABASE IF NOT EXISTS ${db}`);
+    await this.command(
+      `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
+    );
+    const rows = await this.query<{ version: number; checksum: string }>(`SELECT version, checksum FROM ${db}.schema_migrations`);
+    const applied = new Map(rows.map((r) => [Number(r.version), r.checksum]));
+    const done: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      const previous = applied.get(m.version);
+      if (previous !== undefined) {
+        if (previous !== m.checksum) throw new Error(`migration ${m.version}_${m.name} changed after it was applied; add a new migration instead`);
+        continue;
+      }
+      for (const statement of m.statements) await this.command(statement.replaceAll('{{database}}', db));
+      await this.command(
+        `INSERT INTO ${db}.schema_migrations (version, name, checksum, applied_at) VALUES (${sqlValue(m.version)}, ${sqlString(m.name)}, ${sqlString(m.checksum)}, now())`,
+      );
+      done.push(m.version);
+    }
+    return done;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './sql';
+export * from './migrations';
+export * from './gateway';

@@ -1,0 +1,55 @@
+import { Kafka, logLevel, LogEntry, Admin, ITopicConfig } from 'kafkajs';
+import type { Logger } from 'pino';
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  requestTimeoutMs: number;
+}
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs client whose own log lines go through the service's JSON logger. */
+export function createKafka(s: KafkaSettings, logger?: Logger): Kafka {
+  return new Kafka({
+    clientId: s.clientId,
+    brokers: s.brokers,
+    connectionTimeout: Math.min(s.requestTimeoutMs, 3_000),
+    requestTimeout: s.requestTimeoutMs,
+    // Reconnects are driven by the callers' own backoff; a long client-level retry would turn a
+    // Kafka outage into a request that hangs instead of a quick, retryable 503.
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+    logCreator: () => (entry: LogEntry) => {
+      if (!logger) return;
+      const { message, ...extra } = entry.log;
+      logger[levels[entry.level] ?? 'info']({ kafka: { namespace: entry.namespace, ...extra } }, message);
+    },
+  });
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  replicationFactor: number;
+}
+
+/** Creates missing topics; existing ones are left as they are (partitions are never reduced). */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing: ITopicConfig[] = specs
+    .filter((s) => !existing.has(s.topic))
+    .map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: s.replicationFactor }));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    // A concurrent creator wins the race; what matters is that the topics exist afterwards.
+    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  }
+}

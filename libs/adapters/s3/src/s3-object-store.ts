@@ -1,0 +1,129 @@
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent } from 'node:http';
+import { ObjectStore, ObjectStoreUnavailableError, PutOutcome, StoredObject } from './object-store';
+
+export interface S3Settings {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+  forcePathStyle: boolean;
+  /** Bound on one HTTP exchange; the SDK retries a few times within its own budget. */
+  requestTimeoutMs: number;
+  maxAttempts?: number;
+}
+
+export function createS3Client(s: S3Settings): S3Client {
+  return new S3Client({
+    endpoint: s.endpoint,
+    region: s.region,
+    forcePathStyle: s.forcePathStyle,
+    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    maxAttempts: s.maxAttempts ?? 2,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: Math.min(s.requestTimeoutMs, 2_000),
+      requestTimeout: s.requestTimeoutMs,
+      httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
+    }),
+  });
+}
+
+const statusOf = (err: unknown) =>
+  err instanceof S3ServiceException ? err.$metadata?.httpStatusCode : (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  static fromSettings(s: S3Settings): S3ObjectStore {
+    return new S3ObjectStore(createS3Client(s), s.bucket);
+  }
+
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 404) throw this.unavailable('HeadBucket', err);
+    }
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      const name = (err as Error).name;
+      // Another instance may create it between our HEAD and CREATE.
+      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw this.unavailable('CreateBucket', err);
+    }
+  }
+
+  async putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType = 'application/json'): Promise<PutOutcome> {
+    // MinIO answers 409 ConditionalRequestConflict while a concurrent conditional write to the
+    // same key is in flight; once that write settles the key exists, so we ask again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, Metadata: metadata, ContentType: contentType, IfNoneMatch: '*' }),
+        );
+        return { status: 'created' };
+      } catch (err) {
+        const status = statusOf(err);
+        if (status === 412) return { status: 'exists' };
+        if (status === 409 && attempt < 20) {
+          await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+          continue;
+        }
+        throw this.unavailable('PutObject', err);
+      }
+    }
+  }
+
+  async get(key: string): Promise<StoredObject | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const bytes = await out.Body!.transformToByteArray();
+      return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), metadata: out.Metadata ?? {} };
+    } catch (err) {
+      if (statusOf(err) === 404 || (err as Error).name === 'NoSuchKey') return null;
+      throw this.unavailable('GetObject', err);
+    }
+  }
+
+  async head(key: string): Promise<Record<string, string> | null> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return out.Metadata ?? {};
+    } catch (err) {
+      if (statusOf(err) === 404 || (err as Error).name === 'NotFound') return null;
+      throw this.unavailable('HeadObject', err);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      throw this.unavailable('HeadBucket', err);
+    }
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private unavailable(op: string, err: unknown): ObjectStoreUnavailableError {
+    const status = statusOf(err);
+    const detail = status ? `HTTP ${status} ${(err as Error).name}` : (err as Error)?.message ?? String(err);
+    return new ObjectStoreUnavailableError(`S3 ${op} failed: ${detail}`, err);
+  }
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/** Raised when the environment does not describe a runnable service; names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses environment variables with a zod object schema whose keys are the variable names.
+ * Empty strings count as unset so that `FOO=` falls back to the default instead of failing.
+ */
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<z.ZodObject<S>> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(shape)) {
+    const value = env[key];
+    input[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+  const result = z.object(shape).safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1));
+
+/** Variables every service shares, so Docker and the native stack configure them the same way. */
+export const serviceEnv = {
+  HOST: z.string().default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+};
+
+export const kafkaEnv = {
+  KAFKA_BROKERS: csv.default('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: z.string().optional(),
+  KAFKA_TOPIC_PARTITIONS: positiveInt(6),
+  KAFKA_REPLICATION_FACTOR: positiveInt(1),
+  TOPIC_BATCH_INGESTED: z.string().min(1).default('batch-ingested'),
+  TOPIC_INSIGHT_EVENTS: z.string().min(1).default('insight-events'),
+  TOPIC_BATCH_INGESTED_DLQ: z.string().min(1).default('batch-ingested-dlq'),
+  KAFKA_REQUEST_TIMEOUT_MS: positiveInt(5_000),
+};
+
+export const s3Env = {
+  S3_ENDPOINT: z.string().url().default('http://127.0.0.1:9000'),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).default('minioadmin'),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).default('minioadmin'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name')
+    .default('log-batches'),
+  S3_FORCE_PATH_STYLE: bool(true),
+  S3_REQUEST_TIMEOUT_MS: positiveInt(5_000),
+};
+
+export const clickhouseEnv = {
+  CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier')
+    .default('log_analytics'),
+  CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+};

@@ -1,0 +1,62 @@
+import { Controller, Get, Inject, Module } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+
+/** A dependency probe for readiness: resolves when the dependency answers, rejects otherwise. */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<unknown>;
+}
+
+export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
+const PROBE_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
+    @Inject(READINESS_CHECKS) private readonly checks: ReadinessCheck[],
+  ) {}
+
+  @Get('live')
+  live() {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check(
+      this.checks.map((probe) => async () => {
+        const indicator = this.indicators.check(probe.name);
+        try {
+          await withTimeout(probe.check(), PROBE_TIMEOUT_MS);
+          return indicator.up();
+        } catch (err) {
+          return indicator.down({ message: (err as Error).message });
+        }
+      }),
+    );
+  }
+}
+
+@Module({})
+export class HealthModule {
+  /** `checksToken` must resolve to a ReadinessCheck[] provided by the importing app. */
+  static forChecks(checksProvider: { provide: symbol; useFactory: (...args: never[]) => ReadinessCheck[]; inject?: unknown[] }) {
+    return {
+      module: HealthModule,
+      imports: [TerminusModule.forRoot({ errorLogStyle: 'json', logger: false })],
+      controllers: [HealthController],
+      providers: [{ ...checksProvider, provide: READINESS_CHECKS }],
+    };
+  }
+}

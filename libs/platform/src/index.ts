@@ -1,0 +1,6 @@
+export * from './config';
+export * from './logger';
+export * from './metrics';
+export * from './health';
+export * from './bootstrap';
+export * from './retry';
