@@ -12,6 +12,11 @@ export interface ServiceOptions {
   logger: Logger;
   /** Largest request body Fastify buffers, in bytes. */
   bodyLimit?: number;
+  /**
+   * false: Nest registers no JSON/urlencoded body parsers, so `configure` can install its own
+   * (e.g. a raw, size-limited stream). Default true.
+   */
+  bodyParser?: boolean;
   /** Called after the app is built and before it listens (extra Fastify hooks, parsers). */
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
@@ -24,6 +29,7 @@ export async function runService(options: ServiceOptions): Promise<INestApplicat
   const { logger } = options;
   const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimit, trustProxy: true });
   const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
+    bodyParser: options.bodyParser ?? true,
     logger: {
       log: (m: unknown) => logger.info({ context: 'nest' }, String(m)),
       error: (m: unknown, trace?: string) => logger.error({ context: 'nest', trace }, String(m)),
@@ -32,7 +38,9 @@ export async function runService(options: ServiceOptions): Promise<INestApplicat
       verbose: (m: unknown) => logger.trace({ context: 'nest' }, String(m)),
     },
   });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // useProcessExit: end with process.exit(0) rather than re-raising the signal, so pino's
+  // exit handler flushes the last log lines (a re-raised signal kills the process unflushed).
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await options.configure?.(app);
   await app.listen(options.port, options.host);
   logger.info({ port: options.port, host: options.host }, `${options.name} listening`);

@@ -1,1 +1,5 @@
-export {};
+export * from './paths';
+export * from './process';
+export * from './servers';
+export * from './apps';
+export * from './metrics';

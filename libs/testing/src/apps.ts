@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GiveUp, ManagedProcess, freePort, waitFor } from './process';
+import { REPO_ROOT } from './paths';
+
+const run = promisify(execFile);
+export type AppName = 'batch-ingestion' | 'batch-summarizer' | 'window-aggregator';
+
+const built = new Map<AppName, Promise<void>>();
+
+/** Bundles the app once per test process, so tests always run the current sources. */
+export function buildApp(app: AppName): Promise<void> {
+  let pending = built.get(app);
+  if (!pending) {
+    pending = run(process.execPath, [join(REPO_ROOT, 'infra/build/build-app.js'), app], { cwd: REPO_ROOT }).then(() => undefined);
+    built.set(app, pending);
+  }
+  return pending;
+}
+
+/** One service running as a real process (its own process group), as in production. */
+export interface AppProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number | undefined;
+  readonly logFile: string;
+  /** Sends the signal to the process and waits for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again with the same port and environment and waits until it is ready. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  waitReady(timeoutMs?: number): Promise<void>;
+}
+
+export interface StartAppOptions {
+  /** Wait for /health/ready (default) or only /health/live (for tests that start with a dependency down). */
+  waitFor?: 'ready' | 'live' | 'none';
+  timeoutMs?: number;
+}
+
+/** Starts `app` from its bundle with `env` on a free port (or env.PORT) and waits until ready. */
+export async function startApp(app: AppName, env: Record<string, string>, options: StartAppOptions = {}): Promise<AppProcess> {
+  await buildApp(app);
+  const main = join(REPO_ROOT, 'dist/apps', app, 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} missing after build`);
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = new ManagedProcess(`${app}-${port}`, process.execPath, ['--enable-source-maps', main], {
+    cwd: join(REPO_ROOT, 'dist/apps', app),
+    env: { LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
+  });
+  const waitReady = async (timeoutMs = options.timeoutMs ?? 60_000, path = '/health/ready') => {
+    await waitFor(`${app} ${path} on ${url}`, async () => {
+      if (!proc.running) throw new GiveUp(`${app} exited; see ${proc.logFile}`);
+      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(3_000) });
+      return res.ok;
+    }, timeoutMs);
+  };
+  const mode = options.waitFor ?? 'ready';
+  const started = async () => {
+    proc.start();
+    if (mode !== 'none') await waitReady(undefined, mode === 'live' ? '/health/live' : '/health/ready');
+  };
+  await started();
+  return {
+    url,
+    port,
+    get pid() {
+      return proc.pid;
+    },
+    logFile: proc.logFile,
+    kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.signal(signal),
+    restart: started,
+    stop: () => proc.stop(),
+    waitReady: (timeoutMs?: number) => waitReady(timeoutMs),
+  };
+}

@@ -1,0 +1,39 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+
+/** Pinned versions and cache locations, read from the same file the stack scripts use. */
+export function stackInstall() {
+  const versions = Object.fromEntries(
+    readFileSync(join(REPO_ROOT, 'infra/local/versions.env'), 'utf8')
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split('=', 2) as [string, string]),
+  );
+  const cache = process.env.LAP_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'log-analytics');
+  return {
+    kafkaLibs: join(cache, `kafka-${versions.KAFKA_VERSION}`, 'libs'),
+    minioBin: join(cache, `minio-${versions.MINIO_VERSION}`, 'minio'),
+    clickhouseBin:
+      process.env.CLICKHOUSE_SERVER_BIN ??
+      ['/usr/sbin/clickhouse-server', '/usr/bin/clickhouse-server', '/usr/bin/clickhouse'].find((p) => existsSync(p)) ??
+      'clickhouse-server',
+  };
+}
+
+/** Endpoints of the shared native stack, as the services see them. */
+export function stackEndpoints() {
+  return {
+    kafkaBrokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+    s3Endpoint: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000',
+    clickhouseUrl: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+  };
+}
+
+/** A name no other test run uses: topics, buckets (lower-case, dashes) and databases. */
+export function uniqueName(prefix: string, separator = '-'): string {
+  const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  return `${prefix}${separator}${suffix}`;
+}

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GiveUp, ManagedProcess, freePort, waitFor } from './process';
+import { REPO_ROOT, stackInstall, uniqueName } from './paths';
+
+const run = promisify(execFile);
+const PROBE = join(REPO_ROOT, 'infra/local/probe.js');
+
+async function probe(kind: 'kafka' | 's3' | 'clickhouse' | 'http', target: string): Promise<boolean> {
+  try {
+    await run(process.execPath, [PROBE, kind, target], { cwd: REPO_ROOT, timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A real server owned by one test: its own data folder and ports, so a test may stop, kill and
+ * restart it without disturbing the shared stack. Data survives stop/start; dispose deletes it.
+ */
+export interface PrivateServer {
+  /** `host:port` for Kafka, a URL for MinIO and ClickHouse. */
+  readonly endpoint: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+class ProcessServer implements PrivateServer {
+  constructor(
+    readonly endpoint: string,
+    private readonly process: ManagedProcess,
+    private readonly ready: () => Promise<boolean>,
+    private readonly dataDir: string,
+    private readonly startTimeoutMs: number,
+  ) {}
+
+  async start(): Promise<void> {
+    this.process.start();
+    await waitFor(`${this.process.name} to answer`, async () => {
+      if (!this.process.running) throw new GiveUp(`${this.process.name} exited; see ${this.process.logFile}`);
+      return this.ready();
+    }, this.startTimeoutMs);
+  }
+
+  stop(): Promise<void> {
+    return this.process.stop();
+  }
+
+  kill(): Promise<void> {
+    return this.process.kill();
+  }
+
+  async dispose(): Promise<void> {
+    await this.process.kill();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+function serverDir(kind: string): string {
+  const dir = join(REPO_ROOT, '.stack', 'test-servers', uniqueName(kind));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export async function privateMinio(): Promise<PrivateServer> {
+  const dir = serverDir('minio');
+  const [port, consolePort] = [await freePort(), await freePort()];
+  const endpoint = `http://127.0.0.1:${port}`;
+  const proc = new ManagedProcess(`minio-${port}`, stackInstall().minioBin, ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
+    env: { MINIO_ROOT_USER: 'minioadmin', MINIO_ROOT_PASSWORD: 'minioadmin', MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+  });
+  const server = new ProcessServer(endpoint, proc, () => probe('s3', endpoint), dir, 60_000);
+  await server.start();
+  return server;
+}
+
+export async function privateKafka(): Promise<PrivateServer> {
+  const dir = serverDir('kafka');
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const { kafkaLibs } = stackInstall();
+  const config = readFileSync(join(REPO_ROOT, 'infra/local/kafka/server.properties'), 'utf8')
+    .replaceAll('@DATA@', join(dir, 'data'))
+    .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
+    .replaceAll('@PORT@', String(port));
+  const configFile = join(dir, 'server.properties');
+  writeFileSync(configFile, config);
+  const classpath = `${kafkaLibs}/*`;
+  const { stdout: clusterId } = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid']);
+  await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId.trim(), '-c', configFile]);
+  const proc = new ManagedProcess(`kafka-${port}`, 'java', [
+    '-Xms128m',
+    '-Xmx512m',
+    `-Dlog4j2.configurationFile=${join(REPO_ROOT, 'infra/local/kafka/log4j2.yaml')}`,
+    '-cp',
+    classpath,
+    'kafka.Kafka',
+    configFile,
+  ]);
+  const endpoint = `127.0.0.1:${port}`;
+  const server = new ProcessServer(endpoint, proc, () => probe('kafka', endpoint), dir, 90_000);
+  await server.start();
+  return server;
+}
+
+export async function privateClickHouse(): Promise<PrivateServer> {
+  const dir = serverDir('clickhouse');
+  const [httpPort, tcpPort] = [await freePort(), await freePort()];
+  for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(join(dir, sub), { recursive: true });
+  const config = readFileSync(join(REPO_ROOT, 'infra/local/clickhouse/config.xml'), 'utf8')
+    .replaceAll('@DATA@', dir)
+    .replaceAll('@HTTP_PORT@', String(httpPort))
+    .replaceAll('@TCP_PORT@', String(tcpPort));
+  writeFileSync(join(dir, 'config.xml'), config);
+  writeFileSync(join(dir, 'users.xml'), readFileSync(join(REPO_ROOT, 'infra/local/clickhouse/users.xml')));
+  const proc = new ManagedProcess(`clickhouse-${httpPort}`, stackInstall().clickhouseBin, [`--config-file=${join(dir, 'config.xml')}`], { cwd: dir });
+  const endpoint = `http://127.0.0.1:${httpPort}`;
+  const server = new ProcessServer(endpoint, proc, () => probe('clickhouse', endpoint), dir, 60_000);
+  await server.start();
+  return server;
+}
