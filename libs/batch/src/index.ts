@@ -1,1 +1,5 @@
 export * from './event';
+export * from './rejection';
+export * from './headers';
+export * from './body';
+export * from './ingest';

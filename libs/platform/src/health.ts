@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Module } from '@nestjs/common';
+import { Controller, DynamicModule, FactoryProvider, Get, Inject, Module } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 
 /** A dependency probe for readiness: resolves when the dependency answers, rejects otherwise. */
@@ -50,13 +50,14 @@ export class HealthController {
 
 @Module({})
 export class HealthModule {
-  /** `checksToken` must resolve to a ReadinessCheck[] provided by the importing app. */
-  static forChecks(checksProvider: { provide: symbol; useFactory: (...args: never[]) => ReadinessCheck[]; inject?: unknown[] }) {
+  /** The factory builds the app's ReadinessCheck[] from the providers it injects. */
+  static forChecks(checks: Omit<FactoryProvider<ReadinessCheck[]>, 'provide'> & { provide?: unknown }): DynamicModule {
+    const { provide: _ignored, ...factory } = checks;
     return {
       module: HealthModule,
       imports: [TerminusModule.forRoot({ errorLogStyle: 'json', logger: false })],
       controllers: [HealthController],
-      providers: [{ ...checksProvider, provide: READINESS_CHECKS }],
+      providers: [{ ...factory, provide: READINESS_CHECKS }],
     };
   }
 }

@@ -1,4 +1,4 @@
-import { ClickHouseClient, createClient } from '@clickhouse/client';
+import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Migration } from './migrations';
 import { sqlIdentifier, sqlString, sqlValue } from './sql';
 
@@ -46,6 +46,9 @@ export class ClickHouseGateway implements AnalyticsStore {
       request_timeout: s.requestTimeoutMs,
       max_open_connections: 16,
       keep_alive: { enabled: true },
+      // The client's own log lines are plain text with stack traces; every failure reaches the
+      // caller as a ClickHouseUnavailableError instead, which services log as JSON.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     return new ClickHouseGateway(client, s.database);
   }

@@ -1,0 +1,161 @@
+import { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { Logger } from 'pino';
+import {
+  BatchEventPublisher,
+  MAX_BATCH_BYTES,
+  RawBatchStore,
+  Rejection,
+  StoredBatchVanishedError,
+  UnannouncedBatches,
+  checkBatchHeaders,
+  ingestBatch,
+  isBatchId,
+  isCustomerId,
+  outcomeOfRejection,
+  prepareBatch,
+} from '@pipeline/batch';
+import { readBody } from './body-reader';
+import { DependencyUnavailableError } from './dependencies';
+import { BatchOutcome, IngestionMetrics } from './metrics';
+
+/** Seconds a client is asked to wait before retrying after a 503. */
+export const RETRY_AFTER_SECONDS = 2;
+
+export interface Answer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+  /** False when the client gave up mid-body: there is nobody left to answer. */
+  send: boolean;
+  /** The body was not read to its end: what is left must be discarded (bounded) or cut off. */
+  unreadBody?: boolean;
+}
+
+export interface IngestionHandlerDeps {
+  store: RawBatchStore;
+  publisher: BatchEventPublisher;
+  topic: string;
+  metrics: IngestionMetrics;
+  logger: Logger;
+  /** True once the bucket and topic exist; until then batches are answered 503. */
+  isProvisioned: () => boolean;
+  bodyTimeoutMs: number;
+  now?: () => string;
+  unannounced?: UnannouncedBatches;
+}
+
+export const errorBody = (code: string, message: string, details?: unknown) => ({
+  error: details === undefined ? { code, message } : { code, message, details },
+});
+
+/**
+ * `POST /logs`: headers, body (bounded), validation, then the durable write and the event. Every
+ * outcome is one JSON answer and one log line carrying the customer and batch ids.
+ */
+export class IngestionHandler {
+  private readonly now: () => string;
+  private readonly unannounced: UnannouncedBatches;
+
+  constructor(private readonly deps: IngestionHandlerDeps) {
+    this.now = deps.now ?? (() => new Date().toISOString());
+    this.unannounced = deps.unannounced ?? new UnannouncedBatches();
+  }
+
+  async handle(headers: IncomingHttpHeaders, body: Readable | undefined): Promise<Answer> {
+    const started = process.hrtime.bigint();
+    const customerId = isCustomerId(headers['x-customer-id']) ? headers['x-customer-id'] : undefined;
+    const key = headers['idempotency-key'];
+    const log: Record<string, unknown> = { customerId, batchId: isBatchId(key) ? key : undefined };
+    const answer = (
+      outcome: BatchOutcome,
+      a: Omit<Answer, 'send' | 'headers'> & { headers?: Record<string, string>; send?: boolean },
+      extra: Record<string, unknown> = {},
+    ): Answer => {
+      this.deps.metrics.batches.inc({ outcome });
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const line = { ...log, ...extra, outcome, status: a.status, durationMs: Math.round(durationMs * 10) / 10 };
+      const level = outcome === 'error' ? 'error' : outcome === 'unavailable' ? 'warn' : 'info';
+      this.deps.logger[level](line, `POST /logs ${a.status} ${outcome}`);
+      return { status: a.status, body: a.body, headers: a.headers ?? {}, send: a.send ?? true, unreadBody: a.unreadBody };
+    };
+    const rejected = (r: Rejection, extra: Record<string, unknown> = {}, unreadBody = false) =>
+      answer(outcomeOfRejection(r), { status: r.status, body: errorBody(r.code, r.message, r.details), unreadBody }, { code: r.code, ...extra });
+
+    const checked = checkBatchHeaders({
+      customerId: headers['x-customer-id'],
+      idempotencyKey: key,
+      contentType: headers['content-type'],
+      contentEncoding: headers['content-encoding'],
+    });
+    if (!checked.ok) return rejected(checked.rejection, {}, !!body && !body.readableEnded);
+
+    const declared = Number(headers['content-length']);
+    if (Number.isFinite(declared) && declared > MAX_BATCH_BYTES) {
+      return rejected({ status: 413, code: 'payload_too_large', message: `The body must be at most ${MAX_BATCH_BYTES} bytes.` }, { declaredBytes: declared }, true);
+    }
+
+    const read = body
+      ? await readBody(body, { limit: MAX_BATCH_BYTES, coding: checked.value.contentEncoding, timeoutMs: this.deps.bodyTimeoutMs })
+      : ({ ok: true, body: Buffer.alloc(0), wireBytes: 0 } as const);
+    if (!read.ok) {
+      switch (read.reason) {
+        case 'too_large':
+          return rejected({ status: 413, code: 'payload_too_large', message: read.message }, {}, true);
+        case 'bad_encoding':
+          return rejected({ status: 400, code: 'invalid_body', message: read.message }, {}, true);
+        case 'timeout':
+          // A stalled client sends nothing more worth waiting for: close right after the answer.
+          return answer('timeout', { status: 408, body: errorBody('request_timeout', read.message), headers: { connection: 'close' } });
+        case 'aborted':
+          return answer('aborted', { status: 400, body: errorBody('aborted', read.message), send: false }, { reason: read.message });
+      }
+    }
+    this.deps.metrics.batchBytes.observe(read.body.byteLength);
+
+    const prepared = prepareBatch(checked.value, read.body);
+    if (!prepared.ok) return rejected(prepared.rejection, { bytes: read.body.byteLength });
+    const batch = prepared.value;
+    Object.assign(log, { batchId: batch.batchId, entries: batch.entries, bytes: batch.bytes });
+
+    if (!this.deps.isProvisioned()) {
+      return answer('unavailable', {
+        status: 503,
+        body: errorBody('unavailable', 'Storage or event bus is not ready yet; retry later.'),
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      });
+    }
+
+    try {
+      const outcome = await ingestBatch(batch, { store: this.deps.store, publisher: this.deps.publisher, topic: this.deps.topic, now: this.now, unannounced: this.unannounced });
+      switch (outcome.kind) {
+        case 'accepted':
+          this.deps.metrics.entriesAccepted.inc(outcome.entries);
+          return answer('accepted', { status: 202, body: { batchId: outcome.batchId, entries: outcome.entries } });
+        case 'duplicate':
+          return answer('duplicate', { status: 409, body: { batchId: outcome.batchId, status: 'duplicate' } });
+        case 'key_reused':
+          return rejected({
+            status: 422,
+            code: 'idempotency_key_reused',
+            message: 'This idempotency key was already used by this customer for a different body; the stored batch is unchanged.',
+            details: { batchId: outcome.batchId },
+          });
+      }
+    } catch (err) {
+      if (err instanceof DependencyUnavailableError || err instanceof StoredBatchVanishedError) {
+        const dependency = err instanceof DependencyUnavailableError ? err.dependency : 's3';
+        return answer(
+          'unavailable',
+          {
+            status: 503,
+            body: errorBody('unavailable', `${dependency === 's3' ? 'Storage' : 'The event bus'} is unavailable; retrying is safe.`),
+            headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+          },
+          { dependency, err: err.message },
+        );
+      }
+      return answer('error', { status: 500, body: errorBody('internal_error', 'Unexpected error; retrying is safe.') }, { err });
+    }
+  }
+}

@@ -1,0 +1,148 @@
+// Helpers for the integration tests of this service (real MinIO, Kafka and service process).
+import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Consumer, Kafka, logLevel } from 'kafkajs';
+import { S3ObjectStore, createS3Client } from '@pipeline/s3';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- integration tests drive the real process with the test kit
+import { stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
+
+export interface ItNames {
+  bucket: string;
+  topic: string;
+}
+
+/** A bucket and a topic no other test run uses. */
+export function itNames(prefix: string): ItNames {
+  const name = uniqueName(`it-${prefix}`).toLowerCase();
+  return { bucket: name, topic: `batch-ingested-${name}` };
+}
+
+/** Environment of a batch-ingestion process writing to `names`, fast to give up on a dead dependency. */
+export function appEnv(names: ItNames, extra: Record<string, string> = {}): Record<string, string> {
+  const stack = stackEndpoints();
+  return {
+    KAFKA_BROKERS: stack.kafkaBrokers,
+    S3_ENDPOINT: stack.s3Endpoint,
+    S3_BUCKET: names.bucket,
+    TOPIC_BATCH_INGESTED: names.topic,
+    KAFKA_TOPIC_PARTITIONS: '3',
+    KAFKA_REQUEST_TIMEOUT_MS: '3000',
+    S3_REQUEST_TIMEOUT_MS: '3000',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+export function itKafka(brokers = stackEndpoints().kafkaBrokers): Kafka {
+  return new Kafka({ clientId: 'it-batch-ingestion', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 } });
+}
+
+const s3Settings = (bucket: string, endpoint: string) => ({
+  endpoint,
+  region: 'us-east-1',
+  accessKeyId: 'minioadmin',
+  secretAccessKey: 'minioadmin',
+  bucket,
+  forcePathStyle: true,
+  requestTimeoutMs: 5_000,
+});
+
+export function itStore(bucket: string, endpoint = stackEndpoints().s3Endpoint): S3ObjectStore {
+  return S3ObjectStore.fromSettings(s3Settings(bucket, endpoint));
+}
+
+/** Every key in the bucket (test buckets stay small). */
+export async function listKeys(bucket: string, endpoint = stackEndpoints().s3Endpoint): Promise<string[]> {
+  const client = createS3Client(s3Settings(bucket, endpoint));
+  try {
+    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    return (out.Contents ?? []).map((o) => o.Key!).sort();
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Empties and deletes a test bucket; failures are ignored (the data is throwaway). */
+export async function dropBucket(bucket: string, endpoint = stackEndpoints().s3Endpoint): Promise<void> {
+  const client = createS3Client(s3Settings(bucket, endpoint));
+  try {
+    const keys = await listKeys(bucket, endpoint).catch(() => []);
+    if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } catch {
+    /* throwaway */
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface ReadMessage {
+  key: string;
+  value: string;
+  partition: number;
+  offset: string;
+}
+
+/** Reads a topic from the beginning into memory, for assertions on what was published. */
+export class TopicReader {
+  readonly messages: ReadMessage[] = [];
+
+  private constructor(private readonly consumer: Consumer) {}
+
+  static async start(kafka: Kafka, topic: string): Promise<TopicReader> {
+    const consumer = kafka.consumer({ groupId: uniqueName('it-reader'), sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+    const reader = new TopicReader(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message, partition }) => {
+        reader.messages.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', partition, offset: message.offset });
+      },
+    });
+    return reader;
+  }
+
+  withKey(key: string): ReadMessage[] {
+    return this.messages.filter((m) => m.key === key);
+  }
+
+  async waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+    await waitFor(what, async () => predicate(), timeoutMs, 100);
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.disconnect();
+  }
+}
+
+export interface PostResult {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers of several shapes
+}
+
+/** POST /logs with JSON defaults; `headers` override or (with undefined) remove them. */
+export async function postLogs(url: string, body: string | Buffer, headers: Record<string, string | undefined> = {}): Promise<PostResult> {
+  const merged: Record<string, string | undefined> = { 'content-type': 'application/json', 'x-customer-id': 'cus-it', ...headers };
+  const res = await fetch(`${url}/logs`, {
+    method: 'POST',
+    headers: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>,
+    body,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON: kept as text so the assertion shows it */
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+export const entry = (over: Record<string, unknown> = {}) => ({
+  receivedAt: '2025-12-28T18:03:07.123Z',
+  method: 'GET',
+  path: '/',
+  userAgent: 'curl/8.5.0',
+  ...over,
+});

@@ -1,0 +1,179 @@
+// Helpers shared by this service's integration tests (real Kafka and ClickHouse, names unique per test file).
+import { ClickHouseGateway, sqlIdentifier } from '@pipeline/clickhouse';
+import { consumerLag, createKafka, ensureTopics } from '@pipeline/kafka';
+import { Partial } from '@pipeline/partial';
+import { Aggregate, AggregateRow, aggregatePartials, fromAggregateRows, rollup } from '@pipeline/rollup';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- integration tests drive the real process with the test kit
+import { metricValue, scrape, stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
+import { windowKey } from '@pipeline/window';
+import { Admin, Kafka, Producer } from 'kafkajs';
+
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the test kit, re-exported for this service's integration tests
+export { privateClickHouse, sleep, startApp, waitFor } from '@pipeline/testing';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- as above
+export type { AppProcess, PrivateServer } from '@pipeline/testing';
+
+export const PARTITIONS = 4;
+
+export interface ItNames {
+  topic: string;
+  dlq: string;
+  group: string;
+  database: string;
+}
+
+export function itNames(prefix: string): ItNames {
+  const id = uniqueName(prefix);
+  return { topic: `insight-events-${id}`, dlq: `insight-events-dlq-${id}`, group: `window-aggregator-${id}`, database: sqlIdentifier(`it_${id.replaceAll('-', '_')}`) };
+}
+
+/** The service's environment for one test file: the shared (or a private) server, this file's own names. */
+export function appEnv(names: ItNames, extra: Record<string, string> = {}): Record<string, string> {
+  const { kafkaBrokers, clickhouseUrl } = stackEndpoints();
+  return {
+    KAFKA_BROKERS: kafkaBrokers,
+    CLICKHOUSE_URL: clickhouseUrl,
+    CLICKHOUSE_DATABASE: names.database,
+    CLICKHOUSE_REQUEST_TIMEOUT_MS: '5000',
+    TOPIC_INSIGHT_EVENTS: names.topic,
+    TOPIC_INSIGHT_EVENTS_DLQ: names.dlq,
+    KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
+    AGGREGATOR_GROUP_ID: names.group,
+    AGGREGATOR_SESSION_TIMEOUT_MS: '6000',
+    AGGREGATOR_HEARTBEAT_INTERVAL_MS: '1000',
+    AGGREGATOR_LAG_INTERVAL_MS: '1000',
+    AGGREGATOR_RETRY_MAX_MS: '1000',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+export function itKafka(): Kafka {
+  return createKafka({ brokers: stackEndpoints().kafkaBrokers.split(','), clientId: 'it-window-aggregator', requestTimeoutMs: 10_000 });
+}
+
+export function itClickHouse(database: string, url = stackEndpoints().clickhouseUrl): ClickHouseGateway {
+  return ClickHouseGateway.fromSettings({ url, username: 'default', password: '', database, requestTimeoutMs: 10_000 });
+}
+
+export async function createTopics(admin: Admin, names: ItNames): Promise<void> {
+  await ensureTopics(admin, [
+    { topic: names.topic, numPartitions: PARTITIONS, replicationFactor: 1 },
+    { topic: names.dlq, numPartitions: PARTITIONS, replicationFactor: 1 },
+  ]);
+}
+
+export async function deleteTopics(admin: Admin, names: ItNames): Promise<void> {
+  await admin.deleteTopics({ topics: [names.topic, names.dlq] }).catch(() => undefined);
+}
+
+const PATHS = ['GET /', 'GET /about', 'GET /careers', 'POST /api/users'];
+const UAS = ['Chrome', 'Firefox', 'Googlebot', 'curl', 'Other'];
+
+/**
+ * Deterministic partials: `batches` batches per customer, each touching some of `minutes` with
+ * counts that vary by batch and minute, as the summarizer would emit them.
+ */
+export function generatePartials(opts: { customers: string[]; minutes: string[]; batches: number; prefix?: string }): Partial[] {
+  const out: Partial[] = [];
+  for (const [c, customerId] of opts.customers.entries()) {
+    for (let b = 0; b < opts.batches; b++) {
+      const batchId = `${opts.prefix ?? 'batch'}-${String(b).padStart(6, '0')}`;
+      for (const [m, windowStart] of opts.minutes.entries()) {
+        if ((b + m + c) % 3 === 2) continue;
+        const byPath: Record<string, number> = {};
+        const byUa: Record<string, number> = {};
+        const n = 1 + ((b * 7 + m * 3 + c) % 9);
+        for (let i = 0; i < n; i++) {
+          const path = PATHS[(b + i + m) % PATHS.length];
+          const ua = UAS[(b * 3 + i + c) % UAS.length];
+          byPath[path] = (byPath[path] ?? 0) + 1;
+          byUa[ua] = (byUa[ua] ?? 0) + 1;
+        }
+        out.push({ v: 1, batchId, customerId, windowStart, windowSize: 'minute', total: n, requestsByPath: sortKeys(byPath), requestsByUserAgent: sortKeys(byUa) });
+      }
+    }
+  }
+  return out;
+}
+
+const sortKeys = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/** An idempotent producer of partials keyed by window, as the summarizer sends them. */
+export class PartialProducer {
+  private constructor(private readonly producer: Producer) {}
+
+  static async connect(kafka: Kafka): Promise<PartialProducer> {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    return new PartialProducer(producer);
+  }
+
+  /** Sends in chunks; returns the partition each partial landed on. */
+  async send(topic: string, partials: Partial[], options: { partition?: number; chunk?: number } = {}): Promise<number[]> {
+    const partitions: number[] = [];
+    const chunk = options.chunk ?? 500;
+    for (let i = 0; i < partials.length; i += chunk) {
+      const slice = partials.slice(i, i + chunk);
+      const meta = await this.producer.send({
+        topic,
+        acks: -1,
+        messages: slice.map((p) => ({ key: windowKey(p.customerId, p.windowStart), value: JSON.stringify(p), partition: options.partition })),
+      });
+      // One send of many messages answers per partition; record a partition per message only when sending one.
+      if (slice.length === 1) partitions.push(meta[0].partition);
+    }
+    return partitions;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+export type View = 'minute_aggregates' | 'hourly_aggregates' | 'daily_aggregates';
+
+/** The rows of a query-surface view, read with a plain SELECT as analysts do. */
+export async function readView(ch: ClickHouseGateway, view: View, customers?: string[]): Promise<Aggregate[]> {
+  const where = customers ? ` WHERE customer_id IN (${customers.map((c) => `'${c.replace(/[^A-Za-z0-9._-]/g, '')}'`).join(', ')})` : '';
+  const rows = await ch.query<AggregateRow>(
+    `SELECT customer_id, toString(window_start) AS window_start, total_requests, path_keys, path_counts, ua_keys, ua_counts FROM ${ch.database}.${view}${where} ORDER BY customer_id, window_start`,
+  );
+  return fromAggregateRows(rows);
+}
+
+export interface Expected {
+  minute: Aggregate[];
+  hour: Aggregate[];
+  day: Aggregate[];
+}
+
+export function expectedOf(partials: Partial[]): Expected {
+  const minute = aggregatePartials(partials);
+  return { minute, hour: rollup(minute, 'hour'), day: rollup(minute, 'day') };
+}
+
+/** Resolves once the group has committed every message of the topic: all of it is durable in ClickHouse. */
+export async function waitCaughtUp(admin: Admin, names: ItNames, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    `group ${names.group} to commit everything on ${names.topic}`,
+    async () => (await consumerLag(admin, names.group, names.topic)).every((l) => l.lag === 0),
+    timeoutMs,
+    500,
+  );
+}
+
+export async function metric(url: string, name: string): Promise<number> {
+  return metricValue(await scrape(url), name);
+}
+
+export function shuffled<T>(items: T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+import { AnalyticsStore, sqlDateTimeText, sqlValue } from '@pipeline/clickhouse';
+import { fromRow, StoredWindowRow, toRow, WindowState } from '@pipeline/partial';
+import { parseMinute, windowKey } from '@pipeline/window';
+
+export interface WindowRef {
+  customerId: string;
+  windowStart: string;
+}
+
+/** Where window revisions are made durable and read back from. */
+export interface WindowStore {
+  /** The latest revision of each window that has one, keyed by windowKey; absent windows were never written. */
+  load(windows: WindowRef[]): Promise<Map<string, WindowState>>;
+  /** Writes one new revision per state, all in one insert. */
+  write(states: WindowState[]): Promise<void>;
+}
+
+/** Keeps a statement well below ClickHouse's default max_query_size (256 KiB) even with 64-char customer ids. */
+const WINDOWS_PER_QUERY = 500;
+
+interface LatestRow {
+  customer_id: string;
+  window_start_text: string;
+  latest_revision: StoredWindowRow['revision'];
+  latest_total: StoredWindowRow['total_requests'];
+  latest_path_keys: string[];
+  latest_path_counts: StoredWindowRow['path_counts'];
+  latest_ua_keys: string[];
+  latest_ua_counts: StoredWindowRow['ua_counts'];
+  latest_batch_ids: string[];
+}
+
+const toStoredRow = (r: LatestRow): StoredWindowRow => ({
+  customer_id: r.customer_id,
+  window_start: r.window_start_text,
+  revision: r.latest_revision,
+  total_requests: r.latest_total,
+  path_keys: r.latest_path_keys,
+  path_counts: r.latest_path_counts,
+  ua_keys: r.latest_ua_keys,
+  ua_counts: r.latest_ua_counts,
+  batch_ids: r.latest_batch_ids,
+});
+
+const distinct = <T>(values: T[]) => [...new Set(values)];
+
+/** ClickHouse `window_revisions`: one row per revision, the highest revision is the window's truth. */
+export class ClickHouseWindowStore implements WindowStore {
+  constructor(
+    private readonly clickhouse: AnalyticsStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async load(windows: WindowRef[]): Promise<Map<string, WindowState>> {
+    const found = new Map<string, WindowState>();
+    for (let i = 0; i < windows.length; i += WINDOWS_PER_QUERY) {
+      const rows = await this.clickhouse.query<LatestRow>(this.loadStatement(windows.slice(i, i + WINDOWS_PER_QUERY)));
+      for (const row of rows) {
+        const state = fromRow(toStoredRow(row));
+        found.set(windowKey(state.customerId, state.windowStart), state);
+      }
+    }
+    return found;
+  }
+
+  async write(states: WindowState[]): Promise<void> {
+    const writtenAt = sqlDateTimeText(this.clock());
+    await this.clickhouse.insert(
+      'window_revisions',
+      states.map((s) => ({ ...toRow(s), written_at: writtenAt })),
+    );
+  }
+
+  /**
+   * Latest revision per window via argMax, never FINAL: it does not depend on background merges.
+   * The customer and minute lists let ClickHouse skip partitions and ranges of the sort key; the
+   * tuple list picks the exact windows. Aliases differ from column names on purpose: ClickHouse
+   * aliases are visible in the whole statement, WHERE included.
+   */
+  private loadStatement(windows: WindowRef[]): string {
+    const minute = (w: WindowRef) => {
+      const ms = parseMinute(w.windowStart);
+      if (ms === null) throw new Error(`not a minute window: ${JSON.stringify(w.windowStart)}`);
+      return new Date(ms);
+    };
+    const customers = distinct(windows.map((w) => w.customerId));
+    const starts = distinct(windows.map((w) => minute(w).getTime())).map((ms) => new Date(ms));
+    const pairs = windows.map((w) => `(${sqlValue(w.customerId)}, ${sqlValue(minute(w))})`);
+    return `SELECT
+    customer_id,
+    toString(window_start) AS window_start_text,
+    max(revision) AS latest_revision,
+    argMax(total_requests, revision) AS latest_total,
+    argMax(path_keys, revision) AS latest_path_keys,
+    argMax(path_counts, revision) AS latest_path_counts,
+    argMax(ua_keys, revision) AS latest_ua_keys,
+    argMax(ua_counts, revision) AS latest_ua_counts,
+    argMax(batch_ids, revision) AS latest_batch_ids
+FROM ${this.clickhouse.database}.window_revisions
+WHERE customer_id IN (${customers.map((c) => sqlValue(c)).join(', ')})
+  AND window_start IN (${starts.map((d) => sqlValue(d)).join(', ')})
+  AND (customer_id, window_start) IN (${pairs.join(', ')})
+GROUP BY customer_id, window_start`;
+  }
+}

@@ -1,0 +1,73 @@
+import type { ClickHouseTarget } from './aggregates';
+
+export const SERVICES = ['batch-ingestion', 'batch-summarizer', 'window-aggregator'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export type TargetMode = 'native' | 'external' | 'containers';
+export const TARGET_MODES: readonly TargetMode[] = ['native', 'external', 'containers'];
+
+/** E2E_TARGET: `native` (default: the suite starts the apps on the local servers), `external`, `containers`. */
+export function targetMode(env: NodeJS.ProcessEnv = process.env): TargetMode {
+  const mode = (env.E2E_TARGET ?? 'native').trim() || 'native';
+  if (!(TARGET_MODES as readonly string[]).includes(mode)) throw new Error(`E2E_TARGET must be one of ${TARGET_MODES.join(', ')}; got ${JSON.stringify(mode)}`);
+  return mode as TargetMode;
+}
+
+/** Process control over the services: what crash scenarios need. */
+export interface ServiceControl {
+  /** Kills the service (SIGKILL by default) and waits until it is gone. */
+  kill(service: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again with the same configuration and waits until it is ready. */
+  restart(service: ServiceName): Promise<void>;
+}
+
+/** A running pipeline the scenarios can drive and read. */
+export interface Stack {
+  readonly mode: TargetMode;
+  /** Base URL of each service (POST /logs on batch-ingestion; /metrics and /health on all). */
+  url(service: ServiceName): string;
+  readonly clickhouse: ClickHouseTarget;
+  /** Appended to every customer id: empty on a stack of its own, unique per run on a shared one. */
+  readonly customerSuffix: string;
+  /** Present when the runner can kill and restart the services (native, containers). */
+  readonly control?: ServiceControl;
+  /** OS process ids of the services when they run on this machine (for /proc figures). */
+  pid?(service: ServiceName): number | undefined;
+  /** Where to look when something fails (log files, container names). */
+  describe(): string;
+  /** Aborted when the stack stops: senders and waits of a timed-out test end with it. */
+  readonly signal?: AbortSignal;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Short name of the scenario, used in resource names. */
+  name: string;
+  /** Extra environment for every service (tuning a scenario needs, e.g. a shorter lateness). */
+  env?: Record<string, string>;
+}
+
+/** Starts (native, containers) or attaches to (external) the stack E2E_TARGET names. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const stack = await startTarget(options);
+  const controller = new AbortController();
+  return Object.assign(Object.create(stack) as Stack, {
+    signal: controller.signal,
+    stop: async () => {
+      controller.abort(new Error('the stack was stopped'));
+      await stack.stop();
+    },
+  });
+}
+
+async function startTarget(options: StackOptions): Promise<Stack> {
+  const mode = targetMode();
+  switch (mode) {
+    case 'native':
+      return (await import('./native-stack')).startNativeStack(options);
+    case 'external':
+      return (await import('./external-stack')).externalStack();
+    case 'containers':
+      return (await import('./container-stack')).startContainerStack(options);
+  }
+}

@@ -1,0 +1,135 @@
+import { BatchIngestedEvent, batchEventKey } from './event';
+import { PreparedBatch } from './body';
+
+/** The slice of object storage ingestion needs (an ObjectStore satisfies it). */
+export interface RawBatchStore {
+  /** Create-only write (`If-None-Match: *`): never overwrites, says whether the key was taken. */
+  putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType?: string): Promise<{ status: 'created' | 'exists' }>;
+  /** User metadata of an object, or null when there is none under the key. */
+  head(key: string): Promise<Record<string, string> | null>;
+}
+
+/** The slice of the event bus ingestion needs (an EventPublisher satisfies it). */
+export interface BatchEventPublisher {
+  /** Resolves once every message is acknowledged by all in-sync replicas. */
+  publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string> }[]): Promise<void>;
+}
+
+export type IngestOutcome =
+  | { kind: 'accepted'; batchId: string; entries: number; event: BatchIngestedEvent }
+  | { kind: 'duplicate'; batchId: string; entries: number; event: BatchIngestedEvent }
+  | { kind: 'key_reused'; batchId: string };
+
+/** Object metadata names (S3 lower-cases user metadata keys). */
+export const META_SHA256 = 'sha256';
+export const META_ENTRIES = 'entries';
+export const META_INGESTED_AT = 'ingested-at';
+
+export function buildBatchIngestedEvent(batch: Pick<PreparedBatch, 'customerId' | 'batchId' | 'objectKey' | 'entries' | 'sha256'>, ingestedAt: string): BatchIngestedEvent {
+  return {
+    v: 1,
+    batchId: batch.batchId,
+    customerId: batch.customerId,
+    objectKey: batch.objectKey,
+    entries: batch.entries,
+    sha256: batch.sha256,
+    ingestedAt,
+  };
+}
+
+export function batchIngestedMessage(event: BatchIngestedEvent) {
+  return { key: batchEventKey(event.customerId, event.batchId), value: JSON.stringify(event) };
+}
+
+/**
+ * Object keys this process stored but could not announce (the publish failed and the client was
+ * told 503). When the client retries, the batch is announced and answered 202, not 409: from the
+ * client's point of view this is its first acceptance. Bounded: the oldest keys are forgotten,
+ * and a forgotten or never-known key (another instance, a restart) is answered 409 as usual,
+ * which is still correct.
+ */
+export class UnannouncedBatches {
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  add(key: string): void {
+    this.keys.delete(key);
+    this.keys.add(key);
+    if (this.keys.size > this.capacity) this.keys.delete(this.keys.values().next().value as string);
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  delete(key: string): void {
+    this.keys.delete(key);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+}
+
+export interface IngestDeps {
+  store: RawBatchStore;
+  publisher: BatchEventPublisher;
+  topic: string;
+  /** The current time, ISO-8601; injected so tests are deterministic. */
+  now: () => string;
+  unannounced?: UnannouncedBatches;
+}
+
+/** The key existed with metadata that was gone by the time it was read; only a deletion racing us does this. */
+export class StoredBatchVanishedError extends Error {
+  constructor(readonly objectKey: string) {
+    super(`${objectKey} existed but could not be read back`);
+    this.name = 'StoredBatchVanishedError';
+  }
+}
+
+/**
+ * Durable first, then announced: the raw batch is written create-only, and `batch-ingested` is
+ * published only after the write succeeded. If the key already holds the same bytes (same sha256)
+ * the event is published again before answering "duplicate": a crash between the write and the
+ * publish of an earlier attempt must not lose the batch, and consumers are idempotent. If the key
+ * holds different bytes the client reused its idempotency key: nothing is written or published.
+ * A batch this process stored but failed to announce is answered `accepted` when its retry
+ * announces it (see UnannouncedBatches).
+ *
+ * Failures of the store or the publisher propagate; every step is safe to repeat.
+ */
+export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promise<IngestOutcome> {
+  const ingestedAt = deps.now();
+  const metadata = {
+    [META_SHA256]: batch.sha256,
+    [META_ENTRIES]: String(batch.entries),
+    [META_INGESTED_AT]: ingestedAt,
+  };
+  const body = Buffer.from(batch.body.buffer, batch.body.byteOffset, batch.body.byteLength);
+  const put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json');
+  if (put.status === 'created') {
+    const event = buildBatchIngestedEvent(batch, ingestedAt);
+    try {
+      await deps.publisher.publish(deps.topic, [batchIngestedMessage(event)]);
+    } catch (err) {
+      deps.unannounced?.add(batch.objectKey);
+      throw err;
+    }
+    return { kind: 'accepted', batchId: batch.batchId, entries: batch.entries, event };
+  }
+
+  const stored = await deps.store.head(batch.objectKey);
+  if (stored === null) throw new StoredBatchVanishedError(batch.objectKey);
+  if (stored[META_SHA256] !== batch.sha256) return { kind: 'key_reused', batchId: batch.batchId };
+  // Re-announce with the first acceptance time, so the repeated event equals the original one.
+  const firstIngestedAt = stored[META_INGESTED_AT] && !Number.isNaN(Date.parse(stored[META_INGESTED_AT])) ? stored[META_INGESTED_AT] : ingestedAt;
+  const event = buildBatchIngestedEvent(batch, firstIngestedAt);
+  await deps.publisher.publish(deps.topic, [batchIngestedMessage(event)]);
+  if (deps.unannounced?.has(batch.objectKey)) {
+    deps.unannounced.delete(batch.objectKey);
+    return { kind: 'accepted', batchId: batch.batchId, entries: batch.entries, event };
+  }
+  return { kind: 'duplicate', batchId: batch.batchId, entries: batch.entries, event };
+}

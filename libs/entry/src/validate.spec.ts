@@ -1,0 +1,180 @@
+import { MAX_PATH_CHARS, MAX_USER_AGENT_CHARS, normalizeMethod, parseTimestamp, toLogEntry, validateEntries, validateEntry } from './validate';
+
+const valid = { receivedAt: '2025-12-28T18:03:07.123Z', method: 'GET', path: '/api/users', userAgent: 'curl/8.5.0' };
+const problems = (entry: unknown) => validateEntry(entry, 7);
+const fieldsOf = (entry: unknown) => problems(entry).map((e) => e.field);
+
+describe('parseTimestamp', () => {
+  it.each([
+    ['2025-12-28T18:03:07Z', Date.UTC(2025, 11, 28, 18, 3, 7)],
+    ['2025-12-28T18:03:07.123Z', Date.UTC(2025, 11, 28, 18, 3, 7, 123)],
+    ['2025-12-28T18:03:07.1Z', Date.UTC(2025, 11, 28, 18, 3, 7, 100)],
+    ['2025-12-28T18:03:07.123456789Z', Date.UTC(2025, 11, 28, 18, 3, 7, 123)],
+    ['2025-12-28t18:03:07z', Date.UTC(2025, 11, 28, 18, 3, 7)],
+    ['2025-12-28T19:03:07+01:00', Date.UTC(2025, 11, 28, 18, 3, 7)],
+    ['2025-12-28T13:33:07-04:30', Date.UTC(2025, 11, 28, 18, 3, 7)],
+    ['2025-12-29T00:03:07+05:45', Date.UTC(2025, 11, 28, 18, 18, 7)],
+    ['2025-12-28T18:03:07-00:00', Date.UTC(2025, 11, 28, 18, 3, 7)],
+    ['2025-12-28T18:03:07+00:00', Date.UTC(2025, 11, 28, 18, 3, 7)],
+    ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
+    ['2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],
+    ['2025-12-31T23:59:59.999+23:59', Date.UTC(2025, 11, 31, 0, 0, 59, 999)],
+  ])('%s is %d', (text, ms) => {
+    expect(parseTimestamp(text)).toBe(ms);
+  });
+
+  it('keeps years below 100 literal', () => {
+    expect(new Date(parseTimestamp('0042-01-01T00:00:00Z')!).getUTCFullYear()).toBe(42);
+  });
+
+  it('crosses the date line with the offset (the instant, not the local date, decides the minute)', () => {
+    expect(new Date(parseTimestamp('2026-01-01T00:30:00+01:00')!).toISOString()).toBe('2025-12-31T23:30:00.000Z');
+  });
+
+  it.each([
+    ['no offset', '2025-12-28T18:03:07'],
+    ['no offset with fraction', '2025-12-28T18:03:07.123'],
+    ['date only', '2025-12-28'],
+    ['space separator', '2025-12-28 18:03:07Z'],
+    ['basic offset', '2025-12-28T18:03:07+0100'],
+    ['hour-only offset', '2025-12-28T18:03:07+01'],
+    ['offset hour 24', '2025-12-28T18:03:07+24:00'],
+    ['offset minute 60', '2025-12-28T18:03:07+01:60'],
+    ['no seconds', '2025-12-28T18:03Z'],
+    ['empty fraction', '2025-12-28T18:03:07.Z'],
+    ['month 13', '2025-13-28T18:03:07Z'],
+    ['month 0', '2025-00-28T18:03:07Z'],
+    ['day 0', '2025-12-00T18:03:07Z'],
+    ['February 29 of a common year', '2025-02-29T00:00:00Z'],
+    ['February 29 of 1900', '1900-02-29T00:00:00Z'],
+    ['April 31', '2025-04-31T00:00:00Z'],
+    ['hour 24', '2025-12-28T24:00:00Z'],
+    ['minute 60', '2025-12-28T18:60:00Z'],
+    ['leap second', '2016-12-31T23:59:60Z'],
+    ['unix seconds', '1766944987'],
+    ['English date', 'Sun, 28 Dec 2025 18:03:07 GMT'],
+    ['trailing text', '2025-12-28T18:03:07Z extra'],
+    ['leading space', ' 2025-12-28T18:03:07Z'],
+    ['expanded year', '+002025-12-28T18:03:07Z'],
+    ['empty', ''],
+    ['non-ASCII digits', '２０２５-12-28T18:03:07Z'],
+  ])('rejects %s', (_, text) => {
+    expect(parseTimestamp(text)).toBeNull();
+  });
+});
+
+describe('validateEntry', () => {
+  it('accepts a valid entry', () => {
+    expect(problems(valid)).toEqual([]);
+  });
+
+  it('ignores extra fields', () => {
+    expect(problems({ ...valid, status: 200, bytes: 512, nested: { a: [1] } })).toEqual([]);
+  });
+
+  it.each([null, 1, 'GET /', [], true])('rejects an entry that is not an object: %p', (entry) => {
+    expect(problems(entry)).toEqual([{ index: 7, field: '', reason: 'entry must be a JSON object' }]);
+  });
+
+  it('names every missing field with the entry index', () => {
+    expect(problems({})).toEqual([
+      { index: 7, field: 'receivedAt', reason: 'is required' },
+      { index: 7, field: 'method', reason: 'is required' },
+      { index: 7, field: 'path', reason: 'is required' },
+      { index: 7, field: 'userAgent', reason: 'is required' },
+    ]);
+  });
+
+  it.each(['receivedAt', 'method', 'path', 'userAgent'])('rejects a non-string %s', (field) => {
+    for (const bad of [1, null, true, ['x'], { x: 1 }]) {
+      expect(problems({ ...valid, [field]: bad })).toEqual([{ index: 7, field, reason: 'must be a string' }]);
+    }
+  });
+
+  describe('receivedAt', () => {
+    it.each(['2025-12-28T18:03:07Z', '2025-12-28T19:03:07+01:00', '2025-12-28T13:03:07.5-05:00', '2025-12-28t18:03:07z'])('accepts %s', (receivedAt) => {
+      expect(problems({ ...valid, receivedAt })).toEqual([]);
+    });
+    it.each(['2025-12-28T18:03:07', '2025-02-30T18:03:07Z', 'yesterday', ''])('rejects %p', (receivedAt) => {
+      expect(fieldsOf({ ...valid, receivedAt })).toEqual(['receivedAt']);
+    });
+  });
+
+  describe('method', () => {
+    it.each(['GET', 'get', 'Post', 'PROPFIND', 'M-SEARCH', 'x', "A!#$%&'*+-.^_`|~9"])('accepts the token %p', (method) => {
+      expect(problems({ ...valid, method })).toEqual([]);
+    });
+    it.each(['', 'GET ', ' GET', 'GE T', 'GET/', 'GÉT', 'GET\n', '(GET)', 'a:b', 'a"b', 'a,b'])('rejects %p', (method) => {
+      expect(fieldsOf({ ...valid, method })).toEqual(['method']);
+    });
+  });
+
+  describe('path', () => {
+    it.each(['/', '/api/users?id=1#top', '/%E2%82%AC', '/über/straße', '/日本語/パス', '/emoji/😀', '//double', '/a b'])('accepts %p', (path) => {
+      expect(problems({ ...valid, path })).toEqual([]);
+    });
+    it.each(['', 'api/users', ' /', 'http://host/', '?q=1', '\\windows'])('rejects %p', (path) => {
+      expect(problems({ ...valid, path })).toEqual([{ index: 7, field: 'path', reason: "must start with '/'" }]);
+    });
+    it('accepts exactly 2048 characters and rejects 2049', () => {
+      expect(problems({ ...valid, path: '/' + 'a'.repeat(MAX_PATH_CHARS - 1) })).toEqual([]);
+      expect(fieldsOf({ ...valid, path: '/' + 'a'.repeat(MAX_PATH_CHARS) })).toEqual(['path']);
+    });
+    it('counts characters, not UTF-16 units: 2048 emoji-bearing characters pass, 2049 do not', () => {
+      const ok = '/' + '😀'.repeat(MAX_PATH_CHARS - 1); // 4095 UTF-16 units, 2048 characters
+      expect(ok.length).toBeGreaterThan(MAX_PATH_CHARS);
+      expect(problems({ ...valid, path: ok })).toEqual([]);
+      expect(fieldsOf({ ...valid, path: ok + '😀' })).toEqual(['path']);
+    });
+  });
+
+  describe('userAgent', () => {
+    it.each(['', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0', 'Bot ünïcödé 🤖'])('accepts %p', (userAgent) => {
+      expect(problems({ ...valid, userAgent })).toEqual([]);
+    });
+    it('accepts exactly 1024 characters and rejects 1025', () => {
+      expect(problems({ ...valid, userAgent: 'u'.repeat(MAX_USER_AGENT_CHARS) })).toEqual([]);
+      expect(problems({ ...valid, userAgent: 'u'.repeat(MAX_USER_AGENT_CHARS + 1) })).toEqual([
+        { index: 7, field: 'userAgent', reason: 'must be at most 1024 characters' },
+      ]);
+      expect(problems({ ...valid, userAgent: 'é'.repeat(MAX_USER_AGENT_CHARS) })).toEqual([]);
+    });
+  });
+});
+
+describe('validateEntries', () => {
+  it('reports nothing for valid entries', () => {
+    expect(validateEntries([valid, valid])).toEqual({ errorCount: 0, errors: [] });
+  });
+
+  it('reports problems by entry index, in order', () => {
+    const r = validateEntries([valid, { ...valid, method: 'G T' }, valid, { ...valid, path: 'x', userAgent: 5 }]);
+    expect(r).toEqual({
+      errorCount: 3,
+      errors: [
+        { index: 1, field: 'method', reason: 'must be an HTTP method token, e.g. GET' },
+        { index: 3, field: 'path', reason: "must start with '/'" },
+        { index: 3, field: 'userAgent', reason: 'must be a string' },
+      ],
+    });
+  });
+
+  it('lists at most 20 problems but counts all of them', () => {
+    const entries = Array.from({ length: 30 }, () => ({ ...valid, method: '' }));
+    const r = validateEntries(entries);
+    expect(r.errors).toHaveLength(20);
+    expect(r.errors[19].index).toBe(19);
+    expect(r.errorCount).toBe(30);
+  });
+});
+
+describe('normalization', () => {
+  it('upper-cases methods', () => {
+    expect(normalizeMethod('get')).toBe('GET');
+    expect(normalizeMethod('m-search')).toBe('M-SEARCH');
+  });
+
+  it('keeps the four fields and drops the rest', () => {
+    expect(toLogEntry({ ...valid, method: 'post', extra: 1 })).toEqual({ ...valid, method: 'POST' });
+  });
+});

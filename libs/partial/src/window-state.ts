@@ -1,0 +1,153 @@
+import { MINUTE_MS, parseMinute, windowKey } from '@pipeline/window';
+
+/**
+ * Everything the aggregator knows about one customer's minute: the counts and the ids of every
+ * batch merged into them. The ids travel with the counts (same row, same write), which is what
+ * makes a redelivered partial recognisable after any crash.
+ */
+export interface WindowState {
+  customerId: string;
+  /** Minute window, `YYYY-MM-DDTHH:MMZ`. */
+  windowStart: string;
+  /** Revision of the last durable write of this state; 0 when it was never written. */
+  revision: number;
+  total: number;
+  byPath: Map<string, number>;
+  byUserAgent: Map<string, number>;
+  batchIds: Set<string>;
+}
+
+/** A row of `window_revisions`: one complete, self-contained revision of a window. */
+export interface WindowRevisionRow {
+  customer_id: string;
+  /** `YYYY-MM-DD hh:mm:ss`, UTC (ClickHouse DateTime text). */
+  window_start: string;
+  revision: number;
+  total_requests: number;
+  path_keys: string[];
+  path_counts: number[];
+  ua_keys: string[];
+  ua_counts: number[];
+  batch_ids: string[];
+}
+
+/** A revision row as ClickHouse returns it: 64-bit integers may arrive as strings. */
+export interface StoredWindowRow {
+  customer_id: string;
+  window_start: string;
+  revision: number | string;
+  total_requests: number | string;
+  path_keys: string[];
+  path_counts: Array<number | string>;
+  ua_keys: string[];
+  ua_counts: Array<number | string>;
+  batch_ids: string[];
+}
+
+export function emptyWindowState(customerId: string, windowStart: string): WindowState {
+  return { customerId, windowStart, revision: 0, total: 0, byPath: new Map(), byUserAgent: new Map(), batchIds: new Set() };
+}
+
+export function windowStateKey(state: Pick<WindowState, 'customerId' | 'windowStart'>): string {
+  return windowKey(state.customerId, state.windowStart);
+}
+
+/** A deep copy: merging into it leaves the original (e.g. a cached, durable state) untouched. */
+export function cloneWindowState(state: WindowState): WindowState {
+  return {
+    ...state,
+    byPath: new Map(state.byPath),
+    byUserAgent: new Map(state.byUserAgent),
+    batchIds: new Set(state.batchIds),
+  };
+}
+
+/** Epoch ms of a window's start; throws on a malformed minute (states are built from valid partials). */
+export function windowStartMs(state: Pick<WindowState, 'windowStart'>): number {
+  const ms = parseMinute(state.windowStart);
+  if (ms === null) throw new Error(`not a minute window: ${JSON.stringify(state.windowStart)}`);
+  return ms;
+}
+
+export function windowEndMs(state: Pick<WindowState, 'windowStart'>): number {
+  return windowStartMs(state) + MINUTE_MS;
+}
+
+/** `2025-12-28T18:03Z` -> `2025-12-28 18:03:00` (ClickHouse DateTime text, UTC). */
+export function minuteToDateTimeText(minute: string): string {
+  if (parseMinute(minute) === null) throw new Error(`not a minute window: ${JSON.stringify(minute)}`);
+  return `${minute.slice(0, 10)} ${minute.slice(11, 16)}:00`;
+}
+
+const DATE_TIME_TEXT = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}):00$/;
+
+/** Inverse of minuteToDateTimeText; null unless the text is a whole UTC minute. */
+export function dateTimeTextToMinute(text: string): string | null {
+  const m = DATE_TIME_TEXT.exec(text);
+  if (!m) return null;
+  const minute = `${m[1]}T${m[2]}Z`;
+  return parseMinute(minute) === null ? null : minute;
+}
+
+/** Keys in code-unit order with their counts as parallel arrays (the query surface's shape). */
+export function toParallelArrays(counts: Map<string, number>): { keys: string[]; counts: number[] } {
+  const keys = [...counts.keys()].sort();
+  return { keys, counts: keys.map((k) => counts.get(k)!) };
+}
+
+/** The revision row for `state`, keys and batch ids sorted so equal states give equal rows. */
+export function toRow(state: WindowState): WindowRevisionRow {
+  const paths = toParallelArrays(state.byPath);
+  const uas = toParallelArrays(state.byUserAgent);
+  return {
+    customer_id: state.customerId,
+    window_start: minuteToDateTimeText(state.windowStart),
+    revision: state.revision,
+    total_requests: state.total,
+    path_keys: paths.keys,
+    path_counts: paths.counts,
+    ua_keys: uas.keys,
+    ua_counts: uas.counts,
+    batch_ids: [...state.batchIds].sort(),
+  };
+}
+
+function toCount(value: number | string, what: string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`stored window has an invalid ${what}: ${JSON.stringify(value)}`);
+  return n;
+}
+
+function toCountMap(keys: string[], counts: Array<number | string>, what: string): Map<string, number> {
+  if (!Array.isArray(keys) || !Array.isArray(counts) || keys.length !== counts.length) {
+    throw new Error(`stored window has ${what} keys and counts of different lengths`);
+  }
+  return new Map(keys.map((k, i) => [k, toCount(counts[i], `${what} count`)]));
+}
+
+const sumOf = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+/**
+ * Rebuilds a state from its stored row. A row that does not add up is refused rather than
+ * merged into: writing on top of it would make the damage permanent.
+ */
+export function fromRow(row: StoredWindowRow): WindowState {
+  const windowStart = dateTimeTextToMinute(row.window_start);
+  if (windowStart === null) throw new Error(`stored window has an invalid window_start: ${JSON.stringify(row.window_start)}`);
+  const total = toCount(row.total_requests, 'total_requests');
+  const byPath = toCountMap(row.path_keys, row.path_counts, 'path');
+  const byUserAgent = toCountMap(row.ua_keys, row.ua_counts, 'user-agent');
+  if (sumOf(byPath) !== total || sumOf(byUserAgent) !== total) {
+    throw new Error(`stored window ${row.customer_id}|${windowStart} does not add up to its total`);
+  }
+  if (!Array.isArray(row.batch_ids)) throw new Error('stored window has no batch_ids');
+  return {
+    customerId: row.customer_id,
+    windowStart,
+    revision: toCount(row.revision, 'revision'),
+    total,
+    byPath,
+    byUserAgent,
+    batchIds: new Set(row.batch_ids),
+  };
+}
