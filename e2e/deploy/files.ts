@@ -1,9 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 
 /** Reading the deployment files of the repository (compose, Dockerfile, app configs). */
-export const ROOT = resolve(__dirname, '../..');
+/** The repository root: the nearest folder upwards holding nx.json (also from a bundled copy). */
+export const ROOT = (() => {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no nx.json above ${__dirname}`);
+  }
+})();
 export const APPS = ['batch-ingestion', 'batch-summarizer', 'window-aggregator'] as const;
 export type App = (typeof APPS)[number];
 export const INFRASTRUCTURE = ['kafka', 'minio', 'clickhouse'] as const;

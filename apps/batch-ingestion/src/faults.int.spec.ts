@@ -1,6 +1,5 @@
 import { Kafka } from 'kafkajs';
 import { S3ObjectStore } from '@pipeline/s3';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- integration tests drive the real process with the test kit
 import { AppProcess, PrivateServer, privateKafka, privateMinio, startApp, waitFor } from '@pipeline/testing';
 import { TopicReader, appEnv, dropBucket, entry, itKafka, itNames, itStore, postLogs } from './it-support';
 

@@ -12,7 +12,7 @@ export const INGESTION_HANDLER = Symbol('INGESTION_HANDLER');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** What an early answer lets the client still send before the connection is cut. */
-const DISCARD_BOUNDS = { maxBytes: MAX_BATCH_BYTES, maxMs: 2_000 };
+const DISCARD_BOUNDS = { maxBytes: 8 * MAX_BATCH_BYTES, maxMs: 2_000 };
 
 function send(reply: FastifyReply, a: Answer): void {
   reply.code(a.status).headers({ ...a.headers, 'content-type': JSON_TYPE }).send(JSON.stringify(a.body));
@@ -60,7 +60,7 @@ export class JsonErrorFilter implements ExceptionFilter {
     const request = host.switchToHttp().getRequest<FastifyRequest>();
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      if (request.url.startsWith('/health/')) {
+      if (status === 503 && request.url.startsWith('/health/')) {
         reply.code(status).send(exception.getResponse());
         return;
       }

@@ -4,7 +4,6 @@ import { gzipSync } from 'node:zlib';
 import { Kafka } from 'kafkajs';
 import { MAX_BATCH_BYTES, parseBatchIngestedEvent } from '@pipeline/batch';
 import { S3ObjectStore } from '@pipeline/s3';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- integration tests drive the real process with the test kit
 import { AppProcess, metricValue, scrape, startApp, waitFor } from '@pipeline/testing';
 import { ItNames, TopicReader, appEnv, dropBucket, entry, itKafka, itNames, itStore, listKeys, postLogs } from './it-support';
 

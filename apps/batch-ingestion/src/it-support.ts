@@ -2,7 +2,6 @@
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Consumer, Kafka, logLevel } from 'kafkajs';
 import { S3ObjectStore, createS3Client } from '@pipeline/s3';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- integration tests drive the real process with the test kit
 import { stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
 
 export interface ItNames {

@@ -190,6 +190,7 @@ describe('WindowAggregator', () => {
     expect(dlq.sent).toHaveLength(1);
     expect(dlq.sent[0].topic).toBe('insight-events-dlq');
     expect(dlq.sent[0].messages.map((m) => m.headers!['dlq-reason'])).toEqual(['not JSON', 'unsupported version 2', expect.stringMatching(/key does not match/)]);
+    expect(dlq.sent[0].messages.map((m) => m.headers!['dlq-reason-code'])).toEqual(['not_json', 'invalid_partial', 'key_mismatch']);
     expect(dlq.sent[0].messages[0].headers!['dlq-source-offset']).toBe('0');
     expect(store.rows).toHaveLength(1);
     expect(b.commits).toEqual(['4']);

@@ -4,6 +4,7 @@ import {
   KnownWindow,
   mergeBatch,
   OffsetPartial,
+  Partial,
   parsePartial,
   WindowStateCache,
 } from '@pipeline/partial';
@@ -28,7 +29,12 @@ export interface AggregatorOptions {
 
 type Membership = { lost: unknown; stop: () => void };
 
-type Poison = { message: Batch['messages'][number]; reason: string };
+/** Why a message went to the dead-letter topic (a closed set, so it can be a label). */
+export type PoisonCode = 'empty' | 'not_json' | 'invalid_partial' | 'key_mismatch';
+
+type Check = { ok: true; value: Partial } | { ok: false; code: PoisonCode; reason: string };
+
+type Poison = { message: Batch['messages'][number]; code: PoisonCode; reason: string };
 
 /**
  * Turns fetched batches of partials into window revisions. Per batch: validate, load the states
@@ -98,14 +104,16 @@ export class WindowAggregator {
     for (const message of batch.messages) {
       const checked = this.check(message);
       if (checked.ok) valid.push({ offset: toOffset(message.offset), partial: checked.value });
-      else poison.push({ message, reason: checked.reason });
+      else poison.push({ message, code: checked.code, reason: checked.reason });
     }
 
     if (poison.length > 0) {
       // Dead letters are durable before the offsets move past them: nothing vanishes silently.
       await this.retry(ctx, membership, 'dlq', () => this.dlq.publish(this.options.dlqTopic, poison.map((p) => this.deadLetter(topic, partition, p))));
-      this.metrics.invalid.inc(poison.length);
-      for (const p of poison) this.logger.warn({ topic, partition, offset: p.message.offset, reason: p.reason }, 'invalid partial sent to the dead-letter topic');
+      for (const p of poison) {
+        this.metrics.invalid.inc({ reason: p.code });
+        this.logger.warn({ topic, partition, offset: p.message.offset, reasonCode: p.code, reason: p.reason }, 'invalid partial sent to the dead-letter topic');
+      }
     }
 
     const known = new Map<string, KnownWindow>();
@@ -181,19 +189,19 @@ export class WindowAggregator {
     );
   }
 
-  private check(message: Batch['messages'][number]): ReturnType<typeof parsePartial> {
-    if (!message.value) return { ok: false, reason: 'empty message' };
+  private check(message: Batch['messages'][number]): Check {
+    if (!message.value || message.value.length === 0) return { ok: false, code: 'empty', reason: 'empty message' };
     let decoded: unknown;
     try {
       decoded = JSON.parse(message.value.toString('utf8'));
     } catch {
-      return { ok: false, reason: 'not JSON' };
+      return { ok: false, code: 'not_json', reason: 'not JSON' };
     }
     const parsed = parsePartial(decoded);
-    if (!parsed.ok) return parsed;
+    if (!parsed.ok) return { ok: false, code: 'invalid_partial', reason: parsed.reason };
     // One writer per window holds only if every partial of a window lands on its partition.
     const expectedKey = windowKey(parsed.value.customerId, parsed.value.windowStart);
-    if (message.key?.toString('utf8') !== expectedKey) return { ok: false, reason: `key does not match the window (expected ${expectedKey})` };
+    if (message.key?.toString('utf8') !== expectedKey) return { ok: false, code: 'key_mismatch', reason: `key does not match the window (expected ${expectedKey})` };
     return parsed;
   }
 
@@ -201,7 +209,7 @@ export class WindowAggregator {
     return {
       key: p.message.key?.toString('utf8') ?? '',
       value: p.message.value ?? Buffer.alloc(0),
-      headers: { 'dlq-reason': p.reason, 'dlq-source-topic': topic, 'dlq-source-partition': String(partition), 'dlq-source-offset': p.message.offset },
+      headers: { 'dlq-reason-code': p.code, 'dlq-reason': p.reason, 'dlq-source-topic': topic, 'dlq-source-partition': String(partition), 'dlq-source-offset': p.message.offset },
     };
   }
 

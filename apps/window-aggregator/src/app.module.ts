@@ -2,7 +2,7 @@ import { ClickHouseGateway } from '@pipeline/clickhouse';
 import { createKafka, KafkaEventPublisher } from '@pipeline/kafka';
 import { WindowStateCache } from '@pipeline/partial';
 import { HealthModule, MetricsModule, ReadinessCheck } from '@pipeline/platform';
-import { DynamicModule, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown, OnModuleInit, Type } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { WindowAggregator } from './aggregator';
@@ -12,7 +12,6 @@ import { AggregatorMetrics } from './metrics';
 import { ClickHouseWindowStore } from './window-store';
 
 const CONSUMER = Symbol('CONSUMER');
-const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
 
 /** Starts the consumer with the application and stops it before the process exits. */
 class Lifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -27,37 +26,36 @@ class Lifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-@Module({})
-export class AppModule {
-  /** Clients are built here (no connection is opened yet) and shared with the health checks. */
-  static forRoot(config: AggregatorConfig, logger: Logger, registry: Registry): DynamicModule {
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'window-aggregator', requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS }, logger);
-    const admin = kafka.admin();
-    const gateway = ClickHouseGateway.fromSettings({
-      url: config.CLICKHOUSE_URL,
-      username: config.CLICKHOUSE_USER,
-      password: config.CLICKHOUSE_PASSWORD,
-      database: config.CLICKHOUSE_DATABASE,
-      requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
-    });
-    const cache = new WindowStateCache({ maxWindows: config.AGGREGATOR_MAX_WINDOWS, idleEvictMs: config.AGGREGATOR_IDLE_EVICT_MS });
-    const metrics = new AggregatorMetrics(registry, () => cache.size);
-    const publisher = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
-    const aggregator = new WindowAggregator(new ClickHouseWindowStore(gateway), publisher, cache, metrics, logger, {
-      dlqTopic: config.TOPIC_INSIGHT_EVENTS_DLQ,
-      allowedLatenessMs: config.AGGREGATOR_ALLOWED_LATENESS_SECONDS * 1000,
-      retryMaxMs: config.AGGREGATOR_RETRY_MAX_MS,
-      heartbeatIntervalMs: config.AGGREGATOR_HEARTBEAT_INTERVAL_MS,
-    });
-    const consumer = new AggregatorConsumer(config, logger, kafka, admin, gateway, publisher, aggregator, cache, metrics);
-    const checks: ReadinessCheck[] = [
-      { name: 'kafka', check: () => admin.describeCluster() },
-      { name: 'clickhouse', check: () => gateway.ping() },
-    ];
-    return {
-      module: AppModule,
-      imports: [MetricsModule.forRegistry(registry), HealthModule.forChecks({ provide: HEALTH_CHECKS, useFactory: () => checks }) as DynamicModule],
-      providers: [{ provide: CONSUMER, useValue: consumer }, Lifecycle],
-    };
-  }
+/** The service's Nest module. Clients are built here (no connection is opened yet) and shared with the health checks. */
+export function aggregatorModule(config: AggregatorConfig, logger: Logger, registry: Registry): Type<unknown> {
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'window-aggregator', requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS }, logger);
+  const admin = kafka.admin();
+  const gateway = ClickHouseGateway.fromSettings({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    database: config.CLICKHOUSE_DATABASE,
+    requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+  });
+  const cache = new WindowStateCache({ maxWindows: config.AGGREGATOR_MAX_WINDOWS, idleEvictMs: config.AGGREGATOR_IDLE_EVICT_MS });
+  const metrics = new AggregatorMetrics(registry, () => cache.size);
+  const publisher = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
+  const aggregator = new WindowAggregator(new ClickHouseWindowStore(gateway), publisher, cache, metrics, logger, {
+    dlqTopic: config.TOPIC_INSIGHT_EVENTS_DLQ,
+    allowedLatenessMs: config.AGGREGATOR_ALLOWED_LATENESS_SECONDS * 1000,
+    retryMaxMs: config.AGGREGATOR_RETRY_MAX_MS,
+    heartbeatIntervalMs: config.AGGREGATOR_HEARTBEAT_INTERVAL_MS,
+  });
+  const consumer = new AggregatorConsumer(config, logger, kafka, admin, gateway, publisher, aggregator, cache, metrics);
+  const checks: ReadinessCheck[] = [
+    { name: 'kafka', check: () => admin.describeCluster() },
+    { name: 'clickhouse', check: () => gateway.ping() },
+  ];
+
+  @Module({
+    imports: [MetricsModule.forRegistry(registry), HealthModule.forChecks({ useFactory: () => checks })],
+    providers: [{ provide: CONSUMER, useValue: consumer }, Lifecycle],
+  })
+  class WindowAggregatorModule {}
+  return WindowAggregatorModule;
 }

@@ -3,14 +3,11 @@ import { ClickHouseGateway, sqlIdentifier } from '@pipeline/clickhouse';
 import { consumerLag, createKafka, ensureTopics } from '@pipeline/kafka';
 import { Partial } from '@pipeline/partial';
 import { Aggregate, AggregateRow, aggregatePartials, fromAggregateRows, rollup } from '@pipeline/rollup';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- integration tests drive the real process with the test kit
 import { metricValue, scrape, stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
 import { windowKey } from '@pipeline/window';
 import { Admin, Kafka, Producer } from 'kafkajs';
 
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the test kit, re-exported for this service's integration tests
 export { privateClickHouse, sleep, startApp, waitFor } from '@pipeline/testing';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- as above
 export type { AppProcess, PrivateServer } from '@pipeline/testing';
 
 export const PARTITIONS = 4;

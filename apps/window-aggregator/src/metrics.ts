@@ -8,7 +8,7 @@ export class AggregatorMetrics {
   readonly merged: Counter;
   readonly duplicates: Counter;
   readonly late: Counter;
-  readonly invalid: Counter;
+  readonly invalid: Counter<'reason'>;
   readonly windowsInMemory: Gauge;
   readonly flushDuration: Histogram;
   readonly rowsWritten: Counter;
@@ -22,7 +22,7 @@ export class AggregatorMetrics {
     this.merged = new Counter({ name: 'aggregator_partials_merged_total', help: 'Partials merged into a window and written', registers });
     this.duplicates = new Counter({ name: 'aggregator_partials_duplicate_total', help: 'Partials ignored because their batch was already part of the window', registers });
     this.late = new Counter({ name: 'late_events_total', help: 'Partials merged into a window that had already been written (a correction: new revision)', registers });
-    this.invalid = new Counter({ name: 'aggregator_partials_invalid_total', help: 'Messages that were not valid partials, sent to the dead-letter topic', registers });
+    this.invalid = new Counter({ name: 'aggregator_partials_invalid_total', help: 'Messages that were not valid partials, sent to the dead-letter topic, by reason', labelNames: ['reason'], registers });
     this.windowsInMemory = new Gauge({
       name: 'aggregator_windows_in_memory',
       help: 'Window states held in memory',
