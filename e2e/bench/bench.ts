@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import {
@@ -22,7 +22,7 @@ import { IngestClient } from '../support/http';
 import { formatCounts, Progress, textTable } from '../support/progress';
 import { ServiceName, SERVICES, Stack, startStack, targetMode } from '../support/stack';
 import { lineChartPng } from './chart';
-import { percentile, ResourceSampler, ResourceUse, summarizeProfile } from './stats';
+import { findServerProcesses, percentile, ResourceSampler, ResourceUse, summarizeProfile } from './stats';
 
 /*
  * The benchmark: drives a running pipeline (native: starts its own, like the e2e suite) with
@@ -343,11 +343,13 @@ function report(stack: Stack, runs: RunResult[], s001: Scenario001Result | null,
       formatCounts(r.statuses),
     ];
   });
+  const otherNames = [...new Set(runs.flatMap((r) => Object.keys(r.resources.otherCpuPercent)))];
   const resourceRows = runs.map((r) => [
     KIND_LABEL[r.kind],
     r.concurrency,
     ...SERVICES.map((s) => `${f0(r.resources.cpuPercent[s])} % / ${f0(r.resources.peakRssMiB[s])} MiB`),
-    f0(r.resources.machineBusyPercent),
+    ...otherNames.map((n) => `${f0(r.resources.otherCpuPercent[n])} %`),
+    `${f0(r.resources.machineBusyPercent)} %`,
   ]);
 
   const sustained = runs.find((r) => r.kind === 'large' && r.concurrency === 4);
@@ -416,11 +418,15 @@ function report(stack: Stack, runs: RunResult[], s001: Scenario001Result | null,
     '',
     '## CPU and memory',
     '',
-    'Average CPU (in % of one core) and peak resident memory of each service over each run (from sending to exactness), read from the services\' own `/metrics` (`process_cpu_seconds_total`, `process_resident_memory_bytes`); the machine column is the busy share of all cores (every process on the machine).',
+    `Average CPU (in % of one core) and peak resident memory of each service over each run (from sending to exactness), read from the services' own \`/metrics\` (\`process_cpu_seconds_total\`, \`process_resident_memory_bytes\`)${otherNames.length ? `; the CPU of ${otherNames.join(', ')} from /proc` : ''}; *machine* is the busy share of both cores (every process on the machine).`,
     '',
-    mdTable(['batch', 'clients', ...SERVICES.map((s) => `${SHORT[s]} CPU / RSS`), 'machine busy %'], resourceRows),
+    mdTable(['batch', 'clients', ...SERVICES.map((s) => `${SHORT[s]} CPU / RSS`), ...otherNames.map((n) => `${n} CPU`), 'machine busy'], resourceRows),
     '',
     ...runs.map((r) => `- ${busiest(r)}`),
+    '',
+    '## What bounds it',
+    '',
+    ...observations(runs, peak).map((o) => `- ${o}`),
     '',
   ];
   if (s001) {
@@ -432,7 +438,12 @@ function report(stack: Stack, runs: RunResult[], s001: Scenario001Result | null,
     );
   }
   if (profiles && Object.keys(profiles.summaries).length) {
-    lines.push('## Where the time goes (CPU profiles)', '', `V8 CPU profiles of the services over the whole benchmark (\`--cpu-prof\`, files in \`${profiles.dir}\`): self time by owner of the code, and the hottest functions, in % of each service's busy time.`, '');
+    lines.push(
+      '## Where the time goes (CPU profiles)',
+      '',
+      `V8 CPU profiles (\`--cpu-prof\`, files in \`${profiles.dir}\`) of a separate short stack, so that the profiler weighs on none of the figures above: ${PROFILE_RUNS.map((r) => `${KIND_LABEL[r.kind]} batches at ${r.concurrency} clients for ${r.seconds} s`).join(', then ')}. Self time by owner of the code, and the hottest functions, in % of each service's busy time.`,
+      '',
+    );
     for (const s of SERVICES) {
       const p = profiles.summaries[s];
       if (!p) continue;
@@ -454,32 +465,100 @@ function report(stack: Stack, runs: RunResult[], s001: Scenario001Result | null,
   return lines.join('\n');
 }
 
+/** Plain statements read off the figures: where the backlog forms and what the machine had left. */
+function observations(runs: RunResult[], peak: Partial<Record<ServiceName, number>>): string[] {
+  const out: string[] = [];
+  for (const kind of ['small', 'large'] as Kind[]) {
+    const mine = runs.filter((r) => r.kind === kind);
+    if (!mine.length) continue;
+    const top = mine.reduce((a, b) => (b.entries / b.seconds > a.entries / a.seconds ? b : a));
+    const accepted = top.entries / top.seconds;
+    const exact = top.exactAfterSeconds ? top.entries / top.exactAfterSeconds : null;
+    const processing = SERVICES.filter((s) => s !== 'batch-ingestion')
+      .map((s) => `${SHORT[s]} ${f0(top.resources.cpuPercent[s])} %`)
+      .join(', ');
+    if (exact !== null && exact < accepted * 0.9) {
+      out.push(
+        `${KIND_LABEL[kind]} batches: the ingestion accepts up to ${f0(accepted)} entries/s (${top.concurrency} clients) while the pipeline behind it makes ${f0(exact)} entries/s exact: the consumers (${processing} of a core) fall behind, a backlog builds in Kafka for the length of the run, and freshness grows with it (p95 ${f0(top.freshnessP95)} ms). Freshness under the 2 s target needs a sending rate the consumers keep up with.`,
+      );
+    } else {
+      out.push(`${KIND_LABEL[kind]} batches: the consumers keep up with the ingestion (${f0(accepted)} entries/s accepted, ${f0(exact)} exact).`);
+    }
+    const first = mine[0];
+    const last = mine[mine.length - 1];
+    if (mine.length > 1) {
+      const gain = last.entries / last.seconds / (first.entries / first.seconds);
+      out.push(
+        `${KIND_LABEL[kind]} batches from ${first.concurrency} to ${last.concurrency} clients: ${f1(gain)}× the accepted rate, latency p50 ${f1(first.latencyP50)} -> ${f1(last.latencyP50)} ms; the machine was ${f0(last.resources.machineBusyPercent)} % busy (two cores shared by Kafka, MinIO, ClickHouse, the three services and the load generator).`,
+      );
+    }
+  }
+  const heavy = SERVICES.filter((s) => (peak[s] ?? 0) >= TARGETS.rssMiB);
+  if (heavy.length) {
+    out.push(
+      `Memory: ${heavy.map((s) => `${SHORT[s]} peaks at ${f0(peak[s])} MiB`).join(', ')}. ~2 MiB batches are held whole in memory (body, parsed entries, the S3 object) by each concurrent request or consumed batch; ${runs.map((r) => `${KIND_LABEL[r.kind]} c=${r.concurrency}: ${SERVICES.map((s) => f0(r.resources.peakRssMiB[s])).join('/')}`).join('; ')} MiB (ingestion/summarizer/aggregator).`,
+    );
+  }
+  return out;
+}
+
 let poolSizes = '';
 const makePoolSizes = () => poolSizes;
+
+/**
+ * CPU profiles come from a second, short stack started with `--cpu-prof`, so that the profiler
+ * (its samples stay in memory until exit) weighs on none of the figures of the main runs.
+ */
+async function profileServices(pools: Record<Kind, PoolItem[]>, tag: string): Promise<Profiles | null> {
+  const dir = join(ROOT, 'dist', 'bench', 'profiles');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const log = new Progress('bench profile');
+  log.line(`profiling: a fresh stack with --cpu-prof, ${PROFILE_RUNS.map((r) => `${KIND_LABEL[r.kind]} c=${r.concurrency} ${r.seconds} s`).join(', ')}`);
+  const stack = await startStack({ name: 'benchprof', env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
+  const pids = Object.fromEntries(SERVICES.map((s) => [s, stack.pid?.(s)]));
+  const reader = new AggregateReader(stack.clickhouse);
+  const sampler = new ResourceSampler((s) => stack.url(s));
+  try {
+    for (const r of PROFILE_RUNS) await loadRun(stack, reader, sampler, r.kind, r.concurrency, r.seconds, pools[r.kind], `prof${tag}`);
+  } finally {
+    await reader.close();
+    await stack.stop();
+  }
+  const profiles: Profiles = { dir: relative(ROOT, dir), summaries: {} };
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+    // CPU.<date>.<time>.<pid>.<thread>.<sequence>.cpuprofile
+    const pid = Number(/\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1]);
+    const service = SERVICES.find((s) => pids[s] === pid);
+    if (service) profiles.summaries[service] = summarizeProfile(join(dir, file));
+  }
+  return profiles;
+}
+
+const PROFILE_RUNS: ReadonlyArray<{ kind: Kind; concurrency: number; seconds: number }> = [
+  { kind: 'small', concurrency: 4, seconds: 10 },
+  { kind: 'large', concurrency: 4, seconds: 20 },
+];
 
 export async function main(): Promise<number> {
   const startedAt = new Date();
   const t0 = performance.now();
   const mode = targetMode();
   const log = new Progress('bench');
-  const profileDir = join(ROOT, 'dist', 'bench', 'profiles');
-  const profile = SETTINGS.profile && mode === 'native';
-  if (profile) {
-    rmSync(profileDir, { recursive: true, force: true });
-    mkdirSync(profileDir, { recursive: true });
-  }
-  log.line(`target ${mode}; starting${mode === 'external' ? '' : ' the stack'}${profile ? ' (with CPU profiles)' : ''}`);
-  const stack = await startStack({ name: 'bench', env: profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : undefined });
-  const pids = Object.fromEntries(SERVICES.map((s) => [s, stack.pid?.(s)]));
+  log.line(`target ${mode}; ${mode === 'external' ? 'using the running stack' : 'starting the stack'}`);
+  const stack = await startStack({ name: 'bench' });
   const reader = new AggregateReader(stack.clickhouse);
-  const sampler = new ResourceSampler((s) => stack.url(s));
+  // Servers found on this machine (native, or an external stack on loopback) and this process.
+  const others = mode === 'containers' ? {} : findServerProcesses();
+  others['load generator'] = process.pid;
+  const sampler = new ResourceSampler((s) => stack.url(s), others);
   sampler.start();
   const tag = Date.now().toString(36);
   const runs: RunResult[] = [];
   let s001: Scenario001Result | null = null;
+  const pools = { small: makePool('small'), large: makePool('large') };
+  poolSizes = `${pools.small.length} 20-entry bodies and ${pools.large.length} bodies of ${f1(pools.large.reduce((a, p) => a + p.body.length, 0) / pools.large.length / 2 ** 20)} MiB (${f0(pools.large.reduce((a, p) => a + p.entries, 0) / pools.large.length)} entries) on average`;
   try {
-    const pools = { small: makePool('small'), large: makePool('large') };
-    poolSizes = `${pools.small.length} 20-entry bodies and ${pools.large.length} bodies of ${f1(pools.large.reduce((a, p) => a + p.body.length, 0) / pools.large.length / 2 ** 20)} MiB (${f0(pools.large.reduce((a, p) => a + p.entries, 0) / pools.large.length)} entries) on average`;
     log.line('warm-up: 5 s of 20-entry batches at 4 clients (not reported)');
     await loadRun(stack, reader, sampler, 'small', 4, 5, pools.small, `warm${tag}`);
     if (SETTINGS.scenario001) s001 = await runScenario001(stack, reader, sampler);
@@ -491,16 +570,7 @@ export async function main(): Promise<number> {
     await stack.stop();
   }
   const peak = sampler.peakRssOverall();
-
-  let profiles: Profiles | null = null;
-  if (profile && existsSync(profileDir)) {
-    profiles = { dir: relative(ROOT, profileDir), summaries: {} };
-    for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
-      const pid = Number(/\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1] ?? /CPU\.\d+\.\d+\.(\d+)\./.exec(file)?.[1]);
-      const service = SERVICES.find((s) => pids[s] === pid);
-      if (service) profiles.summaries[service] = summarizeProfile(join(profileDir, file));
-    }
-  }
+  const profiles = SETTINGS.profile && mode === 'native' ? await profileServices(pools, tag) : null;
 
   const out = resolve(ROOT, SETTINGS.out);
   const chartName = 'benchmarks-throughput.png';

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { scrapeMetrics, sumMetric } from '../support/metrics';
 import { ServiceName, SERVICES } from '../support/stack';
 
@@ -11,6 +11,8 @@ export function percentile(values: number[], p: number): number | null {
 
 interface Sample {
   at: number;
+  /** CPU seconds of the other processes watched (servers of the stack, the load generator). */
+  otherCpuSeconds: Record<string, number>;
   cpuSeconds: Partial<Record<ServiceName, number>>;
   rssBytes: Partial<Record<ServiceName, number>>;
   machineBusy: number;
@@ -23,6 +25,47 @@ export interface ResourceUse {
   peakRssMiB: Partial<Record<ServiceName, number>>;
   /** Busy share of all cores of the machine (every process: servers, services, this client). */
   machineBusyPercent: number | null;
+  /** CPU of the servers of the stack found on this machine and of the load generator, in % of one core. */
+  otherCpuPercent: Record<string, number>;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** user + system CPU seconds of a process from /proc/<pid>/stat; undefined when it is gone. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+const SERVERS: ReadonlyArray<[name: string, pattern: RegExp]> = [
+  ['Kafka', /kafka\.Kafka\b/],
+  ['MinIO', /(^|\/)minio\0server\0/],
+  ['ClickHouse', /clickhouse(-server|\0server)/],
+];
+
+/** Processes of the stack's servers running on this machine (Linux /proc), by name. */
+export function findServerProcesses(): Record<string, number> {
+  const found: Record<string, number> = {};
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const [name, pattern] of SERVERS) if (!(name in found) && pattern.test(cmdline)) found[name] = Number(entry);
+    }
+  } catch {
+    /* not Linux */
+  }
+  return found;
 }
 
 function machineTicks(): { busy: number; total: number } {
@@ -45,11 +88,21 @@ export class ResourceSampler {
   private readonly samples: Sample[] = [];
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly urlOf: (service: ServiceName) => string) {}
+  constructor(
+    private readonly urlOf: (service: ServiceName) => string,
+    /** Other processes to watch, by name. */
+    private readonly others: Record<string, number> = {},
+  ) {}
 
   start(): void {
     const tick = async () => {
-      const sample: Sample = { at: performance.now(), cpuSeconds: {}, rssBytes: {}, ...(() => { const m = machineTicks(); return { machineBusy: m.busy, machineTotal: m.total }; })() };
+      const machine = machineTicks();
+      const otherCpuSeconds: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(this.others)) {
+        const cpu = processCpuSeconds(pid);
+        if (cpu !== undefined) otherCpuSeconds[name] = cpu;
+      }
+      const sample: Sample = { at: performance.now(), otherCpuSeconds, cpuSeconds: {}, rssBytes: {}, machineBusy: machine.busy, machineTotal: machine.total };
       await Promise.all(
         SERVICES.map(async (service) => {
           try {
@@ -92,7 +145,15 @@ export class ResourceSampler {
     const first = inside[0];
     const last = inside[inside.length - 1];
     const machineBusyPercent = first && last && last.machineTotal > first.machineTotal ? (100 * (last.machineBusy - first.machineBusy)) / (last.machineTotal - first.machineTotal) : null;
-    return { cpuPercent, peakRssMiB, machineBusyPercent };
+    const otherCpuPercent: Record<string, number> = {};
+    if (first && last && last.at > first.at) {
+      for (const name of Object.keys(this.others)) {
+        const a = first.otherCpuSeconds[name];
+        const b = last.otherCpuSeconds[name];
+        if (a !== undefined && b !== undefined && b >= a) otherCpuPercent[name] = (100 * (b - a)) / ((last.at - first.at) / 1000);
+      }
+    }
+    return { cpuPercent, peakRssMiB, machineBusyPercent, otherCpuPercent };
   }
 
   peakRssOverall(): Partial<Record<ServiceName, number>> {

@@ -117,6 +117,27 @@ describe('docker-compose.yml', () => {
     }
     expect(env('grafana').GF_INSTALL_PLUGINS).toMatch(/^grafana-clickhouse-datasource \d+\.\d+\.\d+$/);
   });
+
+  it('provisions a ClickHouse data source for the stack and a dashboard that reads the analyst views', () => {
+    const source = readRepoFile('infra/grafana/provisioning/datasources/clickhouse.yml');
+    const clickhouse = env('clickhouse');
+    expect(source).toContain('type: grafana-clickhouse-datasource');
+    expect(source).toMatch(/host: clickhouse\n\s+port: 8123\n\s+protocol: http/);
+    expect(source).toContain(`username: ${clickhouse.CLICKHOUSE_USER}`);
+    expect(source).toContain('password: $CLICKHOUSE_PASSWORD');
+    expect(env('grafana').CLICKHOUSE_PASSWORD).toBe(clickhouse.CLICKHOUSE_PASSWORD);
+    const uid = /uid: (\S+)/.exec(source)![1];
+    const dashboard = JSON.parse(readRepoFile('infra/grafana/dashboards/requests-per-minute.json'));
+    const queries: string[] = dashboard.panels.flatMap((p: { targets: { rawSql: string; datasource: { uid: string } }[] }) =>
+      p.targets.map((t) => {
+        expect(t.datasource.uid).toBe(uid);
+        return t.rawSql;
+      }),
+    );
+    expect(queries.some((q) => /ARRAY JOIN path_keys/.test(q))).toBe(true);
+    expect(queries.some((q) => /ARRAY JOIN ua_keys/.test(q))).toBe(true);
+    for (const q of queries) expect(q).toMatch(/FROM log_analytics\.(minute|hourly|daily)_aggregates/);
+  });
 });
 
 describe('Dockerfile', () => {

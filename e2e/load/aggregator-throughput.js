@@ -20,43 +20,30 @@
 // One JSON line per measurement. Bounded by DEADLINE_MS (default 600000); topics and the database
 // it creates are removed at the end.
 'use strict';
-const { spawn } = require('node:child_process');
-const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
-const path = require('node:path');
 const readline = require('node:readline');
-const { Kafka, logLevel } = require('kafkajs');
+const { createTopics, deleteTopics, envList, envNumber, kafkaClient, metricSums, percentile, requireLoopback, runScript, spawnService, uniqueId, waitFor } = require('./support');
 
-const ROOT = path.resolve(__dirname, '../..');
-const MAIN = path.join(ROOT, 'dist/apps/window-aggregator/main.js');
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const BROKERS = envList('KAFKA_BROKERS', '127.0.0.1:9092');
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
-const MODES = (process.env.MODES ?? 'mixed,scenario001').split(',').filter(Boolean);
-const RATE_FRACTIONS = (process.env.RATE_FRACTIONS ?? '0.1,0.25,0.5').split(',').filter(Boolean).map(Number);
+const MODES = envList('MODES', 'mixed,scenario001');
+const RATE_FRACTIONS = envList('RATE_FRACTIONS', '0.1,0.25,0.5').map(Number);
 const RATES = process.env.RATES ? process.env.RATES.split(',').map(Number) : undefined;
-const PARTITIONS = Number(process.env.KAFKA_TOPIC_PARTITIONS ?? 6);
+const PARTITIONS = envNumber('KAFKA_TOPIC_PARTITIONS', 6);
 const CONCURRENCY = process.env.AGGREGATOR_PARTITIONS_CONCURRENCY ?? '3';
-const FRESHNESS_SECONDS = Number(process.env.FRESHNESS_SECONDS ?? 15);
-const POLL_MS = Number(process.env.POLL_MS ?? 25);
-const MIXED_BATCHES = Number(process.env.MIXED_BATCHES ?? 300);
-const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 600_000);
+const FRESHNESS_SECONDS = envNumber('FRESHNESS_SECONDS', 15);
+const POLL_MS = envNumber('POLL_MS', 25);
+const MIXED_BATCHES = envNumber('MIXED_BATCHES', 300);
+const DEADLINE_MS = envNumber('DEADLINE_MS', 600_000);
 // The service's own log lines (e.g. per-batch timings at debug) go to SERVICE_LOG when it is set.
 const SERVICE_LOG = process.env.SERVICE_LOG;
 const SERVICE_LOG_LEVEL = process.env.SERVICE_LOG_LEVEL ?? 'debug';
 
-const loopback = (host) => ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
-for (const b of BROKERS) if (!loopback(b.replace(/:\d+$/, ''))) throw new Error(`refusing non-loopback broker ${b}`);
-if (!loopback(new URL(CLICKHOUSE_URL).hostname)) throw new Error(`refusing non-loopback ClickHouse ${CLICKHOUSE_URL}`);
+requireLoopback({ brokers: BROKERS, urls: { ClickHouse: CLICKHOUSE_URL } });
 
-const deadline = setTimeout(() => {
-  console.error(`deadline of ${DEADLINE_MS} ms reached; giving up`);
-  cleanupAndExit(1);
-}, DEADLINE_MS);
-
-const kafka = new Kafka({ clientId: 'aggregator-throughput', brokers: BROKERS, logLevel: logLevel.NOTHING });
+const kafka = kafkaClient('aggregator-throughput', BROKERS);
 const created = { topics: [], databases: [] };
-let child;
+let service;
 let joinedAt;
 
 const pad = (n, w) => String(n).padStart(w, '0');
@@ -107,66 +94,23 @@ async function clickhouse(sql) {
     .map((l) => JSON.parse(l));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function metrics(url) {
-  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  const values = {};
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^((?:aggregator|late)_[a-z_]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (!m || (m[2] ?? '').includes('le=')) continue;
-    values[m[1]] = (values[m[1]] ?? 0) + Number(m[3]);
-  }
-  return values;
-}
-
-async function waitFor(what, check, timeoutMs, intervalMs = 100) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+const metrics = (url) => metricSums(url, '(?:aggregator|late)_[a-z_]+');
 
 async function setup(label) {
-  const id = `${label}-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const id = uniqueId(label);
   const names = { topic: `tp-insight-events-${id}`, dlq: `tp-insight-dlq-${id}`, group: `tp-aggregator-${id}`, database: `tp_${id.replaceAll('-', '_')}` };
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [names.topic, names.dlq].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+  await createTopics(kafka, [names.topic, names.dlq], PARTITIONS);
   created.topics.push(names.topic, names.dlq);
   created.databases.push(names.database);
-  await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   return { names, producer };
 }
 
 async function startService(names) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, [MAIN], {
-    cwd: path.dirname(MAIN),
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
+  service = await spawnService(
+    'window-aggregator',
+    {
       LOG_LEVEL: SERVICE_LOG ? SERVICE_LOG_LEVEL : 'info',
       KAFKA_BROKERS: BROKERS.join(','),
       CLICKHOUSE_URL,
@@ -177,23 +121,22 @@ async function startService(names) {
       AGGREGATOR_GROUP_ID: names.group,
       AGGREGATOR_PARTITIONS_CONCURRENCY: CONCURRENCY,
     },
-  });
+    { stdout: 'pipe' },
+  );
   joinedAt = undefined;
   const log = SERVICE_LOG ? fs.createWriteStream(SERVICE_LOG, { flags: 'a' }) : undefined;
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+  readline.createInterface({ input: service.child.stdout }).on('line', (line) => {
     if (joinedAt === undefined && line.includes('joined the consumer group')) joinedAt = Date.now();
     log?.write(line + '\n');
   });
-  await waitFor('the aggregator to be ready', async () => (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(3_000) })).ok, 60_000, 20);
-  return url;
+  await service.ready();
+  return service.url;
 }
 
 async function stopService() {
-  if (!child) return;
-  const c = child;
-  child = undefined;
-  c.kill('SIGTERM');
-  await new Promise((r) => c.once('exit', r));
+  const s = service;
+  service = undefined;
+  await s?.stop();
 }
 
 async function throughput(mode) {
@@ -232,8 +175,6 @@ async function throughput(mode) {
   console.log(JSON.stringify(result));
   return result;
 }
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 async function freshness(rate) {
   const { names, producer } = await setup(`fresh${rate}`);
@@ -313,30 +254,17 @@ async function freshness(rate) {
 }
 
 async function cleanup() {
-  if (child) {
-    child.kill('SIGKILL');
-    child = undefined;
-  }
-  const admin = kafka.admin();
-  await admin.connect().catch(() => undefined);
-  if (created.topics.length) await admin.deleteTopics({ topics: created.topics }).catch(() => undefined);
-  await admin.disconnect().catch(() => undefined);
+  await deleteTopics(kafka, created.topics);
   for (const db of created.databases) await clickhouse(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
 }
 
-function cleanupAndExit(code) {
-  cleanup().finally(() => process.exit(code));
-}
-
-(async () => {
-  const results = {};
-  for (const mode of MODES) results[mode] = await throughput(mode);
-  const base = results.mixed?.partialsPerSecond;
-  const rates = RATES ?? (base ? RATE_FRACTIONS.map((f) => Math.max(1, Math.round(base * f))) : []);
-  for (const rate of rates) await freshness(rate);
-  clearTimeout(deadline);
-  cleanupAndExit(0);
-})().catch((err) => {
-  console.error(err);
-  cleanupAndExit(1);
-});
+runScript(
+  async () => {
+    const results = {};
+    for (const mode of MODES) results[mode] = await throughput(mode);
+    const base = results.mixed?.partialsPerSecond;
+    const rates = RATES ?? (base ? RATE_FRACTIONS.map((f) => Math.max(1, Math.round(base * f))) : []);
+    for (const rate of rates) await freshness(rate);
+  },
+  { deadlineMs: DEADLINE_MS, cleanup },
+);

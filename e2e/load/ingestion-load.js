@@ -12,10 +12,9 @@
 // are accepted: the script is for figures on one machine, never for loading a shared system.
 const http = require('node:http');
 const { performance } = require('node:perf_hooks');
+const { cliArgs, isLoopback, percentile, runScript } = require('./support');
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
-);
+const args = cliArgs();
 const url = new URL(args.url ?? process.env.INGESTION_URL ?? 'http://127.0.0.1:8080');
 const seconds = Math.min(Number(args.seconds ?? 15), 60);
 const concurrencies = String(args.concurrency ?? '1,4,16').split(',').map(Number);
@@ -24,7 +23,7 @@ const customer = args.customer ?? 'cus-load';
 const MAX_REQUESTS_PER_RUN = 200_000;
 const LIMIT = 2 * 1024 * 1024;
 
-if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+if (!isLoopback(url.hostname)) {
   console.error(`refusing to load ${url.host}: loopback targets only`);
   process.exit(2);
 }
@@ -87,8 +86,6 @@ function post(agent, body, key) {
     req.end(body);
   });
 }
-
-const percentile = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
 
 async function run(size, concurrency, runId) {
   const { body, entries } = makeBody(size);
@@ -161,7 +158,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runScript(main);

@@ -11,32 +11,20 @@
 // mode with batches/s, entries/s, partials/s and the user-agent cache hit ratio. Bounded by
 // DEADLINE_MS (default 600000); everything it creates (topics, bucket) is removed at the end.
 'use strict';
-const { spawn } = require('node:child_process');
-const { createHash, randomBytes } = require('node:crypto');
-const net = require('node:net');
-const path = require('node:path');
-const { Kafka, logLevel } = require('kafkajs');
+const { createHash } = require('node:crypto');
 const { S3Client, CreateBucketCommand, PutObjectCommand, ListObjectsV2Command, DeleteObjectsCommand, DeleteBucketCommand } = require('@aws-sdk/client-s3');
+const { createTopics, deleteTopics, envList, envNumber, kafkaClient, metricSums, requireLoopback, runScript, spawnService, uniqueId, waitFor } = require('./support');
 
-const ROOT = path.resolve(__dirname, '../..');
-const MAIN = path.join(ROOT, 'dist/apps/batch-summarizer/main.js');
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const BROKERS = envList('KAFKA_BROKERS', '127.0.0.1:9092');
 const S3_ENDPOINT = process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000';
-const MODES = (process.env.MODES ?? 'small,large').split(',');
-const PARTITIONS = Number(process.env.KAFKA_TOPIC_PARTITIONS ?? 6);
+const MODES = envList('MODES', 'small,large');
+const PARTITIONS = envNumber('KAFKA_TOPIC_PARTITIONS', 6);
 const CONCURRENCY = process.env.SUMMARIZER_PARTITIONS_CONCURRENCY ?? '4';
-const LARGE_BATCHES = Number(process.env.LARGE_BATCHES ?? 60);
-const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 600_000);
+const LARGE_BATCHES = envNumber('LARGE_BATCHES', 60);
+const DEADLINE_MS = envNumber('DEADLINE_MS', 600_000);
 const MAX_BODY = 2 * 1024 * 1024;
 
-const loopback = (host) => ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
-for (const b of BROKERS) if (!loopback(b.replace(/:\d+$/, ''))) throw new Error(`refusing non-loopback broker ${b}`);
-if (!loopback(new URL(S3_ENDPOINT).hostname)) throw new Error(`refusing non-loopback S3 endpoint ${S3_ENDPOINT}`);
-
-const deadline = setTimeout(() => {
-  console.error(`deadline of ${DEADLINE_MS} ms reached; giving up`);
-  cleanupAndExit(1);
-}, DEADLINE_MS);
+requireLoopback({ brokers: BROKERS, urls: { 'S3 endpoint': S3_ENDPOINT } });
 
 // Scenario 001, entry k (see the scenario's definition).
 const UAS = [
@@ -84,9 +72,8 @@ function largeBatches() {
 }
 
 const s3 = new S3Client({ endpoint: S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'minioadmin', secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'minioadmin' } });
-const kafka = new Kafka({ clientId: 'summarizer-throughput', brokers: BROKERS, logLevel: logLevel.NOTHING });
+const kafka = kafkaClient('summarizer-throughput', BROKERS);
 const created = { topics: [], buckets: [] };
-let child;
 
 async function pool(items, width, fn) {
   let next = 0;
@@ -95,56 +82,18 @@ async function pool(items, width, fn) {
   }));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function metrics(url) {
-  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  const values = {};
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^(summarizer_[a-z_]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = m[2] ?? '';
-    if (labels.includes('le=')) continue;
-    const key = m[1] + (m[1] === 'summarizer_batches_total' ? `:${/outcome="([^"]+)"/.exec(labels)[1]}` : '');
-    values[key] = (values[key] ?? 0) + Number(m[3]);
-  }
-  return values;
-}
-
-async function waitFor(what, check, timeoutMs, intervalMs = 100) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+// Batches are counted per outcome.
+const metrics = (url) => metricSums(url, 'summarizer_[a-z_]+', (name, labels) => name + (name === 'summarizer_batches_total' ? `:${/outcome="([^"]+)"/.exec(labels)[1]}` : ''));
 
 async function runMode(mode) {
   const batches = mode === 'small' ? smallBatches() : largeBatches();
-  const id = `${mode}-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const id = uniqueId(mode);
   const names = { input: `tp-batch-ingested-${id}`, insight: `tp-insight-events-${id}`, dlq: `tp-dlq-${id}`, bucket: `tp-${id}`, group: `tp-summarizer-${id}` };
   const customerId = 'cus-axon';
 
   await s3.send(new CreateBucketCommand({ Bucket: names.bucket }));
   created.buckets.push(names.bucket);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [names.input, names.insight, names.dlq].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+  await createTopics(kafka, [names.input, names.insight, names.dlq], PARTITIONS);
   created.topics.push(names.input, names.insight, names.dlq);
 
   const events = [];
@@ -159,30 +108,21 @@ async function runMode(mode) {
   for (let i = 0; i < events.length; i += 500) await producer.send({ topic: names.input, acks: -1, messages: events.slice(i, i + 500) });
   await producer.disconnect();
 
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, [MAIN], {
-    cwd: path.dirname(MAIN),
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      KAFKA_BROKERS: BROKERS.join(','),
-      S3_ENDPOINT,
-      S3_BUCKET: names.bucket,
-      TOPIC_BATCH_INGESTED: names.input,
-      TOPIC_INSIGHT_EVENTS: names.insight,
-      TOPIC_BATCH_INGESTED_DLQ: names.dlq,
-      KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-      SUMMARIZER_GROUP_ID: names.group,
-      SUMMARIZER_PARTITIONS_CONCURRENCY: CONCURRENCY,
-    },
+  const service = await spawnService('batch-summarizer', {
+    LOG_LEVEL: 'warn',
+    KAFKA_BROKERS: BROKERS.join(','),
+    S3_ENDPOINT,
+    S3_BUCKET: names.bucket,
+    TOPIC_BATCH_INGESTED: names.input,
+    TOPIC_INSIGHT_EVENTS: names.insight,
+    TOPIC_BATCH_INGESTED_DLQ: names.dlq,
+    KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
+    SUMMARIZER_GROUP_ID: names.group,
+    SUMMARIZER_PARTITIONS_CONCURRENCY: CONCURRENCY,
   });
-  const spawned = Date.now();
+  const url = service.url;
   // Ready = S3 and Kafka answer and the consumer has joined its group: consumption starts now.
-  await waitFor('the summarizer to be ready', async () => (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(3_000) })).ok, 60_000, 20);
+  await service.ready();
   const start = Date.now();
   const done = await waitFor(
     `${batches.length} batches summarized`,
@@ -195,10 +135,7 @@ async function runMode(mode) {
     50,
   );
   const seconds = (Date.now() - start) / 1000;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  child = undefined;
-  await admin.disconnect();
+  await service.stop();
 
   const entries = batches.reduce((n, b) => n + b.entries, 0);
   const hits = done.summarizer_ua_cache_hits_total ?? 0;
@@ -219,21 +156,14 @@ async function runMode(mode) {
     uaCacheHits: hits,
     uaCacheMisses: misses,
     uaCacheHitRatio: Number((hits / (hits + misses || 1)).toFixed(6)),
-    startupMs: start - spawned,
+    startupMs: start - service.spawnedAt,
   };
   console.log(JSON.stringify(result));
   return result;
 }
 
 async function cleanup() {
-  if (child) {
-    child.kill('SIGKILL');
-    child = undefined;
-  }
-  const admin = kafka.admin();
-  await admin.connect().catch(() => undefined);
-  if (created.topics.length) await admin.deleteTopics({ topics: created.topics }).catch(() => undefined);
-  await admin.disconnect().catch(() => undefined);
+  await deleteTopics(kafka, created.topics);
   for (const Bucket of created.buckets) {
     for (;;) {
       const list = await s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: 1000 })).catch(() => undefined);
@@ -244,15 +174,9 @@ async function cleanup() {
   }
 }
 
-function cleanupAndExit(code) {
-  cleanup().finally(() => process.exit(code));
-}
-
-(async () => {
-  for (const mode of MODES) await runMode(mode);
-  clearTimeout(deadline);
-  cleanupAndExit(0);
-})().catch((err) => {
-  console.error(err);
-  cleanupAndExit(1);
-});
+runScript(
+  async () => {
+    for (const mode of MODES) await runMode(mode);
+  },
+  { deadlineMs: DEADLINE_MS, cleanup },
+);

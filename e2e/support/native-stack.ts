@@ -87,7 +87,8 @@ async function removeRunResources(env: Record<string, string>): Promise<void> {
     username: env.CLICKHOUSE_USER ?? 'default',
     password: env.CLICKHOUSE_PASSWORD ?? '',
     database: env.CLICKHOUSE_DATABASE,
-    requestTimeoutMs: 30_000,
+    // Dropping a database that took gigabytes can outlast an ordinary query.
+    requestTimeoutMs: 180_000,
   });
   steps.push(clickhouse.command(`DROP DATABASE IF EXISTS ${clickhouse.database}`).finally(() => clickhouse.close()));
 

@@ -1,7 +1,7 @@
 import { Kafka } from 'kafkajs';
 import { S3ObjectStore } from '@pipeline/s3';
-import { AppProcess, PrivateServer, privateKafka, privateMinio, startApp, waitFor } from '@pipeline/testing';
-import { TopicReader, appEnv, dropBucket, entry, itKafka, itNames, itStore, postLogs } from './it-support';
+import { AppProcess, PrivateServer, TopicReader, deleteTopics, privateKafka, privateMinio, startApp, waitFor } from '@pipeline/testing';
+import { appEnv, dropBucket, entry, itKafka, itNames, itStore, postLogs } from './it-support';
 
 jest.setTimeout(300_000);
 
@@ -28,10 +28,7 @@ describe('batch-ingestion while MinIO is down', () => {
   afterAll(async () => {
     await app?.stop();
     await reader?.stop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [names.topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, [names.topic]);
     store?.destroy();
     await minio?.dispose();
   });
@@ -56,7 +53,7 @@ describe('batch-ingestion while MinIO is down', () => {
 
     expect((await store.get('raw/cus-fault/before.json'))?.body.equals(before)).toBe(true);
     expect((await store.get('raw/cus-fault/during.json'))?.body.equals(during)).toBe(true);
-    await reader.waitFor('both events', () => events(reader, 'before').length === 1 && events(reader, 'during').length === 1);
+    await reader.waitUntil('both events', () => events(reader, 'before').length === 1 && events(reader, 'during').length === 1);
   });
 
   it('starts while MinIO is down: live but unready, then provisions its bucket and serves once MinIO is back', async () => {
@@ -77,10 +74,7 @@ describe('batch-ingestion while MinIO is down', () => {
       lateStore.destroy();
     } finally {
       await lateApp.stop();
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: [late.topic] }).catch(() => undefined);
-      await admin.disconnect();
+      await deleteTopics(kafka, [late.topic]);
     }
   });
 });
@@ -132,7 +126,7 @@ describe('batch-ingestion while Kafka is down', () => {
     }
     const reader = await TopicReader.start(kafka, names.topic);
     try {
-      await reader.waitFor('every batch announced', () => ['before', 'during', 'after'].every((k) => events(reader, k).length >= 1), 60_000);
+      await reader.waitUntil('every batch announced', () => ['before', 'during', 'after'].every((k) => events(reader, k).length >= 1), 60_000);
     } finally {
       await reader.stop();
     }

@@ -4,8 +4,8 @@ import { gzipSync } from 'node:zlib';
 import { Kafka } from 'kafkajs';
 import { MAX_BATCH_BYTES, parseBatchIngestedEvent } from '@pipeline/batch';
 import { S3ObjectStore } from '@pipeline/s3';
-import { AppProcess, metricValue, scrape, startApp, waitFor } from '@pipeline/testing';
-import { ItNames, TopicReader, appEnv, dropBucket, entry, itKafka, itNames, itStore, listKeys, postLogs } from './it-support';
+import { AppProcess, TopicReader, deleteTopics, metricValue, scrape, startApp, waitFor } from '@pipeline/testing';
+import { ItNames, appEnv, dropBucket, entry, itKafka, itNames, itStore, listKeys, postLogs } from './it-support';
 
 jest.setTimeout(180_000);
 
@@ -30,10 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
   await reader?.stop();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [names.topic] }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTopics(kafka, [names.topic]);
   store?.destroy();
   await dropBucket(names.bucket);
 });
@@ -49,7 +46,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     expect(stored?.body.equals(sent)).toBe(true);
     expect(stored?.metadata.sha256).toBe(sha256(sent));
 
-    await reader.waitFor('the batch-ingested event', () => reader.withKey('cus-it|b-accepted').length === 1);
+    await reader.waitUntil('the batch-ingested event', () => reader.withKey('cus-it|b-accepted').length === 1);
     const event = parseBatchIngestedEvent(JSON.parse(reader.withKey('cus-it|b-accepted')[0].value));
     expect(event).toEqual({
       ok: true,
@@ -63,7 +60,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     const again = await postLogs(app.url, sent, { 'idempotency-key': 'b-dup' });
     expect(again.status).toBe(409);
     expect(again.body).toEqual({ batchId: 'b-dup', status: 'duplicate' });
-    await reader.waitFor('two events for b-dup', () => reader.withKey('cus-it|b-dup').length === 2);
+    await reader.waitUntil('two events for b-dup', () => reader.withKey('cus-it|b-dup').length === 2);
     const [first, second] = reader.withKey('cus-it|b-dup');
     expect(second.value).toBe(first.value);
   });
@@ -94,7 +91,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     expect(statuses).toEqual([202, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
     expect((await listKeys(names.bucket)).filter((k) => k.includes('b-concurrent'))).toEqual(['raw/cus-it/b-concurrent.json']);
     // Every answer, 202 or 409, was preceded by a publish; all carry the same event.
-    await reader.waitFor('ten events for b-concurrent', () => reader.withKey('cus-it|b-concurrent').length === 10);
+    await reader.waitUntil('ten events for b-concurrent', () => reader.withKey('cus-it|b-concurrent').length === 10);
     expect(new Set(reader.withKey('cus-it|b-concurrent').map((m) => m.value)).size).toBe(1);
   });
 
@@ -104,7 +101,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     expect([a.status, b.status]).toEqual([202, 202]);
     expect((await store.get('raw/cus-a/shared-key.json'))?.body.toString()).toContain('/a');
     expect((await store.get('raw/cus-b/shared-key.json'))?.body.toString()).toContain('/b');
-    await reader.waitFor('both events', () => reader.withKey('cus-a|shared-key').length === 1 && reader.withKey('cus-b|shared-key').length === 1);
+    await reader.waitUntil('both events', () => reader.withKey('cus-a|shared-key').length === 1 && reader.withKey('cus-b|shared-key').length === 1);
   });
 
   it('answers 400 to hostile keys and customer ids without touching S3', async () => {
@@ -226,6 +223,6 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     expect(JSON.parse(res.text)).toEqual({ batchId: 'b-in-flight', entries: 2 });
     await exited;
     expect((await store.get('raw/cus-it/b-in-flight.json'))?.body.equals(sent)).toBe(true);
-    await reader.waitFor('the in-flight batch event', () => reader.withKey('cus-it|b-in-flight').length === 1);
+    await reader.waitUntil('the in-flight batch event', () => reader.withKey('cus-it|b-in-flight').length === 1);
   });
 });

@@ -1,8 +1,8 @@
 // Helpers for the integration tests of this service (real MinIO, Kafka and service process).
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Consumer, Kafka, logLevel } from 'kafkajs';
-import { S3ObjectStore, createS3Client } from '@pipeline/s3';
-import { stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import { S3ObjectStore, createS3Client, s3SettingsFromEnv } from '@pipeline/s3';
+import { stackEndpoints, testS3Env, uniqueName } from '@pipeline/testing';
 
 export interface ItNames {
   bucket: string;
@@ -35,22 +35,14 @@ export function itKafka(brokers = stackEndpoints().kafkaBrokers): Kafka {
   return new Kafka({ clientId: 'it-batch-ingestion', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 } });
 }
 
-const s3Settings = (bucket: string, endpoint: string) => ({
-  endpoint,
-  region: 'us-east-1',
-  accessKeyId: 'minioadmin',
-  secretAccessKey: 'minioadmin',
-  bucket,
-  forcePathStyle: true,
-  requestTimeoutMs: 5_000,
-});
+const s3Settings = (bucket: string, endpoint?: string) => s3SettingsFromEnv(testS3Env(bucket, { endpoint }));
 
-export function itStore(bucket: string, endpoint = stackEndpoints().s3Endpoint): S3ObjectStore {
+export function itStore(bucket: string, endpoint?: string): S3ObjectStore {
   return S3ObjectStore.fromSettings(s3Settings(bucket, endpoint));
 }
 
 /** Every key in the bucket (test buckets stay small). */
-export async function listKeys(bucket: string, endpoint = stackEndpoints().s3Endpoint): Promise<string[]> {
+export async function listKeys(bucket: string, endpoint?: string): Promise<string[]> {
   const client = createS3Client(s3Settings(bucket, endpoint));
   try {
     const out = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
@@ -61,7 +53,7 @@ export async function listKeys(bucket: string, endpoint = stackEndpoints().s3End
 }
 
 /** Empties and deletes a test bucket; failures are ignored (the data is throwaway). */
-export async function dropBucket(bucket: string, endpoint = stackEndpoints().s3Endpoint): Promise<void> {
+export async function dropBucket(bucket: string, endpoint?: string): Promise<void> {
   const client = createS3Client(s3Settings(bucket, endpoint));
   try {
     const keys = await listKeys(bucket, endpoint).catch(() => []);
@@ -71,45 +63,6 @@ export async function dropBucket(bucket: string, endpoint = stackEndpoints().s3E
     /* throwaway */
   } finally {
     client.destroy();
-  }
-}
-
-export interface ReadMessage {
-  key: string;
-  value: string;
-  partition: number;
-  offset: string;
-}
-
-/** Reads a topic from the beginning into memory, for assertions on what was published. */
-export class TopicReader {
-  readonly messages: ReadMessage[] = [];
-
-  private constructor(private readonly consumer: Consumer) {}
-
-  static async start(kafka: Kafka, topic: string): Promise<TopicReader> {
-    const consumer = kafka.consumer({ groupId: uniqueName('it-reader'), sessionTimeout: 10_000, heartbeatInterval: 1_000 });
-    const reader = new TopicReader(consumer);
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message, partition }) => {
-        reader.messages.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', partition, offset: message.offset });
-      },
-    });
-    return reader;
-  }
-
-  withKey(key: string): ReadMessage[] {
-    return this.messages.filter((m) => m.key === key);
-  }
-
-  async waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    await waitFor(what, async () => predicate(), timeoutMs, 100);
-  }
-
-  stop(): Promise<void> {
-    return this.consumer.disconnect();
   }
 }
 

@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown, Type } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown, Type } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import { HealthModule, MetricsModule, ReadinessCheck } from '@pipeline/platform';
 import { IngestionHandler } from './handler';
@@ -46,7 +46,7 @@ export function ingestionModule(deps: IngestionModuleDeps): Type<unknown> {
   @Module({
     imports: [
       MetricsModule.forRegistry(deps.registry),
-      HealthModule.forChecks({ provide: Symbol('checks'), useFactory: () => deps.readinessChecks }) as DynamicModule,
+      HealthModule.forChecks({ useFactory: () => deps.readinessChecks }),
     ],
     controllers: [LogsController],
     providers: [{ provide: INGESTION_HANDLER, useValue: deps.handler }, { provide: LIFECYCLE, useValue: deps.lifecycle }, LifecycleHooks],

@@ -2,9 +2,9 @@ import { Type } from '@nestjs/common';
 import { Admin } from 'kafkajs';
 import { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { KafkaEventPublisher, createKafka, ensureTopics } from '@pipeline/kafka';
+import { KafkaEventPublisher, createKafka, ensureTopics, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import { ReadinessCheck, createRegistry } from '@pipeline/platform';
-import { S3ObjectStore } from '@pipeline/s3';
+import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { IngestionConfig } from './config';
 import { CoalescingPublisher } from './coalescing-publisher';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
@@ -47,19 +47,8 @@ export function createIngestionService(config: IngestionConfig, logger: Logger):
   const metrics = new IngestionMetrics(registry);
   const topic = config.TOPIC_BATCH_INGESTED;
 
-  const s3 = S3ObjectStore.fromSettings({
-    endpoint: config.S3_ENDPOINT,
-    region: config.S3_REGION,
-    accessKeyId: config.S3_ACCESS_KEY_ID,
-    secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-    bucket: config.S3_BUCKET,
-    forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
-  });
-  const kafka = createKafka(
-    { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'batch-ingestion', requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS },
-    logger,
-  );
+  const s3 = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
+  const kafka = createKafka(kafkaSettingsFromEnv(config, 'batch-ingestion'), logger);
   const admin = lazyAdmin(kafka.admin());
   const producer = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
 

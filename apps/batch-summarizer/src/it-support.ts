@@ -2,10 +2,10 @@
 import { createHash } from 'node:crypto';
 import { BatchIngestedEvent, batchEventKey, rawBatchKey } from '@pipeline/batch';
 import { LogEntry } from '@pipeline/entry';
-import { createKafka, ensureTopics } from '@pipeline/kafka';
-import { S3ObjectStore } from '@pipeline/s3';
-import { stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
-import { Admin, Consumer, IHeaders, Kafka, Producer } from 'kafkajs';
+import { createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
+import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
+import { ReadMessage, TopicReader, connectProducer, createTopics, deleteTopics, stackEndpoints, testKafkaEnv, testS3Env, uniqueName } from '@pipeline/testing';
+import { Kafka, Producer } from 'kafkajs';
 
 export interface ItNames {
   input: string;
@@ -41,43 +41,14 @@ export function appEnv(names: ItNames, extra: Record<string, string> = {}): Reco
   };
 }
 
-export function itKafka(brokers = stackEndpoints().kafkaBrokers): Kafka {
-  return createKafka({ brokers: brokers.split(','), clientId: 'it-summarizer', requestTimeoutMs: 10_000 });
+export const topicsOf = (names: ItNames) => [names.input, names.insight, names.dlq];
+
+export function itKafka(brokers?: string): Kafka {
+  return createKafka(kafkaSettingsFromEnv(testKafkaEnv({ brokers }), 'it-summarizer'));
 }
 
-export function itStore(bucket: string, endpoint = stackEndpoints().s3Endpoint): S3ObjectStore {
-  return S3ObjectStore.fromSettings({
-    endpoint,
-    region: 'us-east-1',
-    accessKeyId: 'minioadmin',
-    secretAccessKey: 'minioadmin',
-    bucket,
-    forcePathStyle: true,
-    requestTimeoutMs: 5_000,
-  });
-}
-
-export async function createTopics(kafka: Kafka, names: ItNames): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, [names.input, names.insight, names.dlq].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-export async function deleteTopics(kafka: Kafka, names: ItNames): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [names.input, names.insight, names.dlq] }).catch(() => undefined);
-  await admin.disconnect();
-}
-
-/** The group's committed offset on one partition (-1 when it never committed there). */
-export async function committedOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<number> {
-  const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return Number(t.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+export function itStore(bucket: string, endpoint?: string): S3ObjectStore {
+  return S3ObjectStore.fromSettings(s3SettingsFromEnv(testS3Env(bucket, { endpoint })));
 }
 
 /** Stores a raw batch as ingestion does and returns the event that announces it. */
@@ -96,9 +67,7 @@ export class EventProducer {
   private constructor(private readonly producer: Producer) {}
 
   static async connect(kafka: Kafka): Promise<EventProducer> {
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    return new EventProducer(producer);
+    return new EventProducer(await connectProducer(kafka));
   }
 
   /** Publishes the events; returns where each partition's first one landed. */
@@ -116,48 +85,43 @@ export class EventProducer {
   }
 }
 
-export interface ReadMessage {
-  partition: number;
-  offset: string;
-  key: string;
-  value: string;
-  headers: Record<string, string>;
-}
+export const entryAt = (receivedAt: string): LogEntry => ({ receivedAt, method: 'GET', path: '/', userAgent: 'curl/8.5.0' });
 
-const headerText = (h: IHeaders | undefined): Record<string, string> =>
-  Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k, Array.isArray(v) ? String(v[0]) : String(v ?? '')]));
+/** The partials of one batch `reader` has read so far. */
+export const partialsOf = (reader: TopicReader, batchId: string): ReadMessage[] => reader.messages.filter((m) => JSON.parse(m.value).batchId === batchId);
 
-/** Reads a topic from the beginning with its own group and keeps every message. */
-export class TopicReader {
-  readonly messages: ReadMessage[] = [];
+/**
+ * What a test file sets up around the service: its topics and bucket, an event producer and
+ * readers of both output topics. Whatever `open` got to is released by `close`.
+ */
+export class SummarizerHarness {
+  kafka!: Kafka;
+  store!: S3ObjectStore;
+  producer!: EventProducer;
+  insights!: TopicReader;
+  dlq!: TopicReader;
 
-  private constructor(private readonly consumer: Consumer) {}
+  constructor(private readonly names: ItNames) {}
 
-  static async start(kafka: Kafka, topic: string): Promise<TopicReader> {
-    const consumer = kafka.consumer({ groupId: uniqueName('it-reader'), sessionTimeout: 6_000, heartbeatInterval: 500 });
-    const reader = new TopicReader(consumer);
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        reader.messages.push({
-          partition,
-          offset: message.offset,
-          key: message.key?.toString('utf8') ?? '',
-          value: message.value?.toString('utf8') ?? '',
-          headers: headerText(message.headers),
-        });
-      },
-    });
-    return reader;
+  async open(options: { s3Endpoint?: string } = {}): Promise<void> {
+    this.kafka = itKafka();
+    this.store = itStore(this.names.bucket, options.s3Endpoint);
+    await this.store.ensureBucket();
+    await createTopics(this.kafka, topicsOf(this.names), PARTITIONS);
+    this.producer = await EventProducer.connect(this.kafka);
+    this.insights = await TopicReader.start(this.kafka, this.names.insight);
+    this.dlq = await TopicReader.start(this.kafka, this.names.dlq);
   }
 
-  async waitUntil(what: string, done: (messages: ReadMessage[]) => boolean, timeoutMs = 60_000): Promise<ReadMessage[]> {
-    await waitFor(what, async () => done(this.messages), timeoutMs, 100);
-    return this.messages;
+  partialsOf(batchId: string): ReadMessage[] {
+    return partialsOf(this.insights, batchId);
   }
 
-  stop(): Promise<void> {
-    return this.consumer.disconnect();
+  async close(): Promise<void> {
+    await this.insights?.stop();
+    await this.dlq?.stop();
+    await this.producer?.disconnect();
+    if (this.kafka) await deleteTopics(this.kafka, topicsOf(this.names));
+    this.store?.destroy();
   }
 }

@@ -1,10 +1,8 @@
 import { BatchIngestedEvent } from '@pipeline/batch';
 import { LogEntry, userAgentFamily } from '@pipeline/entry';
 import { serializePartial, summarizeEntries } from '@pipeline/partial';
-import { S3ObjectStore } from '@pipeline/s3';
-import { AppProcess, startApp } from '@pipeline/testing';
-import { Kafka } from 'kafkajs';
-import { EventProducer, TopicReader, appEnv, committedOffset, createTopics, deleteTopics, itKafka, itNames, itStore, putEntries } from './it-support';
+import { AppProcess, committedOffset, startApp, withAdmin } from '@pipeline/testing';
+import { SummarizerHarness, appEnv, itNames, putEntries } from './it-support';
 
 jest.setTimeout(300_000);
 
@@ -33,36 +31,20 @@ function scenarioEntry(k: number): LogEntry {
 const batchId = (b: number) => `batch-${String(b).padStart(6, '0')}`;
 const batchEntries = (b: number) => Array.from({ length: BATCH_SIZE }, (_, i) => scenarioEntry(((b - 1) * BATCH_SIZE + i * 3201) % 64000));
 
-let kafka: Kafka;
-let store: S3ObjectStore;
-let producer: EventProducer;
-let insights: TopicReader;
-let dlq: TopicReader;
+const harness = new SummarizerHarness(names);
 let app: AppProcess | undefined;
 
-beforeAll(async () => {
-  kafka = itKafka();
-  store = itStore(names.bucket);
-  await store.ensureBucket();
-  await createTopics(kafka, names);
-  producer = await EventProducer.connect(kafka);
-  insights = await TopicReader.start(kafka, names.insight);
-  dlq = await TopicReader.start(kafka, names.dlq);
-});
+beforeAll(() => harness.open());
 
 afterAll(async () => {
   await app?.stop();
-  await insights?.stop();
-  await dlq?.stop();
-  await producer?.disconnect();
-  await deleteTopics(kafka, names);
-  store?.destroy();
+  await harness.close();
 });
 
 async function putAll(from: number, to: number): Promise<BatchIngestedEvent[]> {
   const events: BatchIngestedEvent[] = [];
   for (let b = from; b <= to; b += 25) {
-    const chunk = await Promise.all(Array.from({ length: Math.min(25, to - b + 1) }, (_, i) => putEntries(store, CUSTOMER, batchId(b + i), batchEntries(b + i))));
+    const chunk = await Promise.all(Array.from({ length: Math.min(25, to - b + 1) }, (_, i) => putEntries(harness.store, CUSTOMER, batchId(b + i), batchEntries(b + i))));
     events.push(...chunk);
   }
   return events;
@@ -76,33 +58,33 @@ describe('batch-summarizer killed with SIGKILL mid-stream', () => {
         expected.set(`${p.batchId}|${p.windowStart}`, serializePartial(p));
       }
     }
-    const seen = () => new Set(insights.messages.map((m) => JSON.parse(m.value)).map((p) => `${p.batchId}|${p.windowStart}`));
+    const seen = () => new Set(harness.insights.messages.map((m) => JSON.parse(m.value)).map((p) => `${p.batchId}|${p.windowStart}`));
 
     const firstHalf = await putAll(1, BATCHES / 2);
     app = await startApp('batch-summarizer', appEnv(names));
-    await producer.sendEvents(names.input, firstHalf);
+    await harness.producer.sendEvents(names.input, firstHalf);
     // Kill it while it works through the first half.
-    await insights.waitUntil('the first partials', (m) => m.length >= 40);
+    await harness.insights.waitUntil('the first partials', (m) => m.length >= 40);
     await app.kill('SIGKILL');
     const atKill = seen().size;
 
     // More arrives while it is down.
     const secondHalf = await putAll(BATCHES / 2 + 1, BATCHES);
-    await producer.sendEvents(names.input, secondHalf);
+    await harness.producer.sendEvents(names.input, secondHalf);
     await app.restart();
 
-    await insights.waitUntil(`all ${expected.size} partials`, () => seen().size >= expected.size, 180_000);
+    await harness.insights.waitUntil(`all ${expected.size} partials`, () => seen().size >= expected.size, 180_000);
     expect(atKill).toBeLessThan(expected.size);
     expect(seen()).toEqual(new Set(expected.keys()));
-    for (const m of insights.messages) {
+    for (const m of harness.insights.messages) {
       const p = JSON.parse(m.value);
       const key = `${p.batchId}|${p.windowStart}`;
       expect(m.value).toBe(expected.get(key));
       expect(m.key).toBe(`${CUSTOMER}|${p.windowStart}`);
     }
-    expect(dlq.messages).toHaveLength(0);
+    expect(harness.dlq.messages).toHaveLength(0);
 
-    const summaries = await Promise.all(Array.from({ length: BATCHES }, (_, i) => store.head(`summaries/${CUSTOMER}/${batchId(i + 1)}.json`)));
+    const summaries = await Promise.all(Array.from({ length: BATCHES }, (_, i) => harness.store.head(`summaries/${CUSTOMER}/${batchId(i + 1)}.json`)));
     expect(summaries.filter((s) => s === null)).toHaveLength(0);
   });
 
@@ -111,33 +93,28 @@ describe('batch-summarizer killed with SIGKILL mid-stream', () => {
     const to = BATCHES + 300;
     const events = await putAll(from, to);
     const offsets = new Map<string, { partition: number; offset: number }>();
-    const partialsOf = (id: string) => insights.messages.filter((m) => JSON.parse(m.value).batchId === id);
     app = app ?? (await startApp('batch-summarizer', appEnv(names)));
     // One send per event, so each event's partition and offset are known.
     for (const event of events) {
-      const [r] = await producer.sendEvents(names.input, [event]);
+      const [r] = await harness.producer.sendEvents(names.input, [event]);
       offsets.set(event.batchId, { partition: r.partition, offset: Number(r.baseOffset) });
     }
-    await insights.waitUntil('some partials of the new batches', () => events.some((e) => partialsOf(e.batchId).length > 0));
+    await harness.insights.waitUntil('some partials of the new batches', () => events.some((e) => harness.partialsOf(e.batchId).length > 0));
     await app.stop();
 
-    const done = events.filter((e) => partialsOf(e.batchId).length > 0);
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
+    const done = events.filter((e) => harness.partialsOf(e.batchId).length > 0);
+    await withAdmin(harness.kafka, async (admin) => {
       for (const e of done) {
         const { partition, offset } = offsets.get(e.batchId)!;
         expect(await committedOffset(admin, names.group, names.input, partition)).toBeGreaterThan(offset);
       }
-    } finally {
-      await admin.disconnect();
-    }
+    });
 
     await app.restart();
     const expectedCount = (id: string) => new Set(batchEntries(Number(id.slice(6))).map((x) => x.receivedAt.slice(0, 16))).size;
-    await insights.waitUntil('all partials of the new batches', () => events.every((e) => partialsOf(e.batchId).length >= expectedCount(e.batchId)), 180_000);
+    await harness.insights.waitUntil('all partials of the new batches', () => events.every((e) => harness.partialsOf(e.batchId).length >= expectedCount(e.batchId)), 180_000);
     // Batches finished before the SIGTERM were committed: none of them is sent a second time.
-    for (const e of done) expect(partialsOf(e.batchId)).toHaveLength(expectedCount(e.batchId));
-    expect(dlq.messages).toHaveLength(0);
+    for (const e of done) expect(harness.partialsOf(e.batchId)).toHaveLength(expectedCount(e.batchId));
+    expect(harness.dlq.messages).toHaveLength(0);
   });
 });

@@ -1,10 +1,8 @@
 import { BatchIngestedEvent } from '@pipeline/batch';
 import { LogEntry } from '@pipeline/entry';
 import { AppProcess, metricValue, scrape, startApp, waitFor } from '@pipeline/testing';
-import { Kafka } from 'kafkajs';
-import { S3ObjectStore } from '@pipeline/s3';
 import { DLQ_HEADERS } from './batch-processor';
-import { EventProducer, TopicReader, appEnv, createTopics, deleteTopics, itKafka, itNames, itStore, putEntries, putRawBatch } from './it-support';
+import { SummarizerHarness, appEnv, itNames, putEntries, putRawBatch } from './it-support';
 
 jest.setTimeout(180_000);
 
@@ -16,48 +14,32 @@ const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.co
 
 const e = (receivedAt: string, path: string, userAgent: string, method = 'GET'): LogEntry => ({ receivedAt, method, path, userAgent });
 
-let kafka: Kafka;
-let store: S3ObjectStore;
-let producer: EventProducer;
-let insights: TopicReader;
-let dlq: TopicReader;
+const harness = new SummarizerHarness(names);
 let app: AppProcess;
 
-const partialsOf = (batchId: string) => insights.messages.filter((m) => JSON.parse(m.value).batchId === batchId);
-
 beforeAll(async () => {
-  kafka = itKafka();
-  store = itStore(names.bucket);
-  await store.ensureBucket();
-  await createTopics(kafka, names);
-  producer = await EventProducer.connect(kafka);
-  insights = await TopicReader.start(kafka, names.insight);
-  dlq = await TopicReader.start(kafka, names.dlq);
+  await harness.open();
   app = await startApp('batch-summarizer', appEnv(names));
 });
 
 afterAll(async () => {
   await app?.stop();
-  await insights?.stop();
-  await dlq?.stop();
-  await producer?.disconnect();
-  await deleteTopics(kafka, names);
-  store?.destroy();
+  await harness.close();
 });
 
 describe('batch-summarizer against Kafka and MinIO', () => {
   it('turns a batch-ingested event into one partial per minute and stores the summary', async () => {
-    const event = await putEntries(store, CUSTOMER, 'batch-a', [
+    const event = await putEntries(harness.store, CUSTOMER, 'batch-a', [
       e('2025-12-28T18:03:00.000Z', '/', CHROME),
       e('2025-12-28T18:03:59.999Z', '/about?utm=x', FIREFOX),
       e('2025-12-28T20:04:00.000+02:00', '/', GOOGLEBOT, 'get'),
       e('2025-12-28T18:04:30.000Z', '/#top', 'curl/7.88.1'),
       e('2025-12-28T18:06:01.000Z', '/contact', ''),
     ]);
-    await producer.sendEvents(names.input, [event]);
+    await harness.producer.sendEvents(names.input, [event]);
 
-    await insights.waitUntil('3 partials of batch-a', () => partialsOf('batch-a').length >= 3);
-    const got = partialsOf('batch-a');
+    await harness.insights.waitUntil('3 partials of batch-a', () => harness.partialsOf('batch-a').length >= 3);
+    const got = harness.partialsOf('batch-a');
     expect(got.map((m) => m.key).sort()).toEqual(['cus-it|2025-12-28T18:03Z', 'cus-it|2025-12-28T18:04Z', 'cus-it|2025-12-28T18:06Z']);
     const byMinute = Object.fromEntries(got.map((m) => [JSON.parse(m.value).windowStart, m.value]));
     expect(byMinute['2025-12-28T18:03Z']).toBe(
@@ -66,7 +48,7 @@ describe('batch-summarizer against Kafka and MinIO', () => {
     expect(JSON.parse(byMinute['2025-12-28T18:04Z'])).toMatchObject({ total: 2, requestsByPath: { 'GET /': 2 }, requestsByUserAgent: { Googlebot: 1, curl: 1 } });
     expect(JSON.parse(byMinute['2025-12-28T18:06Z'])).toMatchObject({ total: 1, requestsByPath: { 'GET /contact': 1 }, requestsByUserAgent: { Other: 1 } });
 
-    const summary = await store.get(`summaries/${CUSTOMER}/batch-a.json`);
+    const summary = await harness.store.get(`summaries/${CUSTOMER}/batch-a.json`);
     expect(summary).not.toBeNull();
     expect(JSON.parse(summary!.body.toString()).partials.map((p: { windowStart: string }) => p.windowStart)).toEqual([
       '2025-12-28T18:03Z',
@@ -84,28 +66,28 @@ describe('batch-summarizer against Kafka and MinIO', () => {
   it('sends every partial of one window to the same partition, whichever batch it comes from', async () => {
     const events: BatchIngestedEvent[] = [];
     for (let b = 0; b < 6; b++) {
-      events.push(await putEntries(store, CUSTOMER, `batch-p${b}`, [e('2025-12-28T18:10:00Z', '/', CHROME), e(`2025-12-28T18:${11 + b}:00Z`, '/', CHROME)]));
+      events.push(await putEntries(harness.store, CUSTOMER, `batch-p${b}`, [e('2025-12-28T18:10:00Z', '/', CHROME), e(`2025-12-28T18:${11 + b}:00Z`, '/', CHROME)]));
     }
-    await producer.sendEvents(names.input, events);
-    await insights.waitUntil('partials of 6 batches', () => events.every((ev) => partialsOf(ev.batchId).length >= 2));
-    const minute10 = insights.messages.filter((m) => m.key === 'cus-it|2025-12-28T18:10Z');
+    await harness.producer.sendEvents(names.input, events);
+    await harness.insights.waitUntil('partials of 6 batches', () => events.every((ev) => harness.partialsOf(ev.batchId).length >= 2));
+    const minute10 = harness.insights.messages.filter((m) => m.key === 'cus-it|2025-12-28T18:10Z');
     expect(minute10.length).toBeGreaterThanOrEqual(6);
     expect(new Set(minute10.map((m) => m.partition)).size).toBe(1);
   });
 
   it('re-sends byte-identical partials when an event is delivered again', async () => {
-    const event = await putEntries(store, CUSTOMER, 'batch-r', [
+    const event = await putEntries(harness.store, CUSTOMER, 'batch-r', [
       e('2025-12-28T18:20:00.000Z', '/x?y', CHROME),
       e('2025-12-28T18:21:00.000Z', '/x', FIREFOX),
       e('2025-12-28T18:21:30.000Z', '/z', CHROME),
     ]);
-    await producer.sendEvents(names.input, [event]);
-    const first = (await insights.waitUntil('2 partials of batch-r', () => partialsOf('batch-r').length >= 2)).filter((m) => JSON.parse(m.value).batchId === 'batch-r');
+    await harness.producer.sendEvents(names.input, [event]);
+    const first = (await harness.insights.waitUntil('2 partials of batch-r', () => harness.partialsOf('batch-r').length >= 2)).filter((m) => JSON.parse(m.value).batchId === 'batch-r');
     const before = metricValue(await scrape(app.url), 'summarizer_batches_total', { outcome: 'replayed' });
 
-    await producer.sendEvents(names.input, [event, event]);
-    await insights.waitUntil('3 copies of batch-r', () => partialsOf('batch-r').length >= 6);
-    const all = partialsOf('batch-r');
+    await harness.producer.sendEvents(names.input, [event, event]);
+    await harness.insights.waitUntil('3 copies of batch-r', () => harness.partialsOf('batch-r').length >= 6);
+    const all = harness.partialsOf('batch-r');
     expect(all).toHaveLength(6);
     const byKey = new Map<string, Set<string>>();
     for (const m of all) byKey.set(m.key, (byKey.get(m.key) ?? new Set()).add(m.value));
@@ -118,21 +100,21 @@ describe('batch-summarizer against Kafka and MinIO', () => {
   });
 
   it('dead-letters poison events with a reason and goes on with the next good one', async () => {
-    const stored = await putEntries(store, CUSTOMER, 'batch-stored', [e('2025-12-28T18:30:00Z', '/', CHROME)]);
+    const stored = await putEntries(harness.store, CUSTOMER, 'batch-stored', [e('2025-12-28T18:30:00Z', '/', CHROME)]);
     // An event naming a raw key nothing was ever written to.
     const missing = { ...stored, batchId: 'batch-never-stored', objectKey: `raw/${CUSTOMER}/batch-never-stored.json` };
-    const notJson = await putRawBatch(store, CUSTOMER, 'batch-not-json', '[{"receivedAt":"2025-12-28T18:30:00Z",', 1);
-    const good = await putEntries(store, CUSTOMER, 'batch-good', [e('2025-12-28T18:31:00Z', '/ok', CHROME)]);
+    const notJson = await putRawBatch(harness.store, CUSTOMER, 'batch-not-json', '[{"receivedAt":"2025-12-28T18:30:00Z",', 1);
+    const good = await putEntries(harness.store, CUSTOMER, 'batch-good', [e('2025-12-28T18:31:00Z', '/ok', CHROME)]);
     const poison = [
       { key: 'garbage', value: 'this is not an event' },
       { key: `${CUSTOMER}|batch-never-stored`, value: JSON.stringify(missing) },
       { key: `${CUSTOMER}|batch-not-json`, value: JSON.stringify(notJson) },
     ];
     // One partition, poison first: the good event behind them must still be summarized.
-    await producer.sendRaw(names.input, 0, [...poison, { key: `${CUSTOMER}|batch-good`, value: JSON.stringify(good) }]);
+    await harness.producer.sendRaw(names.input, 0, [...poison, { key: `${CUSTOMER}|batch-good`, value: JSON.stringify(good) }]);
 
-    await insights.waitUntil('partial of batch-good', () => partialsOf('batch-good').length >= 1);
-    const dead = await dlq.waitUntil('3 dead letters', (m) => m.length >= 3);
+    await harness.insights.waitUntil('partial of batch-good', () => harness.partialsOf('batch-good').length >= 1);
+    const dead = await harness.dlq.waitUntil('3 dead letters', (m) => m.length >= 3);
     expect(dead).toHaveLength(3);
     // Dead letters keep the original key, so they spread over the DLQ's partitions: compare by key.
     const byKey = new Map(dead.map((m) => [m.key, m]));
@@ -147,8 +129,8 @@ describe('batch-summarizer against Kafka and MinIO', () => {
       expect(m.headers[DLQ_HEADERS.sourceTopic]).toBe(names.input);
       expect(m.headers[DLQ_HEADERS.sourcePartition]).toBe('0');
     }
-    expect(partialsOf('batch-never-stored')).toHaveLength(0);
-    expect(partialsOf('batch-not-json')).toHaveLength(0);
+    expect(harness.partialsOf('batch-never-stored')).toHaveLength(0);
+    expect(harness.partialsOf('batch-not-json')).toHaveLength(0);
 
     const metrics = await scrape(app.url);
     expect(metricValue(metrics, 'summarizer_dlq_total')).toBe(3);

@@ -2,7 +2,6 @@ import { BeforeApplicationShutdown, Module, OnApplicationBootstrap, Type } from 
 import { HealthModule, MetricsModule } from '@pipeline/platform';
 import { Summarizer } from './summarizer';
 
-
 /** Starts consuming once the HTTP side is up, and drains the consumer before the process exits. */
 class SummarizerLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(private readonly summarizer: Summarizer) {}

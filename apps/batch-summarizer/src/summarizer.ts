@@ -1,8 +1,8 @@
 import { UserAgentClassifier } from '@pipeline/entry';
-import { KafkaEventPublisher, createKafka } from '@pipeline/kafka';
+import { KafkaEventPublisher, createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import type { Logger } from '@pipeline/platform';
 import { ReadinessCheck, createRegistry } from '@pipeline/platform';
-import { S3ObjectStore } from '@pipeline/s3';
+import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { Registry } from 'prom-client';
 import { BatchProcessor } from './batch-processor';
 import { SummarizerConfig } from './config';
@@ -24,21 +24,10 @@ export function createSummarizer(config: SummarizerConfig, logger: Logger): Summ
   const registry = createRegistry(SERVICE_NAME);
   const classifier = new UserAgentClassifier(config.UA_CACHE_SIZE);
   const metrics = new SummarizerMetrics(registry, classifier);
-  const kafka = createKafka(
-    { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? SERVICE_NAME, requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS },
-    logger,
-  );
+  const kafka = createKafka(kafkaSettingsFromEnv(config, SERVICE_NAME), logger);
   const admin = kafka.admin();
   const publisher = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
-  const store = S3ObjectStore.fromSettings({
-    endpoint: config.S3_ENDPOINT,
-    region: config.S3_REGION,
-    accessKeyId: config.S3_ACCESS_KEY_ID,
-    secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-    bucket: config.S3_BUCKET,
-    forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
-  });
+  const store = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
   const processor = new BatchProcessor({
     store,
     publisher,

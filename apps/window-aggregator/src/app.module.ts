@@ -1,5 +1,5 @@
-import { ClickHouseGateway } from '@pipeline/clickhouse';
-import { createKafka, KafkaEventPublisher } from '@pipeline/kafka';
+import { ClickHouseGateway, clickHouseSettingsFromEnv } from '@pipeline/clickhouse';
+import { createKafka, KafkaEventPublisher, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import { WindowStateCache } from '@pipeline/partial';
 import { HealthModule, MetricsModule, ReadinessCheck } from '@pipeline/platform';
 import { Inject, Module, OnApplicationShutdown, OnModuleInit, Type } from '@nestjs/common';
@@ -28,15 +28,9 @@ class Lifecycle implements OnModuleInit, OnApplicationShutdown {
 
 /** The service's Nest module. Clients are built here (no connection is opened yet) and shared with the health checks. */
 export function aggregatorModule(config: AggregatorConfig, logger: Logger, registry: Registry): Type<unknown> {
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'window-aggregator', requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS }, logger);
+  const kafka = createKafka(kafkaSettingsFromEnv(config, 'window-aggregator'), logger);
   const admin = kafka.admin();
-  const gateway = ClickHouseGateway.fromSettings({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    database: config.CLICKHOUSE_DATABASE,
-    requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
-  });
+  const gateway = ClickHouseGateway.fromSettings(clickHouseSettingsFromEnv(config));
   const cache = new WindowStateCache({ maxWindows: config.AGGREGATOR_MAX_WINDOWS, idleEvictMs: config.AGGREGATOR_IDLE_EVICT_MS });
   const metrics = new AggregatorMetrics(registry, () => cache.size);
   const publisher = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);

@@ -1,18 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { ClickHouseGateway } from '@pipeline/clickhouse';
-import { Partial } from '@pipeline/partial';
-import { Admin, Kafka } from 'kafkajs';
 import {
+  AggregatorHarness,
   appEnv,
-  createTopics,
-  deleteTopics,
   expectedOf,
   generatePartials,
-  itClickHouse,
-  itKafka,
   itNames,
   metric,
-  PartialProducer,
   readView,
   shuffled,
   waitCaughtUp,
@@ -27,39 +20,22 @@ import {
 jest.setTimeout(300_000);
 
 const names = itNames('wa-chr');
-let kafka: Kafka;
-let admin: Admin;
 let clickhouse: PrivateServer;
-let ch: ClickHouseGateway;
-let producer: PartialProducer;
+const harness = new AggregatorHarness(names);
 let app: AppProcess;
 
 beforeAll(async () => {
-  kafka = itKafka();
-  admin = kafka.admin();
-  await admin.connect();
-  await createTopics(admin, names);
   clickhouse = await privateClickHouse();
-  ch = itClickHouse(names.database, clickhouse.endpoint);
-  producer = await PartialProducer.connect(kafka);
+  await harness.open({ clickhouseUrl: clickhouse.endpoint });
   app = await startApp('window-aggregator', appEnv(names, { CLICKHOUSE_URL: clickhouse.endpoint }));
 });
 
 afterAll(async () => {
   await app?.stop();
-  await producer?.disconnect();
-  await deleteTopics(admin, names);
-  await admin?.disconnect();
-  await ch?.close();
+  // The private server's data goes with it.
+  await harness.close({ dropDatabase: false });
   await clickhouse?.dispose();
 });
-
-async function produceSlowly(partials: Partial[]): Promise<void> {
-  for (let i = 0; i < partials.length; i += 20) {
-    await producer.send(names.topic, partials.slice(i, i + 20));
-    await sleep(20);
-  }
-}
 
 const stopLines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"consumer stopped"')).length;
 
@@ -72,18 +48,18 @@ describe('window-aggregator while ClickHouse restarts', () => {
     const stream = shuffled([...partials, ...partials.filter((_, i) => i % 5 === 0)], 5);
     const half = Math.ceil(stream.length / 2);
 
-    await produceSlowly(stream.slice(0, half));
-    await waitFor('some windows to be visible', async () => (await readView(ch, 'minute_aggregates', customers)).length > 0, 60_000, 100);
+    await harness.producer.sendSlowly(names.topic, stream.slice(0, half));
+    await waitFor('some windows to be visible', async () => (await readView(harness.ch, 'minute_aggregates', customers)).length > 0, 60_000, 100);
 
     await clickhouse.kill();
-    const whileDown = produceSlowly(stream.slice(half));
+    const whileDown = harness.producer.sendSlowly(names.topic, stream.slice(half));
     await waitFor('the aggregator to notice', async () => (await metric(app.url, 'aggregator_clickhouse_errors_total')) > 0, 60_000, 200);
     expect(await ready(app.url)).toBe(503);
     await whileDown;
     await sleep(4_000);
     // Nothing written while down means nothing committed: the partials wait in Kafka.
-    const lagWhileDown = await admin.fetchOffsets({ groupId: names.group, topics: [names.topic] });
-    const ends = await admin.fetchTopicOffsets(names.topic);
+    const lagWhileDown = await harness.admin.fetchOffsets({ groupId: names.group, topics: [names.topic] });
+    const ends = await harness.admin.fetchTopicOffsets(names.topic);
     const committed = lagWhileDown[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
     expect(committed).toBeLessThan(ends.reduce((n, e) => n + Number(e.high), 0));
 
@@ -94,12 +70,12 @@ describe('window-aggregator while ClickHouse restarts', () => {
 
     await clickhouse.start();
     await app.restart();
-    await waitCaughtUp(admin, names, 180_000);
+    await waitCaughtUp(harness.admin, names, 180_000);
     expect(await ready(app.url)).toBe(200);
 
     const expected = expectedOf(partials);
-    expect(await readView(ch, 'minute_aggregates', customers)).toEqual(expected.minute);
-    expect(await readView(ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
-    expect(await readView(ch, 'daily_aggregates', customers)).toEqual(expected.day);
+    expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expected.minute);
+    expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
+    expect(await readView(harness.ch, 'daily_aggregates', customers)).toEqual(expected.day);
   });
 });

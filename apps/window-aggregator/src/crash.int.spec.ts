@@ -1,17 +1,11 @@
-import { ClickHouseGateway } from '@pipeline/clickhouse';
 import { Partial } from '@pipeline/partial';
-import { Admin, Kafka } from 'kafkajs';
 import {
+  AggregatorHarness,
   appEnv,
-  createTopics,
-  deleteTopics,
   expectedOf,
   generatePartials,
-  itClickHouse,
-  itKafka,
   itNames,
   metric,
-  PartialProducer,
   readView,
   shuffled,
   waitCaughtUp,
@@ -24,35 +18,23 @@ import {
 jest.setTimeout(300_000);
 
 const names = itNames('wa-crash');
-let kafka: Kafka;
-let admin: Admin;
-let ch: ClickHouseGateway;
-let producer: PartialProducer;
+const harness = new AggregatorHarness(names);
 let app: AppProcess;
 
 beforeAll(async () => {
-  kafka = itKafka();
-  admin = kafka.admin();
-  await admin.connect();
-  await createTopics(admin, names);
-  ch = itClickHouse(names.database);
-  producer = await PartialProducer.connect(kafka);
+  await harness.open();
   app = await startApp('window-aggregator', appEnv(names));
 });
 
 afterAll(async () => {
   await app?.stop();
-  await producer?.disconnect();
-  await deleteTopics(admin, names);
-  await admin?.disconnect();
-  await ch?.command(`DROP DATABASE IF EXISTS ${names.database}`);
-  await ch?.close();
+  await harness.close();
 });
 
 /** Waits until the killed member has left the group (its session expired), so offsets may be reset. */
 async function waitGroupEmpty(): Promise<void> {
   await waitFor(`group ${names.group} to be empty`, async () => {
-    const { groups } = await admin.describeGroups([names.group]);
+    const { groups } = await harness.admin.describeGroups([names.group]);
     return groups[0].state === 'Empty';
   }, 60_000, 500);
 }
@@ -61,20 +43,20 @@ describe('window-aggregator killed with SIGKILL', () => {
   it('counts nothing twice when killed after the ClickHouse write but before the offset commit', async () => {
     const customers = ['cus-kill-a', 'cus-kill-b'];
     const first = generatePartials({ customers, minutes: ['2025-12-28T18:03Z', '2025-12-28T18:04Z', '2025-12-28T18:05Z'], batches: 80 });
-    await producer.send(names.topic, first);
-    await waitCaughtUp(admin, names);
-    expect(await readView(ch, 'minute_aggregates', customers)).toEqual(expectedOf(first).minute);
+    await harness.producer.send(names.topic, first);
+    await waitCaughtUp(harness.admin, names);
+    expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expectedOf(first).minute);
 
     // Every write reached ClickHouse; now take the commits away, as if the process had died
     // between each insert and its commit: the whole topic is redelivered to the next process.
     await app.kill('SIGKILL');
     await waitGroupEmpty();
-    await admin.resetOffsets({ groupId: names.group, topic: names.topic, earliest: true });
+    await harness.admin.resetOffsets({ groupId: names.group, topic: names.topic, earliest: true });
     await app.restart();
-    await waitCaughtUp(admin, names);
+    await waitCaughtUp(harness.admin, names);
 
-    expect(await readView(ch, 'minute_aggregates', customers)).toEqual(expectedOf(first).minute);
-    expect(await readView(ch, 'hourly_aggregates', customers)).toEqual(expectedOf(first).hour);
+    expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expectedOf(first).minute);
+    expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual(expectedOf(first).hour);
     expect(await metric(app.url, 'aggregator_partials_duplicate_total')).toBe(first.length);
     expect(await metric(app.url, 'aggregator_partials_merged_total')).toBe(0);
     expect(await metric(app.url, 'aggregator_rows_written_total')).toBe(0);
@@ -82,12 +64,12 @@ describe('window-aggregator killed with SIGKILL', () => {
     // The same, live: kill the moment a new window becomes visible (the commit follows the write
     // by microseconds, so it usually has not happened yet), then restart.
     const second = generatePartials({ customers: ['cus-kill-c'], minutes: ['2025-12-28T18:03Z', '2025-12-28T18:04Z'], batches: 40 });
-    await producer.send(names.topic, second);
-    await waitFor('a window of the new customer to be visible', async () => (await readView(ch, 'minute_aggregates', ['cus-kill-c'])).length > 0, 60_000, 5);
+    await harness.producer.send(names.topic, second);
+    await waitFor('a window of the new customer to be visible', async () => (await readView(harness.ch, 'minute_aggregates', ['cus-kill-c'])).length > 0, 60_000, 5);
     await app.kill('SIGKILL');
     await app.restart();
-    await waitCaughtUp(admin, names);
-    expect(await readView(ch, 'minute_aggregates', [...customers, 'cus-kill-c'])).toEqual(expectedOf([...first, ...second]).minute);
+    await waitCaughtUp(harness.admin, names);
+    expect(await readView(harness.ch, 'minute_aggregates', [...customers, 'cus-kill-c'])).toEqual(expectedOf([...first, ...second]).minute);
   });
 
   it('keeps exact counts when killed at random moments under load and restarted each time', async () => {
@@ -106,12 +88,7 @@ describe('window-aggregator killed with SIGKILL', () => {
     const segment = Math.ceil(stream.length / (KILLS + 1));
     for (let k = 0; k <= KILLS; k++) {
       const part = stream.slice(k * segment, (k + 1) * segment);
-      const sending = (async () => {
-        for (let i = 0; i < part.length; i += 20) {
-          await producer.send(names.topic, part.slice(i, i + 20));
-          await sleep(20);
-        }
-      })();
+      const sending = harness.producer.sendSlowly(names.topic, part);
       if (k < KILLS) {
         // Kill while it is working: once this process has taken partials, at a random moment.
         await waitFor('the aggregator to take partials', async () => (await metric(app.url, 'aggregator_partials_merged_total')) + (await metric(app.url, 'aggregator_partials_duplicate_total')) > 0, 60_000, 50);
@@ -123,11 +100,11 @@ describe('window-aggregator killed with SIGKILL', () => {
         await sending;
       }
     }
-    await waitCaughtUp(admin, names, 180_000);
+    await waitCaughtUp(harness.admin, names, 180_000);
 
     const expected = expectedOf(partials);
-    expect(await readView(ch, 'minute_aggregates', customers)).toEqual(expected.minute);
-    expect(await readView(ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
-    expect(await readView(ch, 'daily_aggregates', customers)).toEqual(expected.day);
+    expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expected.minute);
+    expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
+    expect(await readView(harness.ch, 'daily_aggregates', customers)).toEqual(expected.day);
   });
 });

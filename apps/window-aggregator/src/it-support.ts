@@ -1,9 +1,9 @@
 // Helpers shared by this service's integration tests (real Kafka and ClickHouse, names unique per test file).
-import { ClickHouseGateway, sqlIdentifier } from '@pipeline/clickhouse';
-import { consumerLag, createKafka, ensureTopics } from '@pipeline/kafka';
+import { ClickHouseGateway, clickHouseSettingsFromEnv, sqlIdentifier } from '@pipeline/clickhouse';
+import { consumerLag, createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import { Partial } from '@pipeline/partial';
 import { Aggregate, AggregateRow, aggregatePartials, fromAggregateRows, rollup } from '@pipeline/rollup';
-import { metricValue, scrape, stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
+import { connectProducer, createTopics, deleteTopics, metricValue, scrape, sleep, stackEndpoints, testClickHouseEnv, testKafkaEnv, uniqueName, waitFor } from '@pipeline/testing';
 import { windowKey } from '@pipeline/window';
 import { Admin, Kafka, Producer } from 'kafkajs';
 
@@ -46,22 +46,11 @@ export function appEnv(names: ItNames, extra: Record<string, string> = {}): Reco
 }
 
 export function itKafka(): Kafka {
-  return createKafka({ brokers: stackEndpoints().kafkaBrokers.split(','), clientId: 'it-window-aggregator', requestTimeoutMs: 10_000 });
+  return createKafka(kafkaSettingsFromEnv(testKafkaEnv(), 'it-window-aggregator'));
 }
 
-export function itClickHouse(database: string, url = stackEndpoints().clickhouseUrl): ClickHouseGateway {
-  return ClickHouseGateway.fromSettings({ url, username: 'default', password: '', database, requestTimeoutMs: 10_000 });
-}
-
-export async function createTopics(admin: Admin, names: ItNames): Promise<void> {
-  await ensureTopics(admin, [
-    { topic: names.topic, numPartitions: PARTITIONS, replicationFactor: 1 },
-    { topic: names.dlq, numPartitions: PARTITIONS, replicationFactor: 1 },
-  ]);
-}
-
-export async function deleteTopics(admin: Admin, names: ItNames): Promise<void> {
-  await admin.deleteTopics({ topics: [names.topic, names.dlq] }).catch(() => undefined);
+export function itClickHouse(database: string, url?: string): ClickHouseGateway {
+  return ClickHouseGateway.fromSettings(clickHouseSettingsFromEnv(testClickHouseEnv(database, { url })));
 }
 
 const PATHS = ['GET /', 'GET /about', 'GET /careers', 'POST /api/users'];
@@ -101,9 +90,7 @@ export class PartialProducer {
   private constructor(private readonly producer: Producer) {}
 
   static async connect(kafka: Kafka): Promise<PartialProducer> {
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    return new PartialProducer(producer);
+    return new PartialProducer(await connectProducer(kafka));
   }
 
   /** Sends in chunks; returns the partition each partial landed on. */
@@ -123,8 +110,47 @@ export class PartialProducer {
     return partitions;
   }
 
+  /** Sends 20 at a time with a short pause, so that the service works through them while more arrive. */
+  async sendSlowly(topic: string, partials: Partial[]): Promise<void> {
+    for (let i = 0; i < partials.length; i += 20) {
+      await this.send(topic, partials.slice(i, i + 20));
+      await sleep(20);
+    }
+  }
+
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
+  }
+}
+
+/**
+ * What a test file sets up around the service: its topics, a connected admin, a gateway to its
+ * database and a producer of partials. Whatever `open` got to is released by `close`.
+ */
+export class AggregatorHarness {
+  kafka!: Kafka;
+  admin!: Admin;
+  ch!: ClickHouseGateway;
+  producer!: PartialProducer;
+
+  constructor(private readonly names: ItNames) {}
+
+  async open(options: { clickhouseUrl?: string } = {}): Promise<void> {
+    this.kafka = itKafka();
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    await createTopics(this.kafka, [this.names.topic, this.names.dlq], PARTITIONS);
+    this.ch = itClickHouse(this.names.database, options.clickhouseUrl);
+    this.producer = await PartialProducer.connect(this.kafka);
+  }
+
+  /** `dropDatabase: false` where the server goes away with its data anyway. */
+  async close(options: { dropDatabase?: boolean } = {}): Promise<void> {
+    await this.producer?.disconnect();
+    if (this.kafka) await deleteTopics(this.kafka, [this.names.topic, this.names.dlq]);
+    await this.admin?.disconnect();
+    if (options.dropDatabase ?? true) await this.ch?.command(`DROP DATABASE IF EXISTS ${this.names.database}`);
+    await this.ch?.close();
   }
 }
 

@@ -1,17 +1,10 @@
-import { ClickHouseGateway } from '@pipeline/clickhouse';
-import { Partial } from '@pipeline/partial';
-import { Admin, Kafka } from 'kafkajs';
 import {
+  AggregatorHarness,
   appEnv,
-  createTopics,
-  deleteTopics,
   expectedOf,
   generatePartials,
-  itClickHouse,
-  itKafka,
   itNames,
   metric,
-  PartialProducer,
   readView,
   shuffled,
   waitCaughtUp,
@@ -24,38 +17,17 @@ import {
 jest.setTimeout(300_000);
 
 const names = itNames('wa-rebal');
-let kafka: Kafka;
-let admin: Admin;
-let ch: ClickHouseGateway;
-let producer: PartialProducer;
+const harness = new AggregatorHarness(names);
 const apps: AppProcess[] = [];
 
-beforeAll(async () => {
-  kafka = itKafka();
-  admin = kafka.admin();
-  await admin.connect();
-  await createTopics(admin, names);
-  ch = itClickHouse(names.database);
-  producer = await PartialProducer.connect(kafka);
-});
+beforeAll(() => harness.open());
 
 afterAll(async () => {
   await Promise.all(apps.map((a) => a.stop()));
-  await producer?.disconnect();
-  await deleteTopics(admin, names);
-  await admin?.disconnect();
-  await ch?.command(`DROP DATABASE IF EXISTS ${names.database}`);
-  await ch?.close();
+  await harness.close();
 });
 
 const taken = async (app: AppProcess) => (await metric(app.url, 'aggregator_partials_merged_total')) + (await metric(app.url, 'aggregator_partials_duplicate_total'));
-
-async function produceSlowly(partials: Partial[]): Promise<void> {
-  for (let i = 0; i < partials.length; i += 20) {
-    await producer.send(names.topic, partials.slice(i, i + 20));
-    await sleep(20);
-  }
-}
 
 describe('two window-aggregator instances in one group', () => {
   it('keep exact counts through a member joining and a member dying mid-stream', async () => {
@@ -66,32 +38,32 @@ describe('two window-aggregator instances in one group', () => {
 
     const a = await startApp('window-aggregator', appEnv(names));
     apps.push(a);
-    await produceSlowly(stream.slice(0, third));
+    await harness.producer.sendSlowly(names.topic, stream.slice(0, third));
 
     // B joins while partials flow: the group rebalances and the partitions are split.
-    const secondThird = produceSlowly(stream.slice(third, Math.floor(1.5 * third)));
+    const secondThird = harness.producer.sendSlowly(names.topic, stream.slice(third, Math.floor(1.5 * third)));
     const b = await startApp('window-aggregator', appEnv(names));
     apps.push(b);
     await secondThird;
     await waitFor('both instances to hold partitions', async () => {
-      const { groups } = await admin.describeGroups([names.group]);
+      const { groups } = await harness.admin.describeGroups([names.group]);
       return groups[0].state === 'Stable' && groups[0].members.length === 2;
     }, 60_000, 200);
-    await produceSlowly(stream.slice(Math.floor(1.5 * third), 2 * third));
+    await harness.producer.sendSlowly(names.topic, stream.slice(Math.floor(1.5 * third), 2 * third));
     await waitFor('both instances to take partials', async () => (await taken(a)) > 0 && (await taken(b)) > 0, 60_000, 200);
     const takenByB = await taken(b);
 
     // A dies mid-stream: after its session expires B takes A's partitions and resumes from A's commits.
-    const lastThird = produceSlowly(stream.slice(2 * third));
+    const lastThird = harness.producer.sendSlowly(names.topic, stream.slice(2 * third));
     await sleep(300);
     await a.kill('SIGKILL');
     await lastThird;
-    await waitCaughtUp(admin, names, 180_000);
+    await waitCaughtUp(harness.admin, names, 180_000);
 
     const expected = expectedOf(partials);
     expect(takenByB).toBeGreaterThan(0);
-    expect(await readView(ch, 'minute_aggregates', customers)).toEqual(expected.minute);
-    expect(await readView(ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
-    expect(await readView(ch, 'daily_aggregates', customers)).toEqual(expected.day);
+    expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expected.minute);
+    expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
+    expect(await readView(harness.ch, 'daily_aggregates', customers)).toEqual(expected.day);
   });
 });

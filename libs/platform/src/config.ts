@@ -60,6 +60,7 @@ export const kafkaEnv = {
   TOPIC_BATCH_INGESTED_DLQ: z.string().min(1).default('batch-ingested-dlq'),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt(5_000),
 };
+export type KafkaEnv = z.infer<z.ZodObject<typeof kafkaEnv>>;
 
 export const s3Env = {
   S3_ENDPOINT: z.string().url().default('http://127.0.0.1:9000'),
@@ -73,6 +74,7 @@ export const s3Env = {
   S3_FORCE_PATH_STYLE: bool(true),
   S3_REQUEST_TIMEOUT_MS: positiveInt(5_000),
 };
+export type S3Env = z.infer<z.ZodObject<typeof s3Env>>;
 
 export const clickhouseEnv = {
   CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
@@ -84,3 +86,4 @@ export const clickhouseEnv = {
     .default('log_analytics'),
   CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt(30_000),
 };
+export type ClickHouseEnv = z.infer<z.ZodObject<typeof clickhouseEnv>>;

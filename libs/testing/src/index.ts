@@ -3,3 +3,5 @@ export * from './process';
 export * from './servers';
 export * from './apps';
 export * from './metrics';
+export * from './env';
+export * from './kafka';

@@ -1,17 +1,11 @@
 import { join } from 'node:path';
-import { ClickHouseGateway } from './gateway';
+import { ClickHouseGateway, clickHouseSettingsFromEnv } from './gateway';
 import { readMigrations } from './migrations';
 import { sqlString } from './sql';
-import { REPO_ROOT, stackEndpoints, uniqueName } from '@pipeline/testing';
+import { REPO_ROOT, testClickHouseEnv, uniqueName } from '@pipeline/testing';
 
 const database = uniqueName('it_ch', '_');
-const gateway = ClickHouseGateway.fromSettings({
-  url: stackEndpoints().clickhouseUrl,
-  username: 'default',
-  password: '',
-  database,
-  requestTimeoutMs: 30_000,
-});
+const gateway = ClickHouseGateway.fromSettings(clickHouseSettingsFromEnv(testClickHouseEnv(database, { requestTimeoutMs: 30_000 })));
 const migrations = readMigrations(join(REPO_ROOT, 'infra/clickhouse/migrations'));
 
 afterAll(async () => {

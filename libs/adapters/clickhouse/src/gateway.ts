@@ -1,4 +1,5 @@
 import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseEnv } from '@pipeline/platform';
 import { Migration } from './migrations';
 import { sqlIdentifier, sqlString, sqlValue } from './sql';
 
@@ -8,6 +9,17 @@ export interface ClickHouseSettings {
   password: string;
   database: string;
   requestTimeoutMs: number;
+}
+
+/** The client settings the shared CLICKHOUSE_* variables describe. */
+export function clickHouseSettingsFromEnv(env: ClickHouseEnv): ClickHouseSettings {
+  return {
+    url: env.CLICKHOUSE_URL,
+    username: env.CLICKHOUSE_USER,
+    password: env.CLICKHOUSE_PASSWORD,
+    database: env.CLICKHOUSE_DATABASE,
+    requestTimeoutMs: env.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+  };
 }
 
 /** ClickHouse was unreachable or refused a statement; consumers back off and retry. */

@@ -1,10 +1,16 @@
 import { Kafka, logLevel, LogEntry, Admin, ITopicConfig } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { KafkaEnv } from '@pipeline/platform';
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
   requestTimeoutMs: number;
+}
+
+/** The client settings the shared KAFKA_* variables describe; `clientId` applies when KAFKA_CLIENT_ID is unset. */
+export function kafkaSettingsFromEnv(env: KafkaEnv, clientId: string): KafkaSettings {
+  return { brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID ?? clientId, requestTimeoutMs: env.KAFKA_REQUEST_TIMEOUT_MS };
 }
 
 const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

@@ -1,9 +1,9 @@
-import { createKafka, ensureTopics } from './client';
+import { createKafka, ensureTopics, kafkaSettingsFromEnv } from './client';
 import { consumerLag } from './lag';
 import { KafkaEventPublisher } from './producer';
-import { stackEndpoints, uniqueName, waitFor } from '@pipeline/testing';
+import { testKafkaEnv, uniqueName, waitFor } from '@pipeline/testing';
 
-const kafka = createKafka({ brokers: stackEndpoints().kafkaBrokers.split(','), clientId: 'it-kafka', requestTimeoutMs: 5_000 });
+const kafka = createKafka(kafkaSettingsFromEnv(testKafkaEnv({ requestTimeoutMs: 5_000 }), 'it-kafka'));
 const topic = uniqueName('it-topic');
 const groupId = uniqueName('it-group');
 const admin = kafka.admin();

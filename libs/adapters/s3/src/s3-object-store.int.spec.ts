@@ -1,15 +1,7 @@
-import { S3ObjectStore } from './s3-object-store';
-import { stackEndpoints, uniqueName } from '@pipeline/testing';
+import { S3ObjectStore, s3SettingsFromEnv } from './s3-object-store';
+import { testS3Env, uniqueName } from '@pipeline/testing';
 
-const store = S3ObjectStore.fromSettings({
-  endpoint: stackEndpoints().s3Endpoint,
-  region: 'us-east-1',
-  accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'minioadmin',
-  secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'minioadmin',
-  bucket: uniqueName('it-s3'),
-  forcePathStyle: true,
-  requestTimeoutMs: 5_000,
-});
+const store = S3ObjectStore.fromSettings(s3SettingsFromEnv(testS3Env(uniqueName('it-s3'))));
 
 afterAll(() => store.destroy());
 

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
+import type { S3Env } from '@pipeline/platform';
 import { ObjectStore, ObjectStoreUnavailableError, PutOutcome, StoredObject } from './object-store';
 
 export interface S3Settings {
@@ -21,6 +22,19 @@ export interface S3Settings {
   /** Bound on one HTTP exchange; the SDK retries a few times within its own budget. */
   requestTimeoutMs: number;
   maxAttempts?: number;
+}
+
+/** The client settings the shared S3_* variables describe. */
+export function s3SettingsFromEnv(env: S3Env): S3Settings {
+  return {
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    accessKeyId: env.S3_ACCESS_KEY_ID,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+    bucket: env.S3_BUCKET,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE,
+    requestTimeoutMs: env.S3_REQUEST_TIMEOUT_MS,
+  };
 }
 
 export function createS3Client(s: S3Settings): S3Client {

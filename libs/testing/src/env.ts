@@ -1,0 +1,32 @@
+import { ClickHouseEnv, KafkaEnv, S3Env, clickhouseEnv, kafkaEnv, loadConfig, s3Env } from '@pipeline/platform';
+import { stackEndpoints } from './paths';
+
+// Tests configure their own clients from the same variables, parsed by the same schemas, as the
+// services they start; the adapters turn these into client settings (kafkaSettingsFromEnv etc.).
+
+/** KAFKA_* for a test's own client, on the shared broker unless `brokers`. */
+export function testKafkaEnv(options: { brokers?: string; requestTimeoutMs?: number } = {}): KafkaEnv {
+  return loadConfig(kafkaEnv, {
+    KAFKA_BROKERS: options.brokers ?? stackEndpoints().kafkaBrokers,
+    KAFKA_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
+  });
+}
+
+/** S3_* for a test's own bucket, on the shared MinIO unless `endpoint`. */
+export function testS3Env(bucket: string, options: { endpoint?: string } = {}): S3Env {
+  return loadConfig(s3Env, {
+    S3_ENDPOINT: options.endpoint ?? stackEndpoints().s3Endpoint,
+    S3_BUCKET: bucket,
+    S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID,
+    S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY,
+  });
+}
+
+/** CLICKHOUSE_* for a test's own database, on the shared server unless `url`. */
+export function testClickHouseEnv(database: string, options: { url?: string; requestTimeoutMs?: number } = {}): ClickHouseEnv {
+  return loadConfig(clickhouseEnv, {
+    CLICKHOUSE_URL: options.url ?? stackEndpoints().clickhouseUrl,
+    CLICKHOUSE_DATABASE: database,
+    CLICKHOUSE_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
+  });
+}
