@@ -20,9 +20,10 @@ import { AggregateReader, diffAggregates, NotExactError, waitUntilExact } from '
 import { drive } from '../support/driver';
 import { IngestClient } from '../support/http';
 import { formatCounts, Progress, textTable } from '../support/progress';
+import { stackEndpoints } from '@pipeline/testing';
 import { ServiceName, SERVICES, Stack, startStack, targetMode } from '../support/stack';
 import { lineChartPng } from './chart';
-import { findServerProcesses, percentile, ResourceSampler, ResourceUse, summarizeProfile } from './stats';
+import { percentile, processesListeningOn, ResourceSampler, ResourceUse, summarizeProfile } from './stats';
 
 /*
  * The benchmark: drives a running pipeline (native: starts its own, like the e2e suite) with
@@ -152,7 +153,8 @@ class FreshnessProbe {
             /* try again */
           }
         }
-        await sleep(100);
+        // Every read of the view costs ClickHouse work on the same cores: a few reads a second.
+        await sleep(250);
       }
     };
     this.loops = [send(), poll()];
@@ -255,7 +257,7 @@ async function loadRun(stack: Stack, reader: AggregateReader, sampler: ResourceS
       exactProblem = (err as Error).message;
     }
     if (Date.now() > deadline) break;
-    await sleep(250);
+    await sleep(1_000);
   }
   const exactAt = performance.now();
   await probe.stop();
@@ -484,6 +486,13 @@ function observations(runs: RunResult[], peak: Partial<Record<ServiceName, numbe
     } else {
       out.push(`${KIND_LABEL[kind]} batches: the consumers keep up with the ingestion (${f0(accepted)} entries/s accepted, ${f0(exact)} exact).`);
     }
+    const otherCpu = Object.entries(top.resources.otherCpuPercent);
+    if (otherCpu.length) {
+      const services = SERVICES.reduce((a, s) => a + (top.resources.cpuPercent[s] ?? 0), 0);
+      out.push(
+        `${KIND_LABEL[kind]} c=${top.concurrency}, where the CPU went (in % of one core; the machine has ${cpus().length} cores): the three services ${f0(services)} %, ${otherCpu.map(([n, v]) => `${n} ${f0(v)} %`).join(', ')}; machine ${f0(top.resources.machineBusyPercent)} % busy.`,
+      );
+    }
     const first = mine[0];
     const last = mine[mine.length - 1];
     if (mine.length > 1) {
@@ -548,8 +557,13 @@ export async function main(): Promise<number> {
   log.line(`target ${mode}; ${mode === 'external' ? 'using the running stack' : 'starting the stack'}`);
   const stack = await startStack({ name: 'bench' });
   const reader = new AggregateReader(stack.clickhouse);
-  // Servers found on this machine (native, or an external stack on loopback) and this process.
-  const others = mode === 'containers' ? {} : findServerProcesses();
+  // The stack's servers when they run on this machine (native, or an external stack on loopback), and this process.
+  const port = (url: string) => Number(new URL(url.includes('://') ? url : `tcp://${url}`).port);
+  const endpoints = stackEndpoints();
+  const others =
+    mode === 'containers'
+      ? {}
+      : processesListeningOn({ Kafka: port(endpoints.kafkaBrokers.split(',')[0]), MinIO: port(endpoints.s3Endpoint), ClickHouse: port(stack.clickhouse.url) });
   others['load generator'] = process.pid;
   const sampler = new ResourceSampler((s) => stack.url(s), others);
   sampler.start();

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { scrapeMetrics, sumMetric } from '../support/metrics';
 import { ServiceName, SERVICES } from '../support/stack';
 
@@ -42,32 +42,6 @@ function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
-const SERVERS: ReadonlyArray<[name: string, pattern: RegExp]> = [
-  ['Kafka', /kafka\.Kafka\b/],
-  ['MinIO', /(^|\/)minio\0server\0/],
-  ['ClickHouse', /clickhouse(-server|\0server)/],
-];
-
-/** Processes of the stack's servers running on this machine (Linux /proc), by name. */
-export function findServerProcesses(): Record<string, number> {
-  const found: Record<string, number> = {};
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      let cmdline = '';
-      try {
-        cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      } catch {
-        continue;
-      }
-      for (const [name, pattern] of SERVERS) if (!(name in found) && pattern.test(cmdline)) found[name] = Number(entry);
-    }
-  } catch {
-    /* not Linux */
-  }
-  return found;
-}
-
 function machineTicks(): { busy: number; total: number } {
   try {
     const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
@@ -77,6 +51,56 @@ function machineTicks(): { busy: number; total: number } {
   } catch {
     return { busy: NaN, total: NaN };
   }
+}
+
+/** Inodes of the sockets listening on `port` (IPv4 and IPv6), from /proc/net. */
+function listeningInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    try {
+      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length > 9 && f[3] === '0A' && parseInt(f[1].split(':')[1], 16) === port) inodes.add(f[9]);
+      }
+    } catch {
+      /* not Linux */
+    }
+  }
+  return inodes;
+}
+
+/**
+ * The processes of this machine listening on the given ports (the stack's servers), by name:
+ * found through their listening sockets, so private test servers on other ports are left out.
+ */
+export function processesListeningOn(ports: Record<string, number>): Record<string, number> {
+  const wanted = new Map<string, string>();
+  for (const [name, port] of Object.entries(ports)) for (const inode of listeningInodes(port)) wanted.set(`socket:[${inode}]`, name);
+  const found: Record<string, number> = {};
+  if (wanted.size === 0) return found;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return found;
+  }
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const name = wanted.get(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (name && !(name in found)) found[name] = Number(pid);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  return found;
 }
 
 /**

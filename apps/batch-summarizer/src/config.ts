@@ -11,6 +11,13 @@ export const summarizerEnv = {
   SUMMARIZER_GROUP_ID: z.string().min(1).default('batch-summarizer'),
   /** Partitions processed at the same time by one instance. */
   SUMMARIZER_PARTITIONS_CONCURRENCY: positiveInt(4),
+  /** Events of one partition worked on at the same time; offsets are committed up to the first unfinished one. */
+  SUMMARIZER_EVENT_CONCURRENCY: positiveInt(16),
+  /**
+   * Entries (as announced by the events) of all batches being summarized at once by one instance.
+   * Bounds memory when batches are large; an event bigger than this runs alone.
+   */
+  SUMMARIZER_MAX_ENTRIES_IN_FLIGHT: positiveInt(40_000),
   /** Distinct user-agent strings whose family is kept in memory. */
   UA_CACHE_SIZE: positiveInt(DEFAULT_USER_AGENT_CACHE_SIZE),
   /** A member silent this long is dropped from the group and its partitions reassigned. */

@@ -5,6 +5,7 @@ import { backoffDelay, sleep } from '@pipeline/platform';
 import { S3ObjectStore } from '@pipeline/s3';
 import { BatchProcessor, ProcessControl, StoppedError } from './batch-processor';
 import { SummarizerMetrics } from './metrics';
+import { WeightedLimiter, runOrdered } from './ordered-pool';
 
 export interface ConsumerSettings {
   groupId: string;
@@ -14,6 +15,10 @@ export interface ConsumerSettings {
   partitions: number;
   replicationFactor: number;
   partitionsConcurrency: number;
+  /** Events of one partition's fetched batch worked on at the same time. */
+  eventConcurrency: number;
+  /** Entries of all events in flight (every partition together) at most. */
+  maxEntriesInFlight: number;
   lagIntervalMs: number;
   sessionTimeoutMs: number;
   retryMaxMs: number;
@@ -24,9 +29,26 @@ const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GRO
 const mustRejoin = (err: unknown) => REJOIN_ERRORS.has((err as { type?: string })?.type ?? '') || (err as Error)?.name === 'KafkaJSRebalanceInProgress';
 
 /**
- * The consumer group on `batch-ingested`. Partitions are worked on concurrently; within one,
- * records go in order and an offset is resolved only after its record's partials (or its dead
- * letter) are acknowledged, so what is committed is always done. Provisioning (bucket, topics)
+ * The entry count an event announces, as its share of the in-flight budget; 1 when it has none
+ * (a poison event costs next to nothing). Its full validation is the processor's job.
+ */
+export function announcedEntries(value: Buffer | null): number {
+  if (!value || value.length === 0 || value.length > 64 * 1024) return 1;
+  try {
+    const entries = (JSON.parse(value.toString('utf8')) as { entries?: unknown })?.entries;
+    return typeof entries === 'number' && Number.isSafeInteger(entries) && entries > 0 ? entries : 1;
+  } catch {
+    return 1;
+  }
+}
+
+/**
+ * The consumer group on `batch-ingested`. Partitions are worked on concurrently, and so are the
+ * records of one partition's fetched batch (events are independent batches). An offset is
+ * resolved only once its record and every earlier one of the partition have their partials (or
+ * dead letter) acknowledged, so what is committed is always done, whatever order the records
+ * finish in. A record delivered twice in one fetch is harmless: the summary write is create-only
+ * and both copies send the same partials, which the aggregator de-duplicates. Provisioning (bucket, topics)
  * and (re)joining retry until they succeed, so the service recovers on its own from S3 or Kafka
  * being down at start, and from a consumer crash kafkajs itself would not restart.
  */
@@ -39,6 +61,7 @@ export class SummarizerConsumer {
   private lagInFlight = false;
   /** Consecutive consumer crashes; spaces out kafkajs's own restarts while Kafka is down. */
   private crashes = 0;
+  private readonly limiter: WeightedLimiter;
 
   constructor(
     private readonly kafka: Kafka,
@@ -49,7 +72,9 @@ export class SummarizerConsumer {
     private readonly metrics: SummarizerMetrics,
     private readonly settings: ConsumerSettings,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.limiter = new WeightedLimiter(settings.maxEntriesInFlight);
+  }
 
   /** Whether the consumer has joined and is fetching; part of readiness. */
   get isConsuming(): boolean {
@@ -168,8 +193,10 @@ export class SummarizerConsumer {
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     let rejoin = false;
+    // Set when an event fails in a way no retry fixes: the others stop retrying, nothing new starts.
+    let aborted = false;
     const ctl: ProcessControl = {
-      shouldStop: () => rejoin || this.stopping || !isRunning() || isStale(),
+      shouldStop: () => aborted || rejoin || this.stopping || !isRunning() || isStale(),
       heartbeat: async () => {
         try {
           await heartbeat();
@@ -178,25 +205,59 @@ export class SummarizerConsumer {
         }
       },
     };
-    for (const message of batch.messages) {
-      if (ctl.shouldStop()) break;
-      try {
-        await this.processor.process({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value }, ctl);
-      } catch (err) {
-        if (err instanceof StoppedError) break;
-        throw err;
+
+    // Heartbeat and commit after progress, one at a time, without holding up the events.
+    let upkeep: Promise<void> | undefined;
+    let again = false;
+    const keepUp = () => {
+      if (upkeep) {
+        again = true;
+        return;
       }
-      resolveOffset(message.offset);
-      await ctl.heartbeat();
-      try {
-        await commitOffsetsIfNecessary();
-      } catch (err) {
-        // Not fatal: the resolved offset is committed with the next commit; until then a
-        // restart redelivers it, which is harmless.
-        if (mustRejoin(err)) rejoin = true;
-        this.logger.warn({ err: (err as Error)?.message, partition: batch.partition }, 'offset commit failed; will retry');
-      }
-    }
+      upkeep = (async () => {
+        do {
+          again = false;
+          await ctl.heartbeat();
+          try {
+            await commitOffsetsIfNecessary();
+          } catch (err) {
+            // Not fatal: the resolved offset is committed with the next commit; until then a
+            // restart redelivers it, which is harmless.
+            if (mustRejoin(err)) rejoin = true;
+            this.logger.warn({ err: (err as Error)?.message, partition: batch.partition }, 'offset commit failed; will retry');
+          }
+        } while (again && !rejoin);
+      })().finally(() => {
+        upkeep = undefined;
+      });
+    };
+
+    const { messages } = batch;
+    const result = await runOrdered(messages, {
+      concurrency: this.settings.eventConcurrency,
+      shouldStop: ctl.shouldStop,
+      limiter: this.limiter,
+      weightOf: (message) => announcedEntries(message.value),
+      isStop: (err) => err instanceof StoppedError,
+      process: async (message) => {
+        this.metrics.inFlight.inc();
+        try {
+          await this.processor.process({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value }, ctl);
+        } catch (err) {
+          if (!(err instanceof StoppedError)) aborted = true;
+          throw err;
+        } finally {
+          this.metrics.inFlight.dec();
+        }
+      },
+      // Only a record with every earlier one done is resolved, so a commit never skips one.
+      onDonePrefix: (index) => {
+        resolveOffset(messages[index].offset);
+        keepUp();
+      },
+    });
+    await upkeep;
+    if (result.error !== undefined) throw result.error;
   }
 
   private async refreshLag(): Promise<void> {

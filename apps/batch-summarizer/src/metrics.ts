@@ -16,6 +16,7 @@ export class SummarizerMetrics {
   readonly duration: Histogram<'outcome'>;
   readonly retries: Counter<'operation'>;
   readonly lag: Gauge<'topic' | 'partition'>;
+  readonly inFlight: Gauge;
 
   constructor(registry: Registry, classifier: UserAgentClassifier) {
     const registers = [registry];
@@ -31,6 +32,7 @@ export class SummarizerMetrics {
       registers,
     });
     this.retries = new Counter({ name: 'summarizer_retries_total', help: 'Retries after S3 or Kafka failures, by operation', labelNames: ['operation'], registers });
+    this.inFlight = new Gauge({ name: 'summarizer_events_in_flight', help: 'batch-ingested events being worked on, all partitions together', registers });
     this.lag = new Gauge({ name: 'summarizer_consumer_lag', help: 'Unprocessed batch-ingested events per partition (log end minus committed offset)', labelNames: ['topic', 'partition'], registers });
 
     // The cache keeps its own counts; these read them at scrape time.

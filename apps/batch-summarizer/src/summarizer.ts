@@ -5,6 +5,7 @@ import { ReadinessCheck, createRegistry } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { Registry } from 'prom-client';
 import { BatchProcessor } from './batch-processor';
+import { CoalescingPublisher } from './coalescing-publisher';
 import { SummarizerConfig } from './config';
 import { SummarizerConsumer } from './consumer';
 import { SummarizerMetrics } from './metrics';
@@ -30,7 +31,8 @@ export function createSummarizer(config: SummarizerConfig, logger: Logger): Summ
   const store = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
   const processor = new BatchProcessor({
     store,
-    publisher,
+    // Events finish concurrently; their partials share produce requests instead of queueing.
+    publisher: new CoalescingPublisher(publisher),
     classifier,
     metrics,
     logger,
@@ -53,6 +55,8 @@ export function createSummarizer(config: SummarizerConfig, logger: Logger): Summ
       partitions: config.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: config.KAFKA_REPLICATION_FACTOR,
       partitionsConcurrency: config.SUMMARIZER_PARTITIONS_CONCURRENCY,
+      eventConcurrency: config.SUMMARIZER_EVENT_CONCURRENCY,
+      maxEntriesInFlight: config.SUMMARIZER_MAX_ENTRIES_IN_FLIGHT,
       lagIntervalMs: config.SUMMARIZER_LAG_INTERVAL_MS,
       sessionTimeoutMs: config.SUMMARIZER_SESSION_TIMEOUT_MS,
       retryMaxMs: config.SUMMARIZER_RETRY_MAX_MS,
