@@ -30,8 +30,11 @@ RUN node infra/build/build-app.js batch-ingestion \
 
 # Common run-time layer: production node_modules, owned by root and read-only for the service.
 FROM ${NODE_IMAGE} AS runtime
+# Smaller young generation: V8 sizes it from the host's memory, which keeps ~100 MiB more
+# resident per service under load with no measurable throughput gain.
 ENV NODE_ENV=production \
-    HOST=0.0.0.0
+    HOST=0.0.0.0 \
+    NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./

@@ -242,7 +242,7 @@ start_service() {
   require_free_port "$name" "$port"
   [ -f "$REPO_ROOT/dist/apps/$name/main.js" ] || die "$name is not built (npx nx build $name)"
   say "starting $name on 127.0.0.1:$port"
-  (cd "$REPO_ROOT/dist/apps/$name" && PORT=$port start_process "$name" node --enable-source-maps main.js)
+  (cd "$REPO_ROOT/dist/apps/$name" && PORT=$port start_process "$name" node --enable-source-maps --max-semi-space-size=16 main.js)
   wait_until "$name" 90 probe http "http://127.0.0.1:$port/health/ready"
 }
 

@@ -46,7 +46,7 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 phase install bootstrap
 phase servers servers
 service_env
-phase lint npx nx run-many -t lint --outputStyle=static
+phase lint npx nx run-many -t lint --outputStyle=static --skip-nx-cache
 phase typecheck npx tsc -p tsconfig.json --noEmit
 phase unit npx jest --selectProjects unit --ci
 phase build npx nx run-many -t build --outputStyle=static --skip-nx-cache

@@ -1,59 +1,12 @@
 import { createHash } from 'node:crypto';
 import { rawBatchKey, summaryKey } from '@pipeline/batch';
 import { UserAgentClassifier } from '@pipeline/entry';
-import { EventBusUnavailableError, EventPublisher, OutboundMessage } from '@pipeline/kafka';
 import { parsePartial } from '@pipeline/partial';
 import { createLogger } from '@pipeline/platform';
-import { ObjectStore, ObjectStoreUnavailableError, PutOutcome, StoredObject } from '@pipeline/s3';
 import { Registry } from 'prom-client';
 import { BatchProcessor, DLQ_HEADERS, InboundMessage, ProcessControl, StoppedError } from './batch-processor';
 import { SummarizerMetrics } from './metrics';
-
-/** An in-memory ObjectStore whose next calls can be made to fail like an unreachable S3. */
-class MemoryStore implements ObjectStore {
-  readonly bucket = 'mem';
-  readonly objects = new Map<string, StoredObject>();
-  failures = 0;
-  puts = 0;
-
-  private maybeFail() {
-    if (this.failures > 0) {
-      this.failures--;
-      throw new ObjectStoreUnavailableError('S3 GetObject failed: connect ECONNREFUSED');
-    }
-  }
-  async ensureBucket() {}
-  async ping() {}
-  async putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>): Promise<PutOutcome> {
-    this.maybeFail();
-    this.puts++;
-    if (this.objects.has(key)) return { status: 'exists' };
-    this.objects.set(key, { body, metadata });
-    return { status: 'created' };
-  }
-  async get(key: string) {
-    this.maybeFail();
-    return this.objects.get(key) ?? null;
-  }
-  async head(key: string) {
-    return this.objects.get(key)?.metadata ?? null;
-  }
-}
-
-class MemoryPublisher implements EventPublisher {
-  readonly sent: { topic: string; message: OutboundMessage }[] = [];
-  failures = 0;
-  async publish(topic: string, messages: OutboundMessage[]) {
-    if (this.failures > 0) {
-      this.failures--;
-      throw new EventBusUnavailableError('Kafka did not acknowledge within 5000 ms');
-    }
-    for (const message of messages) this.sent.push({ topic, message });
-  }
-  on(topic: string) {
-    return this.sent.filter((s) => s.topic === topic).map((s) => s.message);
-  }
-}
+import { MemoryPublisher, MemoryStore } from './unit-fakes';
 
 const CUSTOMER = 'cus-axon';
 const entries = [

@@ -50,10 +50,7 @@ export class CoalescingPublisher implements EventPublisher {
     this.sending = true;
     const group = this.takeGroup();
     try {
-      await this.inner.publish(
-        group[0].topic,
-        group.flatMap((p) => p.messages),
-      );
+      await this.inner.publish(group[0].topic, group.flatMap((p) => p.messages));
       for (const p of group) p.resolve();
     } catch (err) {
       for (const p of group) p.reject(err);

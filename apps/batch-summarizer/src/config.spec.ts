@@ -14,15 +14,22 @@ describe('summarizer configuration', () => {
       S3_BUCKET: 'log-batches',
       SUMMARIZER_GROUP_ID: 'batch-summarizer',
       SUMMARIZER_PARTITIONS_CONCURRENCY: 4,
+      SUMMARIZER_EVENT_CONCURRENCY: 16,
+      SUMMARIZER_MAX_ENTRIES_IN_FLIGHT: 40_000,
       UA_CACHE_SIZE: 10_000,
       SUMMARIZER_SESSION_TIMEOUT_MS: 30_000,
     });
   });
 
   it('reads overrides and names every bad variable', () => {
-    expect(loadSummarizerConfig({ PORT: '9001', UA_CACHE_SIZE: '50', SUMMARIZER_PARTITIONS_CONCURRENCY: '2' })).toMatchObject({ PORT: 9001, UA_CACHE_SIZE: 50, SUMMARIZER_PARTITIONS_CONCURRENCY: 2 });
+    expect(loadSummarizerConfig({ PORT: '9001', UA_CACHE_SIZE: '50', SUMMARIZER_PARTITIONS_CONCURRENCY: '2', SUMMARIZER_EVENT_CONCURRENCY: '1' })).toMatchObject({
+      PORT: 9001,
+      UA_CACHE_SIZE: 50,
+      SUMMARIZER_PARTITIONS_CONCURRENCY: 2,
+      SUMMARIZER_EVENT_CONCURRENCY: 1,
+    });
     try {
-      loadSummarizerConfig({ UA_CACHE_SIZE: '0', SUMMARIZER_SESSION_TIMEOUT_MS: '100', PORT: 'x' });
+      loadSummarizerConfig({ UA_CACHE_SIZE: '0', SUMMARIZER_SESSION_TIMEOUT_MS: '100', PORT: 'x', SUMMARIZER_EVENT_CONCURRENCY: '0' });
       throw new Error('expected a ConfigError');
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
@@ -30,6 +37,7 @@ describe('summarizer configuration', () => {
       expect(problems).toMatch(/UA_CACHE_SIZE/);
       expect(problems).toMatch(/SUMMARIZER_SESSION_TIMEOUT_MS/);
       expect(problems).toMatch(/PORT/);
+      expect(problems).toMatch(/SUMMARIZER_EVENT_CONCURRENCY/);
     }
   });
 });

@@ -3,9 +3,10 @@ import { consumerLag, ensureTopics, KafkaEventPublisher } from '@pipeline/kafka'
 import type { Logger } from '@pipeline/platform';
 import { backoffDelay, sleep } from '@pipeline/platform';
 import { S3ObjectStore } from '@pipeline/s3';
-import { BatchProcessor, ProcessControl, StoppedError } from './batch-processor';
+import { BatchProcessor } from './batch-processor';
+import { processFetchedBatch } from './fetched-batch';
 import { SummarizerMetrics } from './metrics';
-import { WeightedLimiter, runOrdered } from './ordered-pool';
+import { WeightedLimiter } from './ordered-pool';
 
 export interface ConsumerSettings {
   groupId: string;
@@ -24,33 +25,15 @@ export interface ConsumerSettings {
   retryMaxMs: number;
 }
 
-/** Errors after which this member must rejoin the group: its work on the partition is void. */
-const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
-const mustRejoin = (err: unknown) => REJOIN_ERRORS.has((err as { type?: string })?.type ?? '') || (err as Error)?.name === 'KafkaJSRebalanceInProgress';
-
-/**
- * The entry count an event announces, as its share of the in-flight budget; 1 when it has none
- * (a poison event costs next to nothing). Its full validation is the processor's job.
- */
-export function announcedEntries(value: Buffer | null): number {
-  if (!value || value.length === 0 || value.length > 64 * 1024) return 1;
-  try {
-    const entries = (JSON.parse(value.toString('utf8')) as { entries?: unknown })?.entries;
-    return typeof entries === 'number' && Number.isSafeInteger(entries) && entries > 0 ? entries : 1;
-  } catch {
-    return 1;
-  }
-}
-
 /**
  * The consumer group on `batch-ingested`. Partitions are worked on concurrently, and so are the
  * records of one partition's fetched batch (events are independent batches). An offset is
  * resolved only once its record and every earlier one of the partition have their partials (or
  * dead letter) acknowledged, so what is committed is always done, whatever order the records
  * finish in. A record delivered twice in one fetch is harmless: the summary write is create-only
- * and both copies send the same partials, which the aggregator de-duplicates. Provisioning (bucket, topics)
- * and (re)joining retry until they succeed, so the service recovers on its own from S3 or Kafka
- * being down at start, and from a consumer crash kafkajs itself would not restart.
+ * and both copies send the same partials, which the aggregator de-duplicates. Provisioning
+ * (bucket, topics) and (re)joining retry until they succeed, so the service recovers on its own
+ * from S3 or Kafka being down at start, and from a consumer crash kafkajs itself would not restart.
  */
 export class SummarizerConsumer {
   private consumer?: Consumer;
@@ -190,74 +173,15 @@ export class SummarizerConsumer {
     if (!this.stopping) this.start();
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    let rejoin = false;
-    // Set when an event fails in a way no retry fixes: the others stop retrying, nothing new starts.
-    let aborted = false;
-    const ctl: ProcessControl = {
-      shouldStop: () => aborted || rejoin || this.stopping || !isRunning() || isStale(),
-      heartbeat: async () => {
-        try {
-          await heartbeat();
-        } catch (err) {
-          if (mustRejoin(err)) rejoin = true;
-        }
-      },
-    };
-
-    // Heartbeat and commit after progress, one at a time, without holding up the events.
-    let upkeep: Promise<void> | undefined;
-    let again = false;
-    const keepUp = () => {
-      if (upkeep) {
-        again = true;
-        return;
-      }
-      upkeep = (async () => {
-        do {
-          again = false;
-          await ctl.heartbeat();
-          try {
-            await commitOffsetsIfNecessary();
-          } catch (err) {
-            // Not fatal: the resolved offset is committed with the next commit; until then a
-            // restart redelivers it, which is harmless.
-            if (mustRejoin(err)) rejoin = true;
-            this.logger.warn({ err: (err as Error)?.message, partition: batch.partition }, 'offset commit failed; will retry');
-          }
-        } while (again && !rejoin);
-      })().finally(() => {
-        upkeep = undefined;
-      });
-    };
-
-    const { messages } = batch;
-    const result = await runOrdered(messages, {
-      concurrency: this.settings.eventConcurrency,
-      shouldStop: ctl.shouldStop,
+  private eachBatch(payload: EachBatchPayload): Promise<void> {
+    return processFetchedBatch(payload, {
+      handler: this.processor,
+      eventConcurrency: this.settings.eventConcurrency,
       limiter: this.limiter,
-      weightOf: (message) => announcedEntries(message.value),
-      isStop: (err) => err instanceof StoppedError,
-      process: async (message) => {
-        this.metrics.inFlight.inc();
-        try {
-          await this.processor.process({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value }, ctl);
-        } catch (err) {
-          if (!(err instanceof StoppedError)) aborted = true;
-          throw err;
-        } finally {
-          this.metrics.inFlight.dec();
-        }
-      },
-      // Only a record with every earlier one done is resolved, so a commit never skips one.
-      onDonePrefix: (index) => {
-        resolveOffset(messages[index].offset);
-        keepUp();
-      },
+      isStopping: () => this.stopping,
+      inFlight: this.metrics.inFlight,
+      logger: this.logger,
     });
-    await upkeep;
-    if (result.error !== undefined) throw result.error;
   }
 
   private async refreshLag(): Promise<void> {

@@ -47,7 +47,7 @@ export async function startApp(app: AppName, env: Record<string, string>, option
   if (!existsSync(main)) throw new Error(`${main} missing after build`);
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = new ManagedProcess(`${app}-${port}`, process.execPath, ['--enable-source-maps', main], {
+  const proc = new ManagedProcess(`${app}-${port}`, process.execPath, ['--enable-source-maps', '--max-semi-space-size=16', main], {
     cwd: join(REPO_ROOT, 'dist/apps', app),
     env: { LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
   });
