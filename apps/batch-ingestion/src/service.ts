@@ -2,11 +2,11 @@ import { Type } from '@nestjs/common';
 import { Admin } from 'kafkajs';
 import { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { KafkaEventPublisher, createKafka, ensureTopics, kafkaSettingsFromEnv } from '@pipeline/kafka';
+import { CoalescingPublisher, KafkaEventPublisher, createKafka, ensureTopics, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import { ReadinessCheck, createRegistry } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { IngestionConfig } from './config';
-import { CoalescingPublisher } from './coalescing-publisher';
+
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
 import { IngestionMetrics } from './metrics';

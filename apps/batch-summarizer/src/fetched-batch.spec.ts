@@ -4,7 +4,7 @@ import { UserAgentClassifier } from '@pipeline/entry';
 import { createLogger } from '@pipeline/platform';
 import { Registry } from 'prom-client';
 import { BatchProcessor, DLQ_HEADERS, InboundMessage, ProcessControl, StoppedError } from './batch-processor';
-import { CoalescingPublisher } from './coalescing-publisher';
+import { CoalescingPublisher } from '@pipeline/kafka';
 import { EventHandler, FetchedBatchPayload, announcedEntries, processFetchedBatch } from './fetched-batch';
 import { SummarizerMetrics } from './metrics';
 import { WeightedLimiter } from './ordered-pool';

@@ -1,11 +1,11 @@
 import { UserAgentClassifier } from '@pipeline/entry';
-import { KafkaEventPublisher, createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
+import { CoalescingPublisher, KafkaEventPublisher, createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import type { Logger } from '@pipeline/platform';
 import { ReadinessCheck, createRegistry } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { Registry } from 'prom-client';
 import { BatchProcessor } from './batch-processor';
-import { CoalescingPublisher } from './coalescing-publisher';
+
 import { SummarizerConfig } from './config';
 import { SummarizerConsumer } from './consumer';
 import { SummarizerMetrics } from './metrics';

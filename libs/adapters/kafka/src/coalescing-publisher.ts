@@ -1,4 +1,4 @@
-import type { EventPublisher, OutboundMessage } from '@pipeline/kafka';
+import type { EventPublisher, OutboundMessage } from './producer';
 
 interface Pending {
   topic: string;

@@ -1,4 +1,4 @@
-import { EventPublisher, OutboundMessage } from '@pipeline/kafka';
+import { EventPublisher, OutboundMessage } from './producer';
 import { CoalescingPublisher } from './coalescing-publisher';
 
 /** A publisher whose sends complete only when the test says so. */
