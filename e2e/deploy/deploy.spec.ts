@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { topicEnv } from '@pipeline/contract';
 import { clickhouseEnv, kafkaEnv, loadConfig, s3Env, serviceEnv } from '@pipeline/platform';
 import { App, appEnvironment, APPS, dockerStages, environmentOf, INFRASTRUCTURE, loadCompose, readRepoFile, repoPathExists, ROOT, splitImage } from './files';
 
@@ -7,9 +8,9 @@ import { App, appEnvironment, APPS, dockerStages, environmentOf, INFRASTRUCTURE,
  * validates the file offline, and the services, images and variables are cross-checked
  * against the apps' own configuration and the native build.
  */
-const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, s3Env, clickhouseEnv } as Record<string, Record<string, unknown>>;
-/** Variables with safe defaults that only tune timing; a deployment may leave them out. */
-const TUNING = /(_TIMEOUT_MS|_CLIENT_ID)$/;
+const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, topicEnv, s3Env, clickhouseEnv } as Record<string, Record<string, unknown>>;
+/** Variables with safe defaults that only tune timing, or that are optional; a deployment may leave them out. */
+const TUNING = /(_TIMEOUT_MS|_CLIENT_ID)$|^OPS_(PORT|HOST)$/;
 
 const compose = loadCompose();
 const env = (service: string) => environmentOf(compose.services[service]);

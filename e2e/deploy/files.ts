@@ -1,3 +1,4 @@
+import { consumerEnv } from '@pipeline/kafka';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
@@ -92,7 +93,11 @@ export interface AppEnvironment {
 export function appEnvironment(app: App, platformShapes: Record<string, Record<string, unknown>>): AppEnvironment {
   const source = readRepoFile(`apps/${app}/src/config.ts`);
   const shapes = [...source.matchAll(/\.\.\.(\w+Env)\b/g)].map((m) => m[1]).filter((s) => s in platformShapes);
-  const own = [...source.matchAll(/^\s{2}([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]);
+  const consumers = [...source.matchAll(/\.\.\.consumerEnv\('([A-Z]+)'/g)].map((m) => m[1]);
+  const own = [
+    ...[...source.matchAll(/^\s{2}([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]),
+    ...consumers.flatMap((prefix) => Object.keys(consumerEnv(prefix, { groupId: 'g', partitionsConcurrently: 1, maxBytesInFlight: 1, fetchMaxWaitMs: 1, fetchMinBytes: 1 }))),
+  ];
   const known = new Set([...shapes.flatMap((s) => Object.keys(platformShapes[s])), ...own]);
   return { known, shapes, own };
 }

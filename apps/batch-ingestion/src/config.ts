@@ -1,16 +1,32 @@
+import { topicEnv } from '@pipeline/contract';
 import { kafkaEnv, loadConfig, port, positiveInt, s3Env, serviceEnv } from '@pipeline/platform';
+import { z } from 'zod';
 
 export const ingestionEnv = {
   ...serviceEnv,
   ...kafkaEnv,
+  ...topicEnv,
   ...s3Env,
   PORT: port(8080),
   /** Longest time a client may take to send one request body before it is answered 408. */
   HTTP_BODY_TIMEOUT_MS: positiveInt(30_000),
+  /** Bytes of request bodies held at once; beyond it requests are answered 503 with Retry-After. */
+  INGESTION_MAX_BYTES_IN_FLIGHT: positiveInt(64 * 1024 * 1024),
+  /** Bytes of announcements waiting for Kafka; beyond it requests are answered 503 with Retry-After. */
+  INGESTION_MAX_PUBLISH_QUEUE_BYTES: positiveInt(8 * 1024 * 1024),
+  /** Look for stored batches that were never summarized (e.g. their announcement failed and the client gave up). */
+  RECONCILER_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** A raw batch this old without a summary is announced again. */
+  RECONCILER_MIN_AGE_MS: positiveInt(10 * 60_000),
+  /** Pause between scans; each scan reads at most RECONCILER_PAGES_PER_SCAN pages of 1,000 keys and continues where the last one stopped. */
+  RECONCILER_INTERVAL_MS: positiveInt(60_000),
+  RECONCILER_PAGES_PER_SCAN: positiveInt(10),
+  /** The same orphan is announced again at most this often (a batch the summarizer dead-letters has no summary either). */
+  RECONCILER_REANNOUNCE_AFTER_MS: positiveInt(6 * 3_600_000),
 };
 
-export type IngestionConfig = ReturnType<typeof loadIngestionConfig>;
+export type IngestionConfig = z.infer<z.ZodObject<typeof ingestionEnv>>;
 
-export function loadIngestionConfig(env: NodeJS.ProcessEnv = process.env) {
+export function loadIngestionConfig(env: NodeJS.ProcessEnv = process.env): IngestionConfig {
   return loadConfig(ingestionEnv, env);
 }

@@ -1,34 +1,28 @@
 import { BatchEventPublisher, RawBatchStore } from '@pipeline/batch';
+import { Dependency, DependencyError, errorMessage } from '@pipeline/platform';
 import { IngestionMetrics } from './metrics';
 
-/** S3 or Kafka failed or did not answer in time: the request is answered 503, a retry is safe. */
-export class DependencyUnavailableError extends Error {
-  constructor(
-    readonly dependency: 's3' | 'kafka',
-    message: string,
-    override readonly cause?: unknown,
-  ) {
-    super(message);
-    this.name = 'DependencyUnavailableError';
-  }
-}
-
-/** Rejects with `onTimeout()` when `promise` has not settled after `ms`; the late outcome is ignored. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+/**
+ * Rejects with a retryable DependencyError when `promise` has not settled after `ms`; the late
+ * outcome is ignored. Errors that are not typed yet (an adapter defect) count as an outage: the
+ * client's retry is safe, a 500 would not be.
+ */
+export function withDeadline<T>(dependency: Dependency, what: string, promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer = setTimeout(() => reject(new DependencyError(dependency, true, 'timeout', `${what} did not answer within ${ms} ms`)), ms);
   });
   promise.catch(() => undefined);
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, deadline])
+    .catch((err) => {
+      throw err instanceof DependencyError ? err : new DependencyError(dependency, true, 'unavailable', `${what} failed: ${errorMessage(err)}`, err);
+    })
+    .finally(() => clearTimeout(timer));
 }
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
-/**
- * The raw batch store as the request path uses it: every call timed, counted, bounded by a
- * deadline, and any failure turned into a DependencyUnavailableError (so never a 500).
- */
+/** The raw batch store as the request path uses it: every call timed, counted and bounded by a deadline. */
 export class MeasuredStore implements RawBatchStore {
   constructor(
     private readonly inner: RawBatchStore,
@@ -47,18 +41,18 @@ export class MeasuredStore implements RawBatchStore {
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const start = process.hrtime.bigint();
     try {
-      const out = await withDeadline(fn(), this.timeoutMs, () => new Error(`S3 ${operation} did not answer within ${this.timeoutMs} ms`));
+      const out = await withDeadline('s3', `S3 ${operation}`, fn(), this.timeoutMs);
       this.metrics.s3Duration.observe({ operation, result: 'ok' }, seconds(start));
       return out;
     } catch (err) {
       this.metrics.s3Duration.observe({ operation, result: 'error' }, seconds(start));
       this.metrics.s3Errors.inc({ operation });
-      throw new DependencyUnavailableError('s3', (err as Error)?.message ?? String(err), err);
+      throw err;
     }
   }
 }
 
-/** The event publisher as the request path uses it: timed, counted, bounded, failures made 503s. */
+/** The event publisher as the request path uses it: timed, counted and bounded by a deadline. */
 export class MeasuredPublisher implements BatchEventPublisher {
   constructor(
     private readonly inner: BatchEventPublisher,
@@ -69,12 +63,12 @@ export class MeasuredPublisher implements BatchEventPublisher {
   async publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string> }[]): Promise<void> {
     const start = process.hrtime.bigint();
     try {
-      await withDeadline(this.inner.publish(topic, messages), this.timeoutMs, () => new Error(`Kafka did not acknowledge within ${this.timeoutMs} ms`));
+      await withDeadline('kafka', 'Kafka publish', this.inner.publish(topic, messages), this.timeoutMs);
       this.metrics.kafkaDuration.observe({ topic, result: 'ok' }, seconds(start));
     } catch (err) {
       this.metrics.kafkaDuration.observe({ topic, result: 'error' }, seconds(start));
       this.metrics.kafkaErrors.inc({ topic });
-      throw new DependencyUnavailableError('kafka', (err as Error)?.message ?? String(err), err);
+      throw err;
     }
   }
 }

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { Logger } from 'pino';
 import {
   BatchEventPublisher,
+  BatchHeaders,
   MAX_BATCH_BYTES,
   RawBatchStore,
   Rejection,
@@ -10,13 +11,12 @@ import {
   UnannouncedBatches,
   checkBatchHeaders,
   ingestBatch,
-  isBatchId,
-  isCustomerId,
   outcomeOfRejection,
   prepareBatch,
 } from '@pipeline/batch';
+import { isBatchId, isCustomerId } from '@pipeline/contract';
+import { DependencyError, errorMessage, isDependencyError } from '@pipeline/platform';
 import { readBody } from './body-reader';
-import { DependencyUnavailableError } from './dependencies';
 import { BatchOutcome, IngestionMetrics } from './metrics';
 
 /** Seconds a client is asked to wait before retrying after a 503. */
@@ -41,6 +41,12 @@ export interface IngestionHandlerDeps {
   /** True once the bucket and topic exist; until then batches are answered 503. */
   isProvisioned: () => boolean;
   bodyTimeoutMs: number;
+  /**
+   * Most bytes of request bodies held at once (a body is reserved at the 2 MiB limit until its
+   * size is known). Beyond it a request is answered 503 with Retry-After before its body is read:
+   * memory stays bounded however many clients send at once.
+   */
+  maxBytesInFlight: number;
   now?: () => string;
   unannounced?: UnannouncedBatches;
 }
@@ -56,6 +62,7 @@ export const errorBody = (code: string, message: string, details?: unknown) => (
 export class IngestionHandler {
   private readonly now: () => string;
   private readonly unannounced: UnannouncedBatches;
+  private bytesInFlight = 0;
 
   constructor(private readonly deps: IngestionHandlerDeps) {
     this.now = deps.now ?? (() => new Date().toISOString());
@@ -94,9 +101,37 @@ export class IngestionHandler {
     if (Number.isFinite(declared) && declared > MAX_BATCH_BYTES) {
       return rejected({ status: 413, code: 'payload_too_large', message: `The body must be at most ${MAX_BATCH_BYTES} bytes.` }, { declaredBytes: declared }, true);
     }
+    // A gzip body of any size may inflate to the limit; a plain one takes what it declares.
+    const reserved = checked.value.contentEncoding === 'identity' && Number.isFinite(declared) ? Math.max(declared, 1) : MAX_BATCH_BYTES;
+    if (this.bytesInFlight > 0 && this.bytesInFlight + reserved > this.deps.maxBytesInFlight) {
+      return answer(
+        'unavailable',
+        { status: 503, body: errorBody('busy', 'Too many batches are being received at once; retry later.'), headers: { 'retry-after': String(RETRY_AFTER_SECONDS) }, unreadBody: true },
+        { reason: 'bytes_in_flight', bytesInFlight: this.bytesInFlight },
+      );
+    }
+    this.bytesInFlight += reserved;
+    try {
+      return await this.receive(checked.value, body, answer, rejected, log);
+    } finally {
+      this.bytesInFlight -= reserved;
+    }
+  }
 
+  /** Bytes of request bodies currently reserved (a gauge). */
+  get reservedBytes(): number {
+    return this.bytesInFlight;
+  }
+
+  private async receive(
+    checkedHeaders: BatchHeaders,
+    body: Readable | undefined,
+    answer: AnswerFn,
+    rejected: RejectFn,
+    log: Record<string, unknown>,
+  ): Promise<Answer> {
     const read = body
-      ? await readBody(body, { limit: MAX_BATCH_BYTES, coding: checked.value.contentEncoding, timeoutMs: this.deps.bodyTimeoutMs })
+      ? await readBody(body, { limit: MAX_BATCH_BYTES, coding: checkedHeaders.contentEncoding, timeoutMs: this.deps.bodyTimeoutMs })
       : ({ ok: true, body: Buffer.alloc(0), wireBytes: 0 } as const);
     if (!read.ok) {
       switch (read.reason) {
@@ -113,7 +148,7 @@ export class IngestionHandler {
     }
     this.deps.metrics.batchBytes.observe(read.body.byteLength);
 
-    const prepared = prepareBatch(checked.value, read.body);
+    const prepared = prepareBatch(checkedHeaders, read.body);
     if (!prepared.ok) return rejected(prepared.rejection, { bytes: read.body.byteLength });
     const batch = prepared.value;
     Object.assign(log, { batchId: batch.batchId, entries: batch.entries, bytes: batch.bytes });
@@ -143,19 +178,33 @@ export class IngestionHandler {
           });
       }
     } catch (err) {
-      if (err instanceof DependencyUnavailableError || err instanceof StoredBatchVanishedError) {
-        const dependency = err instanceof DependencyUnavailableError ? err.dependency : 's3';
-        return answer(
-          'unavailable',
-          {
-            status: 503,
-            body: errorBody('unavailable', `${dependency === 's3' ? 'Storage' : 'The event bus'} is unavailable; retrying is safe.`),
-            headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-          },
-          { dependency, err: err.message },
-        );
-      }
-      return answer('error', { status: 500, body: errorBody('internal_error', 'Unexpected error; retrying is safe.') }, { err });
+      return answerFailure(err, answer);
     }
   }
+}
+
+type AnswerFn = (outcome: BatchOutcome, a: Omit<Answer, 'send' | 'headers'> & { headers?: Record<string, string>; send?: boolean }, extra?: Record<string, unknown>) => Answer;
+type RejectFn = (r: Rejection, extra?: Record<string, unknown>, unreadBody?: boolean) => Answer;
+
+const DEPENDENCY_NAMES: Record<DependencyError['dependency'], string> = { s3: 'Storage', kafka: 'The event bus', clickhouse: 'The analytics store' };
+
+/**
+ * The one place where a failure of the durable write or the announcement becomes an answer: an
+ * outage (or a racing deletion) is a 503 with Retry-After, and the retry is safe because every
+ * step is idempotent; anything else is a 500, also safe to retry, and logged as a defect.
+ */
+function answerFailure(err: unknown, answer: AnswerFn): Answer {
+  if ((isDependencyError(err) && err.retryable) || err instanceof StoredBatchVanishedError) {
+    const dependency = isDependencyError(err) ? err.dependency : 's3';
+    return answer(
+      'unavailable',
+      {
+        status: 503,
+        body: errorBody('unavailable', `${DEPENDENCY_NAMES[dependency]} is unavailable; retrying is safe.`),
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      },
+      { dependency, code: isDependencyError(err) ? err.code : 'vanished', err: errorMessage(err) },
+    );
+  }
+  return answer('error', { status: 500, body: errorBody('internal_error', 'Unexpected error; retrying is safe.') }, { err });
 }

@@ -5,13 +5,13 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { BatchEventPublisher, MAX_BATCH_BYTES, RawBatchStore, parseBatchIngestedEvent } from '@pipeline/batch';
-import { ReadinessCheck } from '@pipeline/platform';
+import { BatchEventPublisher, MAX_BATCH_BYTES, RawBatchStore } from '@pipeline/batch';
+import { parseBatchIngestedEvent } from '@pipeline/contract';
+import { ReadinessCheck, serviceModule } from '@pipeline/platform';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
-import { configureHttp } from './http';
+import { configureHttp, INGESTION_HANDLER, LogsController } from './http';
 import { IngestionMetrics } from './metrics';
-import { ingestionModule } from './module';
 
 /** In-memory S3: create-only writes, metadata, and switchable failures. */
 class FakeStore implements RawBatchStore {
@@ -81,11 +81,12 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
       logger,
       isProvisioned: () => provisioned,
       bodyTimeoutMs: 1_000,
+      maxBytesInFlight: 64 * 1024 * 1024,
       now: () => '2026-01-01T00:00:00.000Z',
     });
-    const module = ingestionModule({ handler, registry, readinessChecks: checks, lifecycle: {} });
+    const module = serviceModule('batch-ingestion', { registry, checks, http: { controllers: [LogsController], providers: [{ provide: INGESTION_HANDLER, useValue: handler }] } });
     app = await NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter(), { logger: false, bodyParser: false });
-    configureHttp(app, { metrics, logger, isDraining: () => draining });
+    configureHttp(app, { metrics, logger, isDraining: () => draining, bodyTimeoutMs: 1_000 });
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   });

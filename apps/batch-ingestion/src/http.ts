@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, Controller, ExceptionFilter, HttpException, Inject, Post, Req, Res } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyReply, FastifyRequest } from 'fastify';
+import { Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { Logger } from 'pino';
 import { MAX_BATCH_BYTES } from '@pipeline/batch';
@@ -78,6 +79,8 @@ export interface HttpSetup {
   logger: Logger;
   /** True once shutdown began: answers then close their connection so the server can drain. */
   isDraining: () => boolean;
+  /** The handler answers a slow body 408 after this; the server cuts requests that never get that far. */
+  bodyTimeoutMs: number;
 }
 
 /**
@@ -97,4 +100,7 @@ export function configureHttp(app: NestFastifyApplication, setup: HttpSetup): vo
     setup.metrics.httpDuration.observe({ route, method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   app.useGlobalFilters(new JsonErrorFilter(setup.logger));
+  // Backstop behind the handler's own body deadline, for requests that never reach the handler
+  // (headers trickling in).
+  (app.getHttpServer() as Server).requestTimeout = setup.bodyTimeoutMs + 10_000;
 }

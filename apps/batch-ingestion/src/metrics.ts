@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { LATENCY_BUCKETS } from '@pipeline/platform';
 
 export const BATCH_OUTCOMES = [
@@ -28,8 +28,10 @@ export class IngestionMetrics {
   readonly s3Errors: Counter<'operation'>;
   readonly kafkaDuration: Histogram<'topic' | 'result'>;
   readonly kafkaErrors: Counter<'topic'>;
+  private readonly registry: Registry;
 
   constructor(registry: Registry) {
+    this.registry = registry;
     const registers = [registry];
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
@@ -58,5 +60,20 @@ export class IngestionMetrics {
       registers,
     });
     this.kafkaErrors = new Counter({ name: 'ingestion_kafka_publish_errors_total', help: 'Failed or timed-out Kafka publishes by topic', labelNames: ['topic'], registers });
+  }
+
+  /** Bytes held for request bodies and waiting announcements (the two bounds that answer 503 when reached). */
+  observeBuffers(read: () => { bodies: number; publishQueue: number }): void {
+    new Gauge({
+      name: 'ingestion_buffered_bytes',
+      help: 'Bytes held by the ingestion: request bodies being received and announcements waiting for Kafka',
+      labelNames: ['buffer'],
+      registers: [this.registry],
+      collect() {
+        const b = read();
+        this.set({ buffer: 'bodies' }, b.bodies);
+        this.set({ buffer: 'publish_queue' }, b.publishQueue);
+      },
+    });
   }
 }

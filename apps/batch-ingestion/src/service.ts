@@ -1,107 +1,83 @@
-import { Type } from '@nestjs/common';
-import { Admin } from 'kafkajs';
-import { Logger } from 'pino';
-import { Registry } from 'prom-client';
-import { CoalescingPublisher, KafkaEventPublisher, createKafka, ensureTopics, kafkaSettingsFromEnv } from '@pipeline/kafka';
-import { ReadinessCheck, createRegistry } from '@pipeline/platform';
+import { MAX_BATCH_BYTES } from '@pipeline/batch';
+import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
+import { ServiceDefinition, Source } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
-import { IngestionConfig } from './config';
-
+import { ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
+import { configureHttp, INGESTION_HANDLER, LogsController } from './http';
 import { IngestionMetrics } from './metrics';
-import { ingestionModule } from './module';
-import { Provisioner } from './provisioner';
+import { Reconciler } from './reconciler';
 
-export interface IngestionService {
-  module: Type<unknown>;
-  registry: Registry;
-  metrics: IngestionMetrics;
-  isDraining: () => boolean;
-}
+/**
+ * POST /logs -> raw batch in S3 (create-only) -> batch-ingested.
+ * Sources: the HTTP intake, and the reconciler that re-announces stored batches never summarized.
+ * Sinks: S3 (raw batches), Kafka (announcements).
+ */
+export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
+  name: 'batch-ingestion',
+  env: ingestionEnv,
+  build(config, runtime) {
+    const metrics = new IngestionMetrics(runtime.registry);
+    const topic = config.TOPIC_BATCH_INGESTED;
+    const s3 = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
+    const kafka = createKafka(kafkaSettingsFromEnv(config, 'batch-ingestion'), runtime.logger);
+    const producer = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
+    const publisher = new CoalescingPublisher(producer, { ...DEFAULT_COALESCING_LIMITS, maxPendingBytes: config.INGESTION_MAX_PUBLISH_QUEUE_BYTES });
+    const probe = new KafkaProbe(kafka, [topic]);
 
-/** A kafkajs admin that connects on first use and again after a disconnect. */
-function lazyAdmin(admin: Admin) {
-  let connected: Promise<void> | undefined;
-  admin.on(admin.events.DISCONNECT, () => {
-    connected = undefined;
-  });
-  return {
-    get: async (): Promise<Admin> => {
-      connected ??= admin.connect().catch((err) => {
-        connected = undefined;
-        throw err;
-      });
-      await connected;
-      return admin;
-    },
-    close: async () => {
-      if (connected) await admin.disconnect();
-    },
-  };
-}
+    const handler = new IngestionHandler({
+      store: new MeasuredStore(s3, metrics, config.S3_REQUEST_TIMEOUT_MS),
+      // The producer enforces KAFKA_REQUEST_TIMEOUT_MS per send; the outer deadline bounds a
+      // request's whole wait, including the send ahead of it in the coalescing queue.
+      publisher: new MeasuredPublisher(publisher, metrics, config.KAFKA_REQUEST_TIMEOUT_MS + 1_000),
+      topic,
+      metrics,
+      logger: runtime.logger,
+      isProvisioned: () => runtime.provisioned,
+      bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
+      maxBytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT,
+    });
+    metrics.observeBuffers(() => ({ bodies: handler.reservedBytes, publishQueue: publisher.queuedBytes }));
 
-/** Wires the real S3 store, Kafka producer and admin, metrics and readiness into the Nest module. */
-export function createIngestionService(config: IngestionConfig, logger: Logger): IngestionService {
-  const registry = createRegistry('batch-ingestion');
-  const metrics = new IngestionMetrics(registry);
-  const topic = config.TOPIC_BATCH_INGESTED;
+    // Requests in flight finish while the server closes (platform); nothing else to stop.
+    const intake: Source = { name: 'http', start: () => undefined, drain: async () => undefined };
+    const sources: Source[] = [intake];
+    if (config.RECONCILER_ENABLED) {
+      sources.push(
+        new Reconciler({
+          store: s3,
+          publisher,
+          topic,
+          logger: runtime.logger,
+          registry: runtime.registry,
+          minAgeMs: config.RECONCILER_MIN_AGE_MS,
+          intervalMs: config.RECONCILER_INTERVAL_MS,
+          pagesPerScan: config.RECONCILER_PAGES_PER_SCAN,
+          reannounceAfterMs: config.RECONCILER_REANNOUNCE_AFTER_MS,
+        }),
+      );
+    }
 
-  const s3 = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
-  const kafka = createKafka(kafkaSettingsFromEnv(config, 'batch-ingestion'), logger);
-  const admin = lazyAdmin(kafka.admin());
-  const producer = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
-
-  const provisioner = new Provisioner(async () => {
-    await s3.ensureBucket();
-    await ensureTopics(await admin.get(), [
-      { topic, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-    ]);
-    // Connecting now spares the first batch the handshake; a failure here is retried on publish.
-    await producer.connect().catch((err) => logger.warn({ err: (err as Error).message }, 'producer connect failed; will retry on publish'));
-  }, logger);
-
-  const readinessChecks: ReadinessCheck[] = [
-    {
-      name: 'provisioning',
-      check: async () => {
-        if (!provisioner.done) throw new Error('bucket and topic not provisioned yet');
+    return {
+      async provision() {
+        await s3.ensureBucket();
+        await provisionTopics(kafka, [topic], { partitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
+        // Connecting now spares the first batch the handshake.
+        await producer.connect();
       },
-    },
-    { name: 's3', check: () => s3.ping() },
-    { name: 'kafka', check: async () => (await admin.get()).fetchTopicMetadata({ topics: [topic] }) },
-  ];
-
-  const handler = new IngestionHandler({
-    store: new MeasuredStore(s3, metrics, config.S3_REQUEST_TIMEOUT_MS),
-    // The producer enforces KAFKA_REQUEST_TIMEOUT_MS per send; the outer deadline bounds a
-    // request's whole wait, including the send ahead of it in the coalescing queue.
-    publisher: new MeasuredPublisher(new CoalescingPublisher(producer), metrics, config.KAFKA_REQUEST_TIMEOUT_MS + 1_000),
-    topic,
-    metrics,
-    logger,
-    isProvisioned: () => provisioner.done,
-    bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
-  });
-
-  let draining = false;
-  const module = ingestionModule({
-    handler,
-    registry,
-    readinessChecks,
-    lifecycle: {
-      start: () => void provisioner.start(),
-      drain: () => {
-        draining = true;
-        provisioner.stop();
+      sources,
+      sinks: [
+        { name: 's3', ping: () => s3.ping(), close: () => s3.destroy() },
+        { name: 'kafka', ping: () => probe.ping(), close: () => Promise.all([producer.disconnect(), probe.close()]) },
+      ],
+      http: {
+        controllers: [LogsController],
+        providers: [{ provide: INGESTION_HANDLER, useValue: handler }],
+        bodyLimit: MAX_BATCH_BYTES,
+        bodyParser: false,
+        configure: (app) => configureHttp(app, { metrics, logger: runtime.logger, isDraining: () => runtime.draining, bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS }),
       },
-      close: async () => {
-        await producer.disconnect().catch((err) => logger.warn({ err: (err as Error).message }, 'producer disconnect failed'));
-        await admin.close().catch(() => undefined);
-        s3.destroy();
-        logger.info('batch-ingestion stopped');
-      },
-    },
-  });
-  return { module, registry, metrics, isDraining: () => draining };
-}
+    };
+  },
+};

@@ -1,31 +1,33 @@
-import { kafkaEnv, loadConfig, port, positiveInt, s3Env, serviceEnv } from '@pipeline/platform';
+import { topicEnv } from '@pipeline/contract';
 import { DEFAULT_USER_AGENT_CACHE_SIZE } from '@pipeline/entry';
+import { consumerEnv } from '@pipeline/kafka';
+import { kafkaEnv, loadConfig, port, positiveInt, s3Env, serviceEnv } from '@pipeline/platform';
 import { z } from 'zod';
 
 export const summarizerEnv = {
   ...serviceEnv,
   ...kafkaEnv,
+  ...topicEnv,
   ...s3Env,
   PORT: port(8081),
-  /** Consumer group on batch-ingested; every instance of the service joins the same one. */
-  SUMMARIZER_GROUP_ID: z.string().min(1).default('batch-summarizer'),
-  /** Partitions processed at the same time by one instance. */
-  SUMMARIZER_PARTITIONS_CONCURRENCY: positiveInt(4),
+  ...consumerEnv('SUMMARIZER', {
+    groupId: 'batch-summarizer',
+    partitionsConcurrently: 4,
+    // A 2 MiB batch holds its body, its text and its parsed entries while it is summarized
+    // (about 5 times its size): 24 MiB of raw batches is some 120 MiB of heap at worst.
+    maxBytesInFlight: 24 * 1024 * 1024,
+    fetchMaxWaitMs: 100,
+    fetchMinBytes: 1,
+  }),
   /** Events of one partition worked on at the same time; offsets are committed up to the first unfinished one. */
   SUMMARIZER_EVENT_CONCURRENCY: positiveInt(16),
   /**
-   * Entries (as announced by the events) of all batches being summarized at once by one instance.
-   * Bounds memory when batches are large; an event bigger than this runs alone.
+   * Largest partial sent as one message, in bytes; a minute with more distinct paths is split into
+   * numbered parts. Keep it well below the insight-events topic's max.message.bytes (1 MiB by default).
    */
-  SUMMARIZER_MAX_ENTRIES_IN_FLIGHT: positiveInt(40_000),
+  SUMMARIZER_MAX_PARTIAL_BYTES: z.coerce.number().int().min(16_384).max(8_388_608).default(512 * 1024),
   /** Distinct user-agent strings whose family is kept in memory. */
   UA_CACHE_SIZE: positiveInt(DEFAULT_USER_AGENT_CACHE_SIZE),
-  /** A member silent this long is dropped from the group and its partitions reassigned. */
-  SUMMARIZER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
-  /** How often the consumer lag gauge is refreshed. */
-  SUMMARIZER_LAG_INTERVAL_MS: positiveInt(10_000),
-  /** Upper bound of the backoff between retries while S3 or Kafka is unavailable. */
-  SUMMARIZER_RETRY_MAX_MS: positiveInt(5_000),
 };
 
 export type SummarizerConfig = z.infer<z.ZodObject<typeof summarizerEnv>>;

@@ -1,6 +1,6 @@
 // Helpers shared by this service's integration tests (real Kafka and MinIO, names unique per test file).
 import { createHash } from 'node:crypto';
-import { BatchIngestedEvent, batchEventKey, rawBatchKey } from '@pipeline/batch';
+import { BatchIngestedEvent, batchIngestedKey, rawBatchKey } from '@pipeline/contract';
 import { LogEntry } from '@pipeline/entry';
 import { createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
@@ -72,7 +72,7 @@ export class EventProducer {
 
   /** Publishes the events; returns where each partition's first one landed. */
   async sendEvents(topic: string, events: BatchIngestedEvent[]): Promise<{ partition: number; baseOffset: string }[]> {
-    const sent = await this.producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: batchEventKey(e.customerId, e.batchId), value: JSON.stringify(e) })) });
+    const sent = await this.producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: batchIngestedKey(e.customerId, e.batchId), value: JSON.stringify(e) })) });
     return sent.map((r) => ({ partition: r.partition, baseOffset: r.baseOffset ?? '-1' }));
   }
 

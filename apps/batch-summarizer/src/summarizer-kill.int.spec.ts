@@ -1,6 +1,7 @@
-import { BatchIngestedEvent } from '@pipeline/batch';
+import { BatchIngestedEvent } from '@pipeline/contract';
 import { LogEntry, userAgentFamily } from '@pipeline/entry';
-import { serializePartial, summarizeEntries } from '@pipeline/partial';
+import { serializePartial } from '@pipeline/contract';
+import { summarizeEntries } from '@pipeline/partial';
 import { AppProcess, committedOffset, startApp, withAdmin } from '@pipeline/testing';
 import { SummarizerHarness, appEnv, itNames, putEntries } from './it-support';
 
@@ -54,7 +55,7 @@ describe('batch-summarizer killed with SIGKILL mid-stream', () => {
   it('leaves no partial missing after a restart, and every copy is byte-identical', async () => {
     const expected = new Map<string, string>();
     for (let b = 1; b <= BATCHES; b++) {
-      for (const p of summarizeEntries({ customerId: CUSTOMER, batchId: batchId(b) }, batchEntries(b), userAgentFamily).partials) {
+      for (const p of summarizeEntries({ customerId: CUSTOMER, batchId: batchId(b) }, batchEntries(b), { familyOf: userAgentFamily, maxPartialBytes: 512 * 1024 }).partials) {
         expected.set(`${p.batchId}|${p.windowStart}`, serializePartial(p));
       }
     }

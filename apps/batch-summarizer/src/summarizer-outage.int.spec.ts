@@ -32,7 +32,7 @@ describe('batch-summarizer while S3 is down', () => {
 
     await minio.stop();
     const [sent] = await harness.producer.sendEvents(names.input, [during]);
-    await waitFor('retries while S3 is down', async () => metricValue(await scrape(app.url), 'summarizer_retries_total', { operation: 'get_raw' }) >= 2);
+    await waitFor('retries while S3 is down', async () => metricValue(await scrape(app.url), 'consumer_retries_total') >= 2);
     // Nothing past the stuck event is committed while it waits.
     await withAdmin(harness.kafka, async (admin) => {
       expect(await committedOffset(admin, names.group, names.input, sent.partition)).toBeLessThanOrEqual(Number(sent.baseOffset));
@@ -47,7 +47,7 @@ describe('batch-summarizer while S3 is down', () => {
     expect(harness.dlq.messages).toHaveLength(0);
     const metrics = await scrape(app.url);
     expect(metricValue(metrics, 'summarizer_batches_total', { outcome: 'summarized' })).toBe(2);
-    expect(metricValue(metrics, 'summarizer_dlq_total')).toBe(0);
+    expect(metricValue(metrics, 'consumer_dead_letters_total')).toBe(0);
     expect(await harness.store.head(`summaries/${CUSTOMER}/batch-during.json`)).not.toBeNull();
   });
 });

@@ -1,7 +1,7 @@
-import { BatchIngestedEvent } from '@pipeline/batch';
+import { BatchIngestedEvent } from '@pipeline/contract';
 import { LogEntry } from '@pipeline/entry';
 import { AppProcess, metricValue, scrape, startApp, waitFor } from '@pipeline/testing';
-import { DLQ_HEADERS } from './batch-processor';
+import { DEAD_LETTER_HEADERS as DLQ_HEADERS } from '@pipeline/contract';
 import { SummarizerHarness, appEnv, itNames, putEntries, putRawBatch } from './it-support';
 
 jest.setTimeout(180_000);
@@ -133,7 +133,7 @@ describe('batch-summarizer against Kafka and MinIO', () => {
     expect(harness.partialsOf('batch-not-json')).toHaveLength(0);
 
     const metrics = await scrape(app.url);
-    expect(metricValue(metrics, 'summarizer_dlq_total')).toBe(3);
+    expect(metricValue(metrics, 'consumer_dead_letters_total')).toBe(3);
     expect(metricValue(metrics, 'summarizer_batches_total', { outcome: 'dlq' })).toBe(3);
     const ready = await fetch(`${app.url}/health/ready`);
     expect(ready.status).toBe(200);
@@ -142,7 +142,7 @@ describe('batch-summarizer against Kafka and MinIO', () => {
   it('reports consumer lag per partition, down to zero once everything is processed', async () => {
     await waitFor('lag gauge at zero on every partition', async () => {
       const text = await scrape(app.url);
-      const lines = text.split('\n').filter((l) => l.startsWith('summarizer_consumer_lag{'));
+      const lines = text.split('\n').filter((l) => l.startsWith('consumer_lag{'));
       return lines.length === 3 && lines.every((l) => l.endsWith(' 0'));
     });
   });

@@ -1,6 +1,6 @@
 // In-memory stand-ins for S3 and Kafka, shared by this service's unit tests (no IO at all).
-import { EventBusUnavailableError, EventPublisher, OutboundMessage } from '@pipeline/kafka';
-import { ObjectStore, ObjectStoreUnavailableError, PutOutcome, StoredObject } from '@pipeline/s3';
+import { EventBusError, EventPublisher, OutboundMessage } from '@pipeline/kafka';
+import { ListedObject, ObjectStore, ObjectStoreError, PutOutcome, StoredObject } from '@pipeline/s3';
 
 /** An in-memory ObjectStore whose next calls, or calls for some keys, can fail like an unreachable S3. */
 export class MemoryStore implements ObjectStore {
@@ -13,10 +13,10 @@ export class MemoryStore implements ObjectStore {
   puts = 0;
 
   private maybeFail(key: string) {
-    if (this.unreachable.has(key)) throw new ObjectStoreUnavailableError(`S3 request for ${key} failed: connect ECONNREFUSED`);
+    if (this.unreachable.has(key)) throw new ObjectStoreError(true, 'unavailable', `S3 request for ${key} failed: connect ECONNREFUSED`);
     if (this.failures > 0) {
       this.failures--;
-      throw new ObjectStoreUnavailableError('S3 GetObject failed: connect ECONNREFUSED');
+      throw new ObjectStoreError(true, 'unavailable', 'S3 GetObject failed: connect ECONNREFUSED');
     }
   }
   async ensureBucket() {}
@@ -35,6 +35,11 @@ export class MemoryStore implements ObjectStore {
   async head(key: string) {
     return this.objects.get(key)?.metadata ?? null;
   }
+  async list(prefix: string, options: { startAfter?: string; maxKeys?: number } = {}): Promise<{ objects: ListedObject[]; truncated: boolean }> {
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || k > options.startAfter)).sort();
+    const max = options.maxKeys ?? 1000;
+    return { objects: keys.slice(0, max).map((key) => ({ key, lastModified: new Date(0), size: this.objects.get(key)!.body.length })), truncated: keys.length > max };
+  }
 }
 
 export class MemoryPublisher implements EventPublisher {
@@ -45,7 +50,7 @@ export class MemoryPublisher implements EventPublisher {
   async publish(topic: string, messages: OutboundMessage[]) {
     if (this.failures > 0) {
       this.failures--;
-      throw new EventBusUnavailableError('Kafka did not acknowledge within 5000 ms');
+      throw new EventBusError(true, 'timeout', 'Kafka did not acknowledge within 5000 ms');
     }
     this.sends.push(messages.length);
     for (const message of messages) this.sent.push({ topic, message });

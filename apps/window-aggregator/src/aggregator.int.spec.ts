@@ -1,4 +1,4 @@
-import { Partial } from '@pipeline/partial';
+import { Partial } from '@pipeline/contract';
 import {
   AggregatorHarness,
   appEnv,
@@ -111,7 +111,7 @@ describe('window-aggregator against Kafka and ClickHouse', () => {
     await raw.disconnect();
     await harness.producer.send(names.topic, [p]);
     await waitCaughtUp(harness.admin, names);
-    expect(await metric(app.url, 'aggregator_partials_invalid_total')).toBe(2);
+    expect(await metric(app.url, 'consumer_dead_letters_total')).toBe(2);
     expect(await readView(harness.ch, 'minute_aggregates', ['cus-dlq'])).toEqual(expectedOf([p]).minute);
     const offsets = await harness.admin.fetchTopicOffsets(names.dlq);
     expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(2);

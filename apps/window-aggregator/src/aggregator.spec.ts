@@ -1,9 +1,11 @@
-import { EventPublisher, OutboundMessage } from '@pipeline/kafka';
-import { fromRow, Partial, toRow, WindowRevisionRow, WindowState, WindowStateCache } from '@pipeline/partial';
+import { Partial } from '@pipeline/contract';
+import { ClickHouseError } from '@pipeline/clickhouse';
+import { ConsumerMetrics, EventPublisher, FetchedBatch, OutboundMessage, PartitionWorker, WeightedLimiter } from '@pipeline/kafka';
+import { fromRow, toRow, WindowRevisionRow, WindowState, WindowStateCache } from '@pipeline/partial';
 import { windowKey } from '@pipeline/window';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { BatchContext, WindowAggregator } from './aggregator';
+import { WindowAggregator } from './aggregator';
 import { AggregatorMetrics } from './metrics';
 import { WindowRef, WindowStore } from './window-store';
 
@@ -18,6 +20,8 @@ const partial = (batchId: string, windowStart = '2025-12-28T18:03Z', n = 2, cust
   requestsByUserAgent: { curl: n },
 });
 
+const down = () => new ClickHouseError(true, 'unavailable', 'ClickHouse down');
+
 /** window_revisions in memory: every row ever written, latest revision wins. */
 class MemoryStore implements WindowStore {
   rows: WindowRevisionRow[] = [];
@@ -27,7 +31,7 @@ class MemoryStore implements WindowStore {
 
   async load(windows: WindowRef[]): Promise<Map<string, WindowState>> {
     this.loads++;
-    if (this.failLoads > 0 && this.failLoads--) throw new Error('ClickHouse down');
+    if (this.failLoads > 0 && this.failLoads--) throw down();
     const out = new Map<string, WindowState>();
     for (const w of windows) {
       const latest = this.latest(w.customerId, w.windowStart);
@@ -37,7 +41,7 @@ class MemoryStore implements WindowStore {
   }
 
   async write(states: WindowState[]): Promise<void> {
-    if (this.failWrites > 0 && this.failWrites--) throw new Error('ClickHouse down');
+    if (this.failWrites > 0 && this.failWrites--) throw down();
     this.rows.push(...states.map(toRow));
   }
 
@@ -55,7 +59,7 @@ class MemoryPublisher implements EventPublisher {
 }
 
 interface FakeBatch {
-  ctx: BatchContext;
+  payload: FetchedBatch;
   commits: string[];
   running: boolean;
 }
@@ -72,9 +76,9 @@ function batchOf(values: Array<Partial | string>, firstOffset = 0, partition = 0
       headers: {},
     };
   });
-  const fake: FakeBatch = { commits: [], running: true, ctx: undefined as unknown as BatchContext };
-  fake.ctx = {
-    batch: { topic: 'insight-events', partition, messages, lastOffset: () => messages[messages.length - 1].offset },
+  const fake: FakeBatch = { commits: [], running: true, payload: undefined as unknown as FetchedBatch };
+  fake.payload = {
+    batch: { topic: 'insight-events', partition, messages },
     resolveOffset: () => undefined,
     heartbeat: async () => undefined,
     commitOffsetsIfNecessary: async (offsets) => {
@@ -86,26 +90,32 @@ function batchOf(values: Array<Partial | string>, firstOffset = 0, partition = 0
   return fake;
 }
 
+/** The aggregator on the consumer runtime it runs on in production, with Kafka's side in memory. */
 function setup(store = new MemoryStore()) {
   const registry = new Registry();
-  const cache = new WindowStateCache({ maxWindows: 100, idleEvictMs: 60_000 });
-  const metrics = new AggregatorMetrics(registry, () => cache.size);
+  const cache = new WindowStateCache({ maxBytes: 1_000_000, idleEvictMs: 60_000 });
+  const metrics = new AggregatorMetrics(registry, () => ({ windows: cache.size, bytes: cache.bytes }));
   const dlq = new MemoryPublisher();
-  const aggregator = new WindowAggregator(store, dlq, cache, metrics, pino({ level: 'silent' }), {
-    dlqTopic: 'insight-events-dlq',
-    allowedLatenessMs: 300_000,
-    retryMaxMs: 5,
-    heartbeatIntervalMs: 1_000,
-  });
+  const logger = pino({ level: 'silent' });
+  const aggregator = new WindowAggregator(store, cache, metrics, logger, { allowedLatenessMs: 300_000 });
+  const worker = new PartitionWorker(
+    { topic: 'insight-events', groupId: 'g', dlqTopic: 'insight-events-dlq', handler: aggregator, unit: 'batch', concurrency: 1, heartbeatIntervalMs: 1_000, retry: { baseMs: 1, maxMs: 5 }, poisonAfterAttempts: 5 },
+    dlq,
+    new WeightedLimiter(1_000_000),
+    new ConsumerMetrics(registry, () => [], () => 0),
+    logger,
+    () => false,
+  );
+  const run = (b: FakeBatch) => worker.run(b.payload);
   const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.reduce((a, v) => a + v.value, 0);
-  return { store, cache, metrics, dlq, aggregator, metric };
+  return { store, cache, metrics, dlq, aggregator, run, metric };
 }
 
 describe('WindowAggregator', () => {
   it('writes one revision per changed window, then commits past the batch', async () => {
-    const { store, aggregator, metric } = setup();
+    const { store, run, metric } = setup();
     const b = batchOf([partial('b1'), partial('b1', '2025-12-28T18:04Z'), partial('b2')]);
-    await aggregator.handleBatch(b.ctx);
+    await run(b);
     expect(store.rows).toHaveLength(2);
     expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b1', 'b2'], revision: 3 });
     expect(store.latest('cus-axon', '2025-12-28T18:04Z')).toMatchObject({ total_requests: 2, revision: 2 });
@@ -115,28 +125,28 @@ describe('WindowAggregator', () => {
   });
 
   it('retries a failed write and commits only after it succeeded', async () => {
-    const { store, aggregator, metric } = setup();
+    const { store, run, metric } = setup();
     store.failWrites = 2;
     const b = batchOf([partial('b1')]);
-    await aggregator.handleBatch(b.ctx);
+    await run(b);
     expect(store.rows).toHaveLength(1);
     expect(b.commits).toEqual(['1']);
-    expect(await metric('aggregator_clickhouse_errors_total')).toBe(2);
+    expect(await metric('consumer_retries_total')).toBe(2);
   });
 
   it('commits nothing and keeps no unwritten state when it stops while ClickHouse is down', async () => {
-    const { store, aggregator, cache } = setup();
-    await aggregator.handleBatch(batchOf([partial('b1')]).ctx);
+    const { store, run, cache } = setup();
+    await run(batchOf([partial('b1')]));
     store.failWrites = 1_000;
     const b = batchOf([partial('b2')], 1);
     setTimeout(() => (b.running = false), 30);
-    await expect(aggregator.handleBatch(b.ctx)).rejects.toThrow(/ClickHouse down/);
+    await run(b);
     expect(b.commits).toEqual([]);
     expect([...cache.get('cus-axon|2025-12-28T18:03Z')!.batchIds]).toEqual(['b1']);
     // Redelivered once ClickHouse is back: b2 is merged, not mistaken for a duplicate.
     store.failWrites = 0;
     const again = batchOf([partial('b2')], 1);
-    await aggregator.handleBatch(again.ctx);
+    await run(again);
     expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b1', 'b2'] });
     expect(again.commits).toEqual(['2']);
   });
@@ -144,15 +154,15 @@ describe('WindowAggregator', () => {
   it('ignores a batch redelivered after a crash between write and commit (fresh process)', async () => {
     const first = setup();
     const b = batchOf([partial('b1'), partial('b2', '2025-12-28T18:04Z')]);
-    b.ctx.commitOffsetsIfNecessary = async () => {
+    b.payload.commitOffsetsIfNecessary = async () => {
       throw new Error('process killed before the commit');
     };
-    await expect(first.aggregator.handleBatch(b.ctx)).rejects.toThrow(/killed/);
+    await first.run(b);
     const rowsAfterCrash = first.store.rows.length;
 
     const restarted = setup(first.store);
     const again = batchOf([partial('b1'), partial('b2', '2025-12-28T18:04Z'), partial('b3')]);
-    await restarted.aggregator.handleBatch(again.ctx);
+    await restarted.run(again);
     expect(restarted.store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b1', 'b3'] });
     expect(restarted.store.latest('cus-axon', '2025-12-28T18:04Z')).toMatchObject({ total_requests: 2, batch_ids: ['b2'] });
     expect(restarted.store.rows.length).toBe(rowsAfterCrash + 1); // only 18:03 changed
@@ -160,64 +170,89 @@ describe('WindowAggregator', () => {
     expect(again.commits).toEqual(['3']);
   });
 
-  it('loads windows it does not hold in one call, and again after a group join', async () => {
-    const { store, aggregator } = setup();
-    await aggregator.handleBatch(batchOf([partial('b1'), partial('b1', '2025-12-28T18:04Z')]).ctx);
+  it('loads windows it does not hold in one call, and again after a new assignment', async () => {
+    const { store, run, aggregator } = setup();
+    await run(batchOf([partial('b1'), partial('b1', '2025-12-28T18:04Z')]));
     expect(store.loads).toBe(1);
-    await aggregator.handleBatch(batchOf([partial('b2')], 2).ctx);
+    await run(batchOf([partial('b2')], 2));
     expect(store.loads).toBe(1);
-    aggregator.onGroupJoin();
-    await aggregator.handleBatch(batchOf([partial('b3')], 3).ctx);
+    aggregator.onAssignment();
+    await run(batchOf([partial('b3')], 3));
     expect(store.loads).toBe(2);
     expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 6 });
   });
 
   it('retries a failed load', async () => {
-    const { store, aggregator } = setup();
+    const { store, run } = setup();
     store.failLoads = 1;
     const b = batchOf([partial('b1')]);
-    await aggregator.handleBatch(b.ctx);
+    await run(b);
     expect(store.loads).toBe(2);
     expect(b.commits).toEqual(['1']);
   });
 
   it('sends invalid messages to the dead-letter topic with a reason and moves on', async () => {
-    const { store, aggregator, dlq, metric } = setup();
-    const wrongKey = batchOf([partial('b9')]).ctx.batch.messages[0];
+    const { store, run, dlq, metric } = setup();
+    const wrongKey = batchOf([partial('b9')]).payload.batch.messages[0];
     const b = batchOf(['{not json', JSON.stringify({ v: 2 }), partial('b1')]);
-    b.ctx.batch.messages.push({ ...wrongKey, key: Buffer.from('cus-axon|b9'), offset: '3' });
-    await aggregator.handleBatch(b.ctx);
+    b.payload.batch.messages.push({ ...wrongKey, key: Buffer.from('cus-axon|b9'), offset: '3' });
+    await run(b);
     expect(dlq.sent).toHaveLength(1);
     expect(dlq.sent[0].topic).toBe('insight-events-dlq');
-    expect(dlq.sent[0].messages.map((m) => m.headers!['dlq-reason'])).toEqual(['not JSON', 'unsupported version 2', expect.stringMatching(/key does not match/)]);
+    expect(dlq.sent[0].messages.map((m) => m.headers!['dlq-reason'])).toEqual(['not UTF-8 JSON', 'unsupported version 2', expect.stringMatching(/key does not match/)]);
     expect(dlq.sent[0].messages.map((m) => m.headers!['dlq-reason-code'])).toEqual(['not_json', 'invalid_partial', 'key_mismatch']);
     expect(dlq.sent[0].messages[0].headers!['dlq-source-offset']).toBe('0');
     expect(store.rows).toHaveLength(1);
     expect(b.commits).toEqual(['4']);
-    expect(await metric('aggregator_partials_invalid_total')).toBe(3);
+    expect(await metric('consumer_dead_letters_total')).toBe(3);
+  });
+
+  it('isolates a partial ClickHouse refuses for good: the rest of the batch is written, it is dead-lettered', async () => {
+    const { store, run, dlq } = setup();
+    const write = store.write.bind(store);
+    store.write = async (states) => {
+      if (states.some((s) => s.byPath.has('GET /refused'))) throw new ClickHouseError(false, 'cannot_parse_input_assertion_failed', 'Code: 27. refused');
+      return write(states);
+    };
+    const poison = { ...partial('bad'), requestsByPath: { 'GET /refused': 2 } };
+    const b = batchOf([partial('b1'), partial('b2', '2025-12-28T18:04Z'), poison, partial('b3', '2025-12-28T18:05Z')]);
+    await run(b);
+    expect(dlq.sent.flatMap((s) => s.messages.map((m) => [m.headers!['dlq-reason-code'], m.headers!['dlq-source-offset']]))).toEqual([['clickhouse_cannot_parse_input_assertion_failed', '2']]);
+    expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ batch_ids: ['b1'] });
+    expect(store.latest('cus-axon', '2025-12-28T18:04Z')).toMatchObject({ batch_ids: ['b2'] });
+    expect(store.latest('cus-axon', '2025-12-28T18:05Z')).toMatchObject({ batch_ids: ['b3'] });
+    expect(b.commits.at(-1)).toBe('4');
   });
 
   it('counts a partial for a written window reloaded from ClickHouse as late, and merges it', async () => {
-    const { store, aggregator, metric, cache } = setup();
-    await aggregator.handleBatch(batchOf([partial('b1', '2024-03-01T10:00Z')]).ctx);
+    const { store, run, metric, cache } = setup();
+    await run(batchOf([partial('b1', '2024-03-01T10:00Z')]));
     cache.clear(); // evicted
-    await aggregator.handleBatch(batchOf([partial('b2', '2024-03-01T10:00Z')], 1).ctx);
+    await run(batchOf([partial('b2', '2024-03-01T10:00Z')], 1));
     expect(await metric('late_events_total')).toBe(1);
     expect(store.latest('cus-axon', '2024-03-01T10:00Z')).toMatchObject({ total_requests: 4, revision: 2 });
   });
 
   it('counts a partial as late when its window is far behind the partition watermark', async () => {
-    const { aggregator, metric } = setup();
-    await aggregator.handleBatch(batchOf([partial('b1', '2025-12-28T18:03Z')]).ctx);
-    await aggregator.handleBatch(batchOf([partial('b2', '2025-12-28T18:30Z'), partial('b3', '2025-12-28T18:03Z')], 1).ctx);
+    const { run, metric } = setup();
+    await run(batchOf([partial('b1', '2025-12-28T18:03Z')]));
+    await run(batchOf([partial('b2', '2025-12-28T18:30Z'), partial('b3', '2025-12-28T18:03Z')], 1));
     expect(await metric('late_events_total')).toBe(1);
   });
 
-  it('does nothing with a batch that is stale or arrives while stopping', async () => {
-    const { store, aggregator } = setup();
+  it('merges the parts of a split partial each once', async () => {
+    const { store, run, metric } = setup();
+    const part = (n: number) => ({ ...partial('wide', '2025-12-28T18:03Z', 1), requestsByPath: { [`GET /${n}`]: 1 }, part: n, parts: 2 });
+    await run(batchOf([part(1), part(2), part(1)]));
+    expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 2, batch_ids: ['wide#1/2', 'wide#2/2'], path_keys: ['GET /1', 'GET /2'] });
+    expect(await metric('aggregator_partials_duplicate_total')).toBe(1);
+  });
+
+  it('does nothing with a batch that arrives while stopping', async () => {
+    const { store, run } = setup();
     const b = batchOf([partial('b1')]);
     b.running = false;
-    await aggregator.handleBatch(b.ctx);
+    await run(b);
     expect(store.rows).toHaveLength(0);
     expect(b.commits).toEqual([]);
   });

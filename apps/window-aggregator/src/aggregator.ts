@@ -1,48 +1,30 @@
-import type { EventPublisher, OutboundMessage } from '@pipeline/kafka';
-import {
-  emptyWindowState,
-  KnownWindow,
-  mergeBatch,
-  OffsetPartial,
-  Partial,
-  parsePartial,
-  WindowStateCache,
-} from '@pipeline/partial';
-import { retryUntilStopped } from '@pipeline/platform';
+import { insightEventKey, Partial, parsePartial } from '@pipeline/contract';
+import type { ConsumedMessage, MessageHandler, Rejection, UnitContext } from '@pipeline/kafka';
+import { emptyWindowState, KnownWindow, mergeBatch, OffsetPartial, WindowStateCache } from '@pipeline/partial';
+import type { Logger } from '@pipeline/platform';
 import { windowKey } from '@pipeline/window';
-import type { Batch, EachBatchPayload } from 'kafkajs';
-import type { Logger } from 'pino';
-import { AggregatorMetrics, RetriedOperation } from './metrics';
+import { AggregatorMetrics } from './metrics';
 import { WindowRef, WindowStore } from './window-store';
 
-/** The part of a kafkajs eachBatch call the aggregator uses. */
-export type BatchContext = Pick<EachBatchPayload, 'resolveOffset' | 'heartbeat' | 'commitOffsetsIfNecessary' | 'isRunning' | 'isStale'> & {
-  batch: Pick<Batch, 'topic' | 'partition' | 'messages' | 'lastOffset'>;
-};
-
 export interface AggregatorOptions {
-  dlqTopic: string;
   allowedLatenessMs: number;
-  retryMaxMs: number;
-  heartbeatIntervalMs: number;
 }
 
-type Membership = { lost: unknown; stop: () => void };
-
-/** Why a message went to the dead-letter topic (a closed set, so it can be a label). */
+/** Why a message is refused for good (a closed set: it is a metric label and a dead-letter header). */
 export type PoisonCode = 'empty' | 'not_json' | 'invalid_partial' | 'key_mismatch';
 
 type Check = { ok: true; value: Partial } | { ok: false; code: PoisonCode; reason: string };
 
-type Poison = { message: Batch['messages'][number]; code: PoisonCode; reason: string };
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Turns fetched batches of partials into window revisions. Per batch: validate, load the states
- * that are not in memory (one query), merge, write one revision per changed window (one insert),
- * and only then commit the offsets. A crash anywhere before the commit redelivers the batch, and
- * every partial of it that reached ClickHouse is then found in its window's batch ids.
+ * Turns the partials of one fetched batch of a partition into window revisions: validate, load
+ * the states that are not in memory (one query), merge, write one revision per changed window (one
+ * insert). Only after the write does memory reflect the batch; the runtime commits after that. A
+ * crash anywhere before the commit redelivers the batch, and every partial of it that reached
+ * ClickHouse is then found among its window's merged ids.
  */
-export class WindowAggregator {
+export class WindowAggregator implements MessageHandler {
   /** Bumped on every group join: a batch that straddles a rebalance must not refill the cache. */
   private generation = 0;
   /** Per partition: the latest window start seen (event time), for lateness. */
@@ -50,7 +32,6 @@ export class WindowAggregator {
 
   constructor(
     private readonly store: WindowStore,
-    private readonly dlq: EventPublisher,
     private readonly cache: WindowStateCache,
     private readonly metrics: AggregatorMetrics,
     private readonly logger: Logger,
@@ -61,59 +42,23 @@ export class WindowAggregator {
    * A new assignment starts clean: the partitions held before may have been written by another
    * instance meanwhile, so every window is reloaded from ClickHouse when next touched.
    */
-  onGroupJoin(): void {
+  onAssignment(): void {
     this.generation++;
     this.cache.clear();
     this.watermarks.clear();
   }
 
-  async handleBatch(ctx: BatchContext): Promise<void> {
-    if (ctx.batch.messages.length === 0 || !ctx.isRunning() || ctx.isStale()) return;
-    const membership = this.keepMembership(ctx);
-    try {
-      await this.process(ctx, membership);
-    } finally {
-      membership.stop();
-    }
-  }
-
-  /**
-   * Heartbeats while a batch is in progress, so a slow ClickHouse call does not cost the
-   * partitions; when the group starts rebalancing, the batch gives up at its next retry and
-   * leaves its offsets uncommitted.
-   */
-  private keepMembership(ctx: BatchContext): Membership {
-    const membership: Membership = { lost: undefined, stop: () => clearInterval(timer) };
-    const timer = setInterval(() => {
-      ctx.heartbeat().catch((err: unknown) => {
-        membership.lost ??= err;
-      });
-    }, this.options.heartbeatIntervalMs);
-    timer.unref();
-    return membership;
-  }
-
-  private async process(ctx: BatchContext, membership: Membership): Promise<void> {
-    const { batch } = ctx;
+  async handle(messages: ConsumedMessage[], ctx: UnitContext): Promise<Rejection[]> {
     const generation = this.generation;
     const started = performance.now();
-    const { topic, partition } = batch;
+    const { topic, partition } = messages[0];
 
     const valid: OffsetPartial[] = [];
-    const poison: Poison[] = [];
-    for (const message of batch.messages) {
-      const checked = this.check(message);
+    const rejected: Rejection[] = [];
+    for (const message of messages) {
+      const checked = check(message);
       if (checked.ok) valid.push({ offset: toOffset(message.offset), partial: checked.value });
-      else poison.push({ message, code: checked.code, reason: checked.reason });
-    }
-
-    if (poison.length > 0) {
-      // Dead letters are durable before the offsets move past them: nothing vanishes silently.
-      await this.retry(ctx, membership, 'dlq', () => this.dlq.publish(this.options.dlqTopic, poison.map((p) => this.deadLetter(topic, partition, p))));
-      for (const p of poison) {
-        this.metrics.invalid.inc({ reason: p.code });
-        this.logger.warn({ topic, partition, offset: p.message.offset, reasonCode: p.code, reason: p.reason }, 'invalid partial sent to the dead-letter topic');
-      }
+      else rejected.push({ message, code: checked.code, reason: checked.reason });
     }
 
     const known = new Map<string, KnownWindow>();
@@ -126,24 +71,23 @@ export class WindowAggregator {
       else missing.set(key, { customerId: partial.customerId, windowStart: partial.windowStart });
     }
     let loadMs = 0;
-    let writeMs = 0;
     if (missing.size > 0) {
       const loadStart = performance.now();
-      const loaded = await this.retry(ctx, membership, 'load', () => this.store.load([...missing.values()]));
+      const loaded = await this.store.load([...missing.values()]);
       loadMs = performance.now() - loadStart;
       this.metrics.windowsLoaded.inc(missing.size);
-      for (const [key, w] of missing) {
-        known.set(key, { state: loaded.get(key) ?? emptyWindowState(w.customerId, w.windowStart), source: 'store' });
-      }
+      for (const [key, w] of missing) known.set(key, { state: loaded.get(key) ?? emptyWindowState(w.customerId, w.windowStart), source: 'store' });
     }
 
     const result = mergeBatch({ items: valid, known, watermarkMs: this.watermarks.get(partition), allowedLatenessMs: this.options.allowedLatenessMs });
 
+    let writeMs = 0;
     if (result.changed.length > 0) {
+      await ctx.heartbeat();
       const writeStart = performance.now();
-      await this.retry(ctx, membership, 'write', () => this.store.write(result.changed));
+      await this.store.write(result.changed);
       writeMs = performance.now() - writeStart;
-      this.metrics.flushDuration.observe(writeMs / 1000);
+      this.metrics.writeDuration.observe(writeMs / 1000);
       this.metrics.rowsWritten.inc(result.changed.length);
     }
 
@@ -159,84 +103,36 @@ export class WindowAggregator {
     const debug = this.logger.isLevelEnabled('debug');
     for (const o of result.outcomes) {
       if (o.outcome === 'merged' && !o.late && !debug) continue;
-      const fields = { batchId: o.partial.batchId, customerId: o.partial.customerId, window: o.partial.windowStart, partition, offset: o.offset };
-      if (o.outcome === 'duplicate') this.logger.info(fields, 'partial ignored: its batch is already part of the window');
+      const fields = { batchId: o.partial.batchId, part: o.partial.part, customerId: o.partial.customerId, window: o.partial.windowStart, partition, offset: o.offset };
+      if (o.outcome === 'duplicate') this.logger.info(fields, 'partial ignored: it is already part of the window');
       else if (o.late) this.logger.info(fields, 'late partial merged as a new revision of a written window');
       else this.logger.debug(fields, 'partial merged');
     }
-
-    const last = batch.lastOffset();
-    ctx.resolveOffset(last);
-    const commitStart = performance.now();
-    await ctx.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }] });
-    const ms = (n: number) => Math.round(n * 10) / 10;
-    this.logger.debug(
-      {
-        topic,
-        partition,
-        lastOffset: last,
-        messages: batch.messages.length,
-        merged: result.merged,
-        duplicates: result.duplicates,
-        late: result.late,
-        rows: result.changed.length,
-        loadMs: ms(loadMs),
-        writeMs: ms(writeMs),
-        commitMs: ms(performance.now() - commitStart),
-        totalMs: ms(performance.now() - started),
-      },
-      'batch written and committed',
-    );
-  }
-
-  private check(message: Batch['messages'][number]): Check {
-    if (!message.value || message.value.length === 0) return { ok: false, code: 'empty', reason: 'empty message' };
-    let decoded: unknown;
-    try {
-      decoded = JSON.parse(message.value.toString('utf8'));
-    } catch {
-      return { ok: false, code: 'not_json', reason: 'not JSON' };
+    if (debug) {
+      const ms = (n: number) => Math.round(n * 10) / 10;
+      this.logger.debug(
+        { topic, partition, from: messages[0].offset, messages: messages.length, merged: result.merged, duplicates: result.duplicates, late: result.late, rows: result.changed.length, loadMs: ms(loadMs), writeMs: ms(writeMs), totalMs: ms(performance.now() - started) },
+        'batch written',
+      );
     }
-    const parsed = parsePartial(decoded);
-    if (!parsed.ok) return { ok: false, code: 'invalid_partial', reason: parsed.reason };
-    // One writer per window holds only if every partial of a window lands on its partition.
-    const expectedKey = windowKey(parsed.value.customerId, parsed.value.windowStart);
-    if (message.key?.toString('utf8') !== expectedKey) return { ok: false, code: 'key_mismatch', reason: `key does not match the window (expected ${expectedKey})` };
-    return parsed;
+    return rejected;
   }
+}
 
-  private deadLetter(topic: string, partition: number, p: Poison): OutboundMessage {
-    return {
-      key: p.message.key?.toString('utf8') ?? '',
-      value: p.message.value ?? Buffer.alloc(0),
-      headers: { 'dlq-reason-code': p.code, 'dlq-reason': p.reason, 'dlq-source-topic': topic, 'dlq-source-partition': String(partition), 'dlq-source-offset': p.message.offset },
-    };
+function check(message: ConsumedMessage): Check {
+  if (!message.value || message.value.length === 0) return { ok: false, code: 'empty', reason: 'empty message' };
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(utf8.decode(message.value));
+  } catch {
+    return { ok: false, code: 'not_json', reason: 'not UTF-8 JSON' };
   }
-
-  /**
-   * Retries until success: giving up would mean skipping offsets (a loss) or holding state that
-   * is not durable. Heartbeats keep the membership while waiting; a rebalance or a stop ends the
-   * batch without a commit, so it is redelivered to whoever owns the partition next.
-   */
-  private retry<T>(ctx: BatchContext, membership: Membership, operation: RetriedOperation, fn: () => Promise<T>): Promise<T> {
-    const once = async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        if (operation !== 'dlq') this.metrics.clickhouseErrors.inc({ operation });
-        throw err;
-      }
-    };
-    return retryUntilStopped(once, {
-      shouldStop: () => !ctx.isRunning() || ctx.isStale() || membership.lost !== undefined,
-      maxMs: this.options.retryMaxMs,
-      onRetry: async (err, attempt, delayMs) => {
-        this.metrics.retries.inc({ operation });
-        this.logger.warn({ operation, attempt, delayMs, topic: ctx.batch.topic, partition: ctx.batch.partition, err: (err as Error).message }, `${operation} failed; retrying`);
-        await ctx.heartbeat();
-      },
-    });
-  }
+  const parsed = parsePartial(decoded);
+  if (!parsed.ok) return { ok: false, code: 'invalid_partial', reason: parsed.reason };
+  // One writer per window holds only if every partial of a window lands on its partition.
+  const expectedKey = insightEventKey(parsed.value);
+  if (message.key?.toString('utf8') !== expectedKey) return { ok: false, code: 'key_mismatch', reason: `key does not match the window (expected ${expectedKey})` };
+  return parsed;
 }
 
 function toOffset(offset: string): number {

@@ -53,7 +53,7 @@ describe('window-aggregator while ClickHouse restarts', () => {
 
     await clickhouse.kill();
     const whileDown = harness.producer.sendSlowly(names.topic, stream.slice(half));
-    await waitFor('the aggregator to notice', async () => (await metric(app.url, 'aggregator_clickhouse_errors_total')) > 0, 60_000, 200);
+    await waitFor('the aggregator to notice', async () => (await metric(app.url, 'consumer_retries_total')) > 0, 60_000, 200);
     expect(await ready(app.url)).toBe(503);
     await whileDown;
     await sleep(4_000);

@@ -1,4 +1,4 @@
-import { Partial } from '@pipeline/partial';
+import { Partial } from '@pipeline/contract';
 import {
   AggregatorHarness,
   appEnv,

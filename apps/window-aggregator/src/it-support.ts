@@ -1,7 +1,7 @@
 // Helpers shared by this service's integration tests (real Kafka and ClickHouse, names unique per test file).
 import { ClickHouseGateway, clickHouseSettingsFromEnv, sqlIdentifier } from '@pipeline/clickhouse';
 import { consumerLag, createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
-import { Partial } from '@pipeline/partial';
+import { Partial } from '@pipeline/contract';
 import { Aggregate, AggregateRow, aggregatePartials, fromAggregateRows, rollup } from '@pipeline/rollup';
 import { connectProducer, createTopics, deleteTopics, metricValue, scrape, sleep, stackEndpoints, testClickHouseEnv, testKafkaEnv, uniqueName, waitFor } from '@pipeline/testing';
 import { windowKey } from '@pipeline/window';

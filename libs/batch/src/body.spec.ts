@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MAX_BATCH_BYTES, derivedBatchId, parseBatchBody, prepareBatch, sha256Hex } from './body';
-import { isBatchId } from './event';
+import { isBatchId } from '@pipeline/contract';
 
 const entry = { receivedAt: '2025-12-28T18:03:07.123Z', method: 'GET', path: '/', userAgent: 'curl/8.5.0' };
 const bytes = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));

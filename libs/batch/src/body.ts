@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MAX_REPORTED_ERRORS, validateEntries } from '@pipeline/entry';
-import { isBatchId, rawBatchKey } from './event';
+import { isBatchId, rawBatchKey } from '@pipeline/contract';
 import { BatchHeaders } from './headers';
 import { Checked, accept, reject } from './rejection';
 

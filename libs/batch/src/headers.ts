@@ -1,4 +1,4 @@
-import { isBatchId, isCustomerId } from './event';
+import { isBatchId, isCustomerId } from '@pipeline/contract';
 import { Checked, accept, reject } from './rejection';
 
 /** A header as Node delivers it: absent, one value, or several when it was repeated. */

@@ -1,4 +1,3 @@
-export * from './event';
 export * from './rejection';
 export * from './headers';
 export * from './body';

@@ -1,5 +1,5 @@
 import { PreparedBatch, prepareBatch } from './body';
-import { parseBatchIngestedEvent } from './event';
+import { parseBatchIngestedEvent } from '@pipeline/contract';
 import { BatchEventPublisher, RawBatchStore, StoredBatchVanishedError, UnannouncedBatches, ingestBatch } from './ingest';
 
 class MemoryStore implements RawBatchStore {

@@ -1,4 +1,4 @@
-import { BatchIngestedEvent, batchEventKey } from './event';
+import { BatchIngestedEvent, batchIngestedMessage, RAW_METADATA } from '@pipeline/contract';
 import { PreparedBatch } from './body';
 
 /** The slice of object storage ingestion needs (an ObjectStore satisfies it). */
@@ -20,11 +20,6 @@ export type IngestOutcome =
   | { kind: 'duplicate'; batchId: string; entries: number; event: BatchIngestedEvent }
   | { kind: 'key_reused'; batchId: string };
 
-/** Object metadata names (S3 lower-cases user metadata keys). */
-export const META_SHA256 = 'sha256';
-export const META_ENTRIES = 'entries';
-export const META_INGESTED_AT = 'ingested-at';
-
 export function buildBatchIngestedEvent(batch: Pick<PreparedBatch, 'customerId' | 'batchId' | 'objectKey' | 'entries' | 'sha256'>, ingestedAt: string): BatchIngestedEvent {
   return {
     v: 1,
@@ -35,10 +30,6 @@ export function buildBatchIngestedEvent(batch: Pick<PreparedBatch, 'customerId' 
     sha256: batch.sha256,
     ingestedAt,
   };
-}
-
-export function batchIngestedMessage(event: BatchIngestedEvent) {
-  return { key: batchEventKey(event.customerId, event.batchId), value: JSON.stringify(event) };
 }
 
 /**
@@ -103,9 +94,9 @@ export class StoredBatchVanishedError extends Error {
 export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promise<IngestOutcome> {
   const ingestedAt = deps.now();
   const metadata = {
-    [META_SHA256]: batch.sha256,
-    [META_ENTRIES]: String(batch.entries),
-    [META_INGESTED_AT]: ingestedAt,
+    [RAW_METADATA.sha256]: batch.sha256,
+    [RAW_METADATA.entries]: String(batch.entries),
+    [RAW_METADATA.ingestedAt]: ingestedAt,
   };
   const body = Buffer.from(batch.body.buffer, batch.body.byteOffset, batch.body.byteLength);
   const put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json');
@@ -122,9 +113,9 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
 
   const stored = await deps.store.head(batch.objectKey);
   if (stored === null) throw new StoredBatchVanishedError(batch.objectKey);
-  if (stored[META_SHA256] !== batch.sha256) return { kind: 'key_reused', batchId: batch.batchId };
+  if (stored[RAW_METADATA.sha256] !== batch.sha256) return { kind: 'key_reused', batchId: batch.batchId };
   // Re-announce with the first acceptance time, so the repeated event equals the original one.
-  const firstIngestedAt = stored[META_INGESTED_AT] && !Number.isNaN(Date.parse(stored[META_INGESTED_AT])) ? stored[META_INGESTED_AT] : ingestedAt;
+  const firstIngestedAt = stored[RAW_METADATA.ingestedAt] && !Number.isNaN(Date.parse(stored[RAW_METADATA.ingestedAt])) ? stored[RAW_METADATA.ingestedAt] : ingestedAt;
   const event = buildBatchIngestedEvent(batch, firstIngestedAt);
   await deps.publisher.publish(deps.topic, [batchIngestedMessage(event)]);
   if (deps.unannounced?.has(batch.objectKey)) {

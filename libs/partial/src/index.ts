@@ -1,5 +1,5 @@
-export * from './partial';
 export * from './summarize';
+export * from './split';
 export * from './window-state';
 export * from './window-state-cache';
 export * from './merge';

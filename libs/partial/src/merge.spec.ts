@@ -1,5 +1,5 @@
 import { mergeBatch, mergePartial, KnownWindow, OffsetPartial, isLate } from './merge';
-import { Partial } from './partial';
+import { Partial } from '@pipeline/contract';
 import { emptyWindowState, toRow, WindowState, windowStateKey } from './window-state';
 
 const partial = (batchId: string, windowStart = '2025-12-28T18:03Z', byPath: Record<string, number> = { 'GET /': 2, 'GET /about': 1 }, byUa: Record<string, number> = { Chrome: 1, curl: 2 }, customerId = 'cus-axon'): Partial => ({

@@ -1,5 +1,5 @@
 import { MINUTE_MS, parseMinute, windowKey } from '@pipeline/window';
-import { Partial } from './partial';
+import { Partial, partialId } from '@pipeline/contract';
 import { cloneWindowState, WindowState } from './window-state';
 
 export type MergeOutcome = 'merged' | 'duplicate';
@@ -17,8 +17,9 @@ export function mergePartial(state: WindowState, partial: Partial): MergeOutcome
   if (partial.customerId !== state.customerId || partial.windowStart !== state.windowStart) {
     throw new Error(`partial of ${windowKey(partial.customerId, partial.windowStart)} merged into ${windowKey(state.customerId, state.windowStart)}`);
   }
-  if (state.batchIds.has(partial.batchId)) return 'duplicate';
-  state.batchIds.add(partial.batchId);
+  const id = partialId(partial);
+  if (state.batchIds.has(id)) return 'duplicate';
+  state.batchIds.add(id);
   state.total += partial.total;
   addCounts(state.byPath, partial.requestsByPath);
   addCounts(state.byUserAgent, partial.requestsByUserAgent);
@@ -110,7 +111,7 @@ export function mergeBatch(input: MergeBatchInput): MergeBatchResult {
     entry.lastOffset = Math.max(entry.lastOffset, item.offset);
 
     const current = entry.state ?? entry.base.state;
-    if (current.batchIds.has(partial.batchId)) {
+    if (current.batchIds.has(partialId(partial))) {
       duplicates++;
       outcomes.push({ ...item, outcome: 'duplicate', late: false });
       continue;

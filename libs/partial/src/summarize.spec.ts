@@ -1,6 +1,8 @@
 import { LogEntry, UserAgentClassifier, userAgentFamily } from '@pipeline/entry';
-import { parsePartial } from './partial';
-import { parseRawBatch, parseSummary, serializePartial, serializeSummary, summarizeEntries, summarizeRawBatch } from './summarize';
+import { parsePartial, serializePartial } from '@pipeline/contract';
+import { parseRawBatch, parseSummary, serializeSummary, summarizeEntries, summarizeRawBatch } from './summarize';
+
+const opts = (familyOf: (ua: string) => string) => ({ familyOf, maxPartialBytes: 512 * 1024 });
 
 const ref = { customerId: 'cus-axon', batchId: 'batch-000001' };
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
@@ -19,7 +21,7 @@ describe('summarizeEntries', () => {
       entry('2025-12-28T18:03:59.000Z', '/', GOOGLEBOT),
       entry('2025-12-28T18:05:30.250Z', '/about', ''),
     ];
-    const s = summarizeEntries(ref, entries, userAgentFamily);
+    const s = summarizeEntries(ref, entries, opts(userAgentFamily));
     expect(s).toEqual({
       v: 1,
       customerId: 'cus-axon',
@@ -59,7 +61,7 @@ describe('summarizeEntries', () => {
     const s = summarizeEntries(
       ref,
       [entry('2025-12-28T18:03:59.999Z'), entry('2025-12-28T18:03:59.9999999Z'), entry('2025-12-28T18:04:00.000Z'), entry('2025-12-28T18:03:00Z')],
-      userAgentFamily,
+      opts(userAgentFamily),
     );
     expect(s.partials.map((p) => [p.windowStart, p.total])).toEqual([
       ['2025-12-28T18:03Z', 3],
@@ -78,7 +80,7 @@ describe('summarizeEntries', () => {
         entry('2025-12-29T00:00:00.000+00:01'), // 2025-12-28T23:59Z
         entry('2025-12-28t18:03:01z'),
       ],
-      userAgentFamily,
+      opts(userAgentFamily),
     );
     expect(s.partials.map((p) => [p.windowStart, p.total])).toEqual([
       ['2025-12-28T18:03Z', 3],
@@ -88,9 +90,9 @@ describe('summarizeEntries', () => {
     ]);
   });
 
-  it('handles event times far from now (last year, before 1970)', () => {
-    const s = summarizeEntries(ref, [entry('1969-12-31T23:59:59.999Z'), entry('1970-01-01T00:00:00Z'), entry('2024-02-29T12:00:00Z')], userAgentFamily);
-    expect(s.partials.map((p) => p.windowStart)).toEqual(['1969-12-31T23:59Z', '1970-01-01T00:00Z', '2024-02-29T12:00Z']);
+  it('handles event times far from now (last year, the first minute of 1970, the last of 2105)', () => {
+    const s = summarizeEntries(ref, [entry('2105-12-31T23:59:59.999Z'), entry('1970-01-01T00:00:00Z'), entry('2024-02-29T12:00:00Z')], opts(userAgentFamily));
+    expect(s.partials.map((p) => p.windowStart)).toEqual(['1970-01-01T00:00Z', '2024-02-29T12:00Z', '2105-12-31T23:59Z']);
   });
 
   it('is deterministic: the same entries in any order give byte-identical JSON', () => {
@@ -101,13 +103,13 @@ describe('summarizeEntries', () => {
       const second = String(k % 60).padStart(2, '0');
       entries.push(entry(`2025-12-28T18:${minute}:${second}.${String(k % 1000).padStart(3, '0')}Z`, ['/', '/about?x', '/b#c'][k % 3], uas[k % 6], ['GET', 'post'][k % 2]));
     }
-    const first = serializeSummary(summarizeEntries(ref, entries, userAgentFamily));
+    const first = serializeSummary(summarizeEntries(ref, entries, opts(userAgentFamily)));
     const cached = new UserAgentClassifier(2); // tiny cache: evictions must not change anything
     const shuffled = [...entries].reverse().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    expect(serializeSummary(summarizeEntries(ref, shuffled, cached.familyOf))).toBe(first);
-    expect(serializeSummary(summarizeEntries(ref, entries, cached.familyOf))).toBe(first);
+    expect(serializeSummary(summarizeEntries(ref, shuffled, opts(cached.familyOf)))).toBe(first);
+    expect(serializeSummary(summarizeEntries(ref, entries, opts(cached.familyOf)))).toBe(first);
     expect(cached.stats().misses).toBeGreaterThan(0);
-    const partials = summarizeEntries(ref, entries, userAgentFamily).partials;
+    const partials = summarizeEntries(ref, entries, opts(userAgentFamily)).partials;
     expect(partials.reduce((n, p) => n + p.total, 0)).toBe(500);
   });
 });
@@ -142,14 +144,14 @@ describe('parseRawBatch', () => {
 describe('summarizeRawBatch', () => {
   it('summarizes a stored body, or says why it cannot', () => {
     const body = JSON.stringify([entry('2025-12-28T18:03:00Z'), entry('2025-12-28T18:04:00Z', '/a?b')]);
-    const r = summarizeRawBatch(ref, body, userAgentFamily);
+    const r = summarizeRawBatch(ref, body, opts(userAgentFamily));
     expect(r.ok && r.value.partials.map((p) => p.requestsByPath)).toEqual([{ 'GET /': 1 }, { 'GET /a': 1 }]);
-    expect(summarizeRawBatch(ref, 'nope', userAgentFamily).ok).toBe(false);
+    expect(summarizeRawBatch(ref, 'nope', opts(userAgentFamily)).ok).toBe(false);
   });
 });
 
 describe('serializePartial / serializeSummary / parseSummary', () => {
-  const summary = summarizeEntries(ref, [entry('2025-12-28T18:03:00Z', '/b', CURL), entry('2025-12-28T18:04:00Z', '/a', CHROME), entry('2025-12-28T18:03:01Z', '/a', CHROME)], userAgentFamily);
+  const summary = summarizeEntries(ref, [entry('2025-12-28T18:03:00Z', '/b', CURL), entry('2025-12-28T18:04:00Z', '/a', CHROME), entry('2025-12-28T18:03:01Z', '/a', CHROME)], opts(userAgentFamily));
 
   it('writes a fixed field order whatever order the object was built in', () => {
     const p = summary.partials[0];

@@ -1,6 +1,9 @@
 import { EntryNormalizer, LogEntry, toLogEntry, validateEntries } from '@pipeline/entry';
 import { formatMinute } from '@pipeline/window';
-import { ParseResult, Partial, parsePartial, sortedCounts } from './partial';
+import { Parsed, Partial, parsePartial, serializePartial, sortedCounts } from '@pipeline/contract';
+import { splitPartial } from './split';
+
+type ParseResult<T> = Parsed<T>;
 
 /** Whose batch is being summarized: copied into every partial. */
 export interface BatchRef {
@@ -8,12 +11,23 @@ export interface BatchRef {
   batchId: string;
 }
 
-/** Everything one batch contributes: one partial per minute, in window order. */
+/**
+ * Everything one batch contributes: one partial per minute, in window order, a minute's partial
+ * split into numbered parts when it would not fit one message. The summary is stored before the
+ * partials are sent, and a redelivery re-sends the stored one, so the split never changes.
+ */
 export interface Summary extends BatchRef {
   v: 1;
   /** Number of entries summarized; equals the sum of the partials' totals. */
   entries: number;
   partials: Partial[];
+}
+
+/** What summarizing needs besides the entries. */
+export interface SummarizeOptions {
+  familyOf: (userAgent: string) => string;
+  /** Largest serialized partial, in bytes: larger ones are split into parts below it. */
+  maxPartialBytes: number;
 }
 
 interface MinuteCounts {
@@ -30,9 +44,9 @@ const toCounts = (m: Map<string, number>): Record<string, number> => sortedCount
  * user-agent family. Partials come out sorted by window and with sorted count keys, so the same
  * entries always give byte-identical JSON, whatever their order in the batch.
  */
-export function summarizeEntries(ref: BatchRef, entries: readonly LogEntry[], familyOf: (userAgent: string) => string): Summary {
+export function summarizeEntries(ref: BatchRef, entries: readonly LogEntry[], options: SummarizeOptions): Summary {
   const minutes = new Map<number, MinuteCounts>();
-  const normalizer = new EntryNormalizer(familyOf);
+  const normalizer = new EntryNormalizer(options.familyOf);
   for (const entry of entries) {
     const n = normalizer.normalize(entry);
     const start = n.windowStartMs;
@@ -47,9 +61,9 @@ export function summarizeEntries(ref: BatchRef, entries: readonly LogEntry[], fa
   }
   const partials = [...minutes.keys()]
     .sort((a, b) => a - b)
-    .map((start): Partial => {
+    .flatMap((start): Partial[] => {
       const c = minutes.get(start)!;
-      return {
+      const whole: Partial = {
         v: 1,
         batchId: ref.batchId,
         customerId: ref.customerId,
@@ -59,6 +73,7 @@ export function summarizeEntries(ref: BatchRef, entries: readonly LogEntry[], fa
         requestsByPath: toCounts(c.byPath),
         requestsByUserAgent: toCounts(c.byUserAgent),
       };
+      return splitPartial(whole, options.maxPartialBytes);
     });
   return { v: 1, customerId: ref.customerId, batchId: ref.batchId, entries: entries.length, partials };
 }
@@ -87,25 +102,10 @@ export function parseRawBatch(text: string): ParseResult<LogEntry[]> {
 }
 
 /** parseRawBatch then summarizeEntries. */
-export function summarizeRawBatch(ref: BatchRef, text: string, familyOf: (userAgent: string) => string): ParseResult<Summary> {
+export function summarizeRawBatch(ref: BatchRef, text: string, options: SummarizeOptions): ParseResult<Summary> {
   const parsed = parseRawBatch(text);
   if (!parsed.ok) return parsed;
-  return { ok: true, value: summarizeEntries(ref, parsed.value, familyOf) };
-}
-
-/** The canonical JSON of a partial: fixed field order, sorted count keys. */
-export function serializePartial(p: Partial): string {
-  const canonical: Partial = {
-    v: 1,
-    batchId: p.batchId,
-    customerId: p.customerId,
-    windowStart: p.windowStart,
-    windowSize: 'minute',
-    total: p.total,
-    requestsByPath: sortedCounts(p.requestsByPath),
-    requestsByUserAgent: sortedCounts(p.requestsByUserAgent),
-  };
-  return JSON.stringify(canonical);
+  return { ok: true, value: summarizeEntries(ref, parsed.value, options) };
 }
 
 /** The canonical JSON of a summary (the object stored under `summaries/`). */
@@ -133,17 +133,25 @@ export function parseSummary(text: string, ref: BatchRef): ParseResult<Summary> 
   if (!Array.isArray(s.partials) || s.partials.length === 0) return { ok: false, reason: 'summary has no partials' };
   const partials: Partial[] = [];
   let total = 0;
-  let previous = '';
+  let previous: Partial | undefined;
   for (const candidate of s.partials as unknown[]) {
     const parsed = parsePartial(candidate);
     if (!parsed.ok) return { ok: false, reason: `summary partial invalid: ${parsed.reason}` };
     const p = parsed.value;
     if (p.customerId !== ref.customerId || p.batchId !== ref.batchId) return { ok: false, reason: 'summary partial belongs to another batch' };
-    if (p.windowStart <= previous) return { ok: false, reason: 'summary partials are not in strictly increasing window order' };
-    previous = p.windowStart;
+    if (!follows(previous, p)) return { ok: false, reason: 'summary partials are not in window order, parts numbered 1..parts' };
+    previous = p;
     total += p.total;
     partials.push(p);
   }
+  if (previous?.parts !== undefined && previous.part !== previous.parts) return { ok: false, reason: 'summary ends inside a split partial' };
   if (total !== s.entries) return { ok: false, reason: `summary partials add up to ${total}, not ${s.entries}` };
   return { ok: true, value: { v: 1, customerId: ref.customerId, batchId: ref.batchId, entries: s.entries, partials } };
+}
+
+/** Windows strictly increase; the parts of a split window follow each other as 1, 2, ..., parts. */
+function follows(previous: Partial | undefined, p: Partial): boolean {
+  const continuesSplit = previous?.parts !== undefined && previous.part! < previous.parts;
+  if (continuesSplit) return p.windowStart === previous!.windowStart && p.parts === previous!.parts && p.part === previous!.part! + 1;
+  return (previous === undefined || p.windowStart > previous.windowStart) && (p.parts === undefined || p.part === 1);
 }

@@ -2,8 +2,8 @@ import { LRUCache } from 'lru-cache';
 import { WindowState, windowStateKey } from './window-state';
 
 export interface WindowStateCacheOptions {
-  /** Most windows held at once; the least recently used one leaves first. */
-  maxWindows: number;
+  /** Most bytes (estimated) of window states held at once; the least recently used leave first. */
+  maxBytes: number;
   /** A window untouched for this long leaves memory. */
   idleEvictMs: number;
   /** Clock for idle eviction (milliseconds, monotonic); tests pass their own. */
@@ -19,10 +19,12 @@ export class WindowStateCache {
   private readonly cache: LRUCache<string, WindowState>;
 
   constructor(options: WindowStateCacheOptions) {
-    if (!Number.isSafeInteger(options.maxWindows) || options.maxWindows < 1) throw new Error('maxWindows must be a positive integer');
+    if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) throw new Error('maxBytes must be a positive integer');
     if (!(options.idleEvictMs > 0)) throw new Error('idleEvictMs must be positive');
     this.cache = new LRUCache<string, WindowState>({
-      max: options.maxWindows,
+      maxSize: options.maxBytes,
+      // A state larger than the whole budget is simply not kept: it reloads when next touched.
+      sizeCalculation: (state) => Math.max(1, estimatedBytes(state)),
       ttl: options.idleEvictMs,
       updateAgeOnGet: true,
       ttlAutopurge: false,
@@ -59,4 +61,18 @@ export class WindowStateCache {
   get size(): number {
     return this.cache.size;
   }
+
+  /** Estimated bytes held. */
+  get bytes(): number {
+    return this.cache.calculatedSize;
+  }
+}
+
+/** Heap bytes a state takes, roughly: strings at two bytes a character plus per-entry overhead. */
+export function estimatedBytes(state: WindowState): number {
+  let bytes = 200 + 2 * (state.customerId.length + state.windowStart.length);
+  for (const key of state.byPath.keys()) bytes += 2 * key.length + 80;
+  for (const key of state.byUserAgent.keys()) bytes += 2 * key.length + 80;
+  for (const id of state.batchIds) bytes += 2 * id.length + 60;
+  return bytes;
 }

@@ -1,5 +1,5 @@
 import { mergePartial } from './merge';
-import { Partial } from './partial';
+import { Partial } from '@pipeline/contract';
 import { dateTimeTextToMinute, emptyWindowState, fromRow, minuteToDateTimeText, toRow, StoredWindowRow, cloneWindowState } from './window-state';
 
 const partial = (batchId: string, byPath: Record<string, number>, byUa: Record<string, number>): Partial => ({

@@ -46,18 +46,23 @@ const csv = z
 /** Variables every service shares, so Docker and the native stack configure them the same way. */
 export const serviceEnv = {
   HOST: z.string().default('127.0.0.1'),
+  /** Every service sets its own default (8080 / 8081 / 8082). */
+  PORT: port(8080),
+  /** When set, /metrics and /health/* are served on this port instead of PORT (keep it off the client-facing network). */
+  OPS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Listen address of OPS_PORT; HOST when unset. */
+  OPS_HOST: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** Longest a SIGTERM drain may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
 };
+export type ServiceEnv = z.infer<z.ZodObject<typeof serviceEnv>>;
 
 export const kafkaEnv = {
   KAFKA_BROKERS: csv.default('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().optional(),
   KAFKA_TOPIC_PARTITIONS: positiveInt(6),
   KAFKA_REPLICATION_FACTOR: positiveInt(1),
-  TOPIC_BATCH_INGESTED: z.string().min(1).default('batch-ingested'),
-  TOPIC_INSIGHT_EVENTS: z.string().min(1).default('insight-events'),
-  TOPIC_BATCH_INGESTED_DLQ: z.string().min(1).default('batch-ingested-dlq'),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt(5_000),
 };
 export type KafkaEnv = z.infer<z.ZodObject<typeof kafkaEnv>>;

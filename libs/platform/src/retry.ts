@@ -12,13 +12,13 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  */
 export async function retryUntilStopped<T>(
   fn: (attempt: number) => Promise<T>,
-  opts: { shouldStop: () => boolean; onRetry?: (err: unknown, attempt: number, delayMs: number) => void | Promise<void>; baseMs?: number; maxMs?: number },
+  opts: { shouldStop: (err: unknown) => boolean; onRetry?: (err: unknown, attempt: number, delayMs: number) => void | Promise<void>; baseMs?: number; maxMs?: number },
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (opts.shouldStop()) throw err;
+      if (opts.shouldStop(err)) throw err;
       const delay = backoffDelay(attempt, opts.baseMs, opts.maxMs);
       await opts.onRetry?.(err, attempt, delay);
       await sleep(delay);

@@ -1,4 +1,4 @@
-import { Partial } from '@pipeline/partial';
+import { Partial } from '@pipeline/contract';
 import { aggregatePartials, fromAggregateRows, rollup } from './rollup';
 
 const partial = (batchId: string, windowStart: string, byPath: Record<string, number>, byUa: Record<string, number>, customerId = 'cus-axon'): Partial => ({

@@ -1,4 +1,5 @@
-import { dateTimeTextToMinute, Partial, sortedCounts } from '@pipeline/partial';
+import { Partial, sortedCounts } from '@pipeline/contract';
+import { dateTimeTextToMinute } from '@pipeline/partial';
 import { formatMinute, parseMinute, windowKey, windowStartOf, WindowSize } from '@pipeline/window';
 
 /** The counts of one customer in one window (a minute, an hour or a day), as analysts see them. */

@@ -36,3 +36,17 @@ export function parseMinute(text: string): number | null {
 export function windowKey(customerId: string, windowStart: string): string {
   return `${customerId}|${windowStart}`;
 }
+
+/**
+ * The event times the rollup store holds exactly: ClickHouse `DateTime` counts seconds from
+ * 1970-01-01 in an unsigned 32-bit integer (up to 2106-02-07), and out-of-range values silently
+ * wrap on some server versions. Entries outside [EARLIEST_EVENT_MS, LATEST_EVENT_MS] are refused
+ * at ingestion, where the client can still be told, rather than miscounted three hops later.
+ */
+export const EARLIEST_EVENT_MS = 0;
+/** The last millisecond of 2105 (UTC): whole days, hours and minutes up to it all fit. */
+export const LATEST_EVENT_MS = Date.UTC(2106, 0, 1) - 1;
+
+export function isStorableEventTime(epochMs: number): boolean {
+  return Number.isFinite(epochMs) && epochMs >= EARLIEST_EVENT_MS && epochMs <= LATEST_EVENT_MS;
+}

@@ -1,5 +1,5 @@
 import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import type { ClickHouseEnv } from '@pipeline/platform';
+import { ClickHouseEnv, DependencyError, errorMessage } from '@pipeline/platform';
 import { Migration } from './migrations';
 import { sqlIdentifier, sqlString, sqlValue } from './sql';
 
@@ -22,12 +22,50 @@ export function clickHouseSettingsFromEnv(env: ClickHouseEnv): ClickHouseSetting
   };
 }
 
-/** ClickHouse was unreachable or refused a statement; consumers back off and retry. */
-export class ClickHouseUnavailableError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
-    super(message);
-    this.name = 'ClickHouseUnavailableError';
+/** A ClickHouse call failed; `retryable` says whether waiting can help (see DependencyError). */
+export class ClickHouseError extends DependencyError {
+  constructor(retryable: boolean, code: string, message: string, cause?: unknown) {
+    super('clickhouse', retryable, code, message, cause);
+    this.name = 'ClickHouseError';
   }
+}
+
+/**
+ * Server error codes that mean "this data or statement is refused", the same way on every attempt
+ * (values that do not parse or do not fit their type, arrays of different lengths, a statement
+ * that does not parse). Every other failure, coded or not (connection refused, timeouts, memory
+ * limits, too many parts, a table being restarted), is an outage to wait out.
+ */
+const REFUSED: Record<number, string> = {
+  6: 'CANNOT_PARSE_TEXT',
+  25: 'CANNOT_PARSE_ESCAPE_SEQUENCE',
+  26: 'CANNOT_PARSE_QUOTED_STRING',
+  27: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED',
+  38: 'CANNOT_PARSE_DATE',
+  41: 'CANNOT_PARSE_DATETIME',
+  53: 'TYPE_MISMATCH',
+  62: 'SYNTAX_ERROR',
+  69: 'ARGUMENT_OUT_OF_BOUND',
+  70: 'CANNOT_CONVERT_TYPE',
+  72: 'CANNOT_PARSE_NUMBER',
+  117: 'INCORRECT_DATA',
+  131: 'TOO_LARGE_STRING_SIZE',
+  190: 'SIZES_OF_ARRAYS_DOESNT_MATCH',
+  321: 'VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE',
+  349: 'CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN',
+};
+
+/**
+ * The one place where a ClickHouse failure becomes a retry decision. The code is read from the
+ * message text because servers of 2018 do not append the `(TYPE)` the client parses.
+ */
+export function toClickHouseError(err: unknown, what: string): ClickHouseError {
+  if (err instanceof ClickHouseError) return err;
+  const message = errorMessage(err);
+  const coded = /Code: (\d+)/.exec(message);
+  const code = coded ? Number(coded[1]) : undefined;
+  if (code !== undefined && REFUSED[code]) return new ClickHouseError(false, REFUSED[code].toLowerCase(), `${what}: ${message}`, err);
+  return new ClickHouseError(true, code !== undefined ? `code_${code}` : 'unavailable', `${what}: ${message}`, err);
 }
 
 /** The statements the pipeline runs against ClickHouse; everything else stays inside. */
@@ -59,7 +97,7 @@ export class ClickHouseGateway implements AnalyticsStore {
       max_open_connections: 16,
       keep_alive: { enabled: true },
       // The client's own log lines are plain text with stack traces; every failure reaches the
-      // caller as a ClickHouseUnavailableError instead, which services log as JSON.
+      // caller as a ClickHouseError instead, which services log as JSON.
       log: { level: ClickHouseLogLevel.OFF },
     });
     return new ClickHouseGateway(client, s.database);
@@ -70,7 +108,7 @@ export class ClickHouseGateway implements AnalyticsStore {
       const rs = await this.client.query({ query: sql, format: 'JSONEachRow' });
       return await rs.json<T>();
     } catch (err) {
-      throw new ClickHouseUnavailableError(`ClickHouse query failed: ${(err as Error).message}`, err);
+      throw toClickHouseError(err, 'ClickHouse query failed');
     }
   }
 
@@ -78,7 +116,7 @@ export class ClickHouseGateway implements AnalyticsStore {
     try {
       await this.client.command({ query: sql });
     } catch (err) {
-      throw new ClickHouseUnavailableError(`ClickHouse command failed: ${(err as Error).message}`, err);
+      throw toClickHouseError(err, 'ClickHouse command failed');
     }
   }
 
@@ -87,7 +125,7 @@ export class ClickHouseGateway implements AnalyticsStore {
     try {
       await this.client.insert({ table: `${this.database}.${sqlIdentifier(table)}`, values: rows, format: 'JSONEachRow' });
     } catch (err) {
-      throw new ClickHouseUnavailableError(`ClickHouse insert into ${table} failed: ${(err as Error).message}`, err);
+      throw toClickHouseError(err, `ClickHouse insert into ${table} failed`);
     }
   }
 

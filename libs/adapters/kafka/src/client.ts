@@ -1,6 +1,7 @@
 import { Kafka, logLevel, LogEntry, Admin, ITopicConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaEnv } from '@pipeline/platform';
+import { toEventBusError } from './errors';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -22,6 +23,9 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /** A kafkajs client whose own log lines go through the service's JSON logger. */
 export function createKafka(s: KafkaSettings, logger?: Logger): Kafka {
+  // kafkajs warns at every producer start that its default partitioner changed in v2; the keys of
+  // both topics were designed with the v2 partitioner, so the warning carries no information.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   return new Kafka({
     clientId: s.clientId,
     brokers: s.brokers,
@@ -57,5 +61,55 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
   } catch (err) {
     // A concurrent creator wins the race; what matters is that the topics exist afterwards.
     if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  }
+}
+
+/** Creates the missing ones of `topics` with a short-lived admin client (provisioning at start). */
+export async function provisionTopics(kafka: Kafka, topics: string[], o: { partitions: number; replicationFactor: number }): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor })));
+  } catch (err) {
+    throw toEventBusError(err, 'creating topics');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Answers whether the brokers answer a metadata request for `topics` (readiness). Its admin client
+ * connects on first use and again after a disconnect.
+ */
+export class KafkaProbe {
+  private readonly admin: Admin;
+  private connected?: Promise<void>;
+
+  constructor(
+    kafka: Kafka,
+    private readonly topics: string[],
+  ) {
+    this.admin = kafka.admin();
+    this.admin.on(this.admin.events.DISCONNECT, () => {
+      this.connected = undefined;
+    });
+  }
+
+  /** The connected admin client, for callers that need more than a ping (lag). */
+  async client(): Promise<Admin> {
+    this.connected ??= this.admin.connect().catch((err) => {
+      this.connected = undefined;
+      throw err;
+    });
+    await this.connected;
+    return this.admin;
+  }
+
+  async ping(): Promise<void> {
+    await (await this.client()).fetchTopicMetadata({ topics: this.topics });
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await this.admin.disconnect().catch(() => undefined);
   }
 }

@@ -1,12 +1,6 @@
-import type { EventPublisher, OutboundMessage } from './producer';
-
-interface Pending {
-  topic: string;
-  messages: OutboundMessage[];
-  bytes: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
+import { isDependencyError } from '@pipeline/platform';
+import { EventBusError } from './errors';
+import { EventPublisher, OutboundMessage, sizeOfMessage } from './producer';
 
 export interface CoalescingLimits {
   /** Most messages in one send. */
@@ -14,69 +8,148 @@ export interface CoalescingLimits {
   /**
    * Most key and value bytes in one send. Messages of one send that go to the same partition
    * form one record batch, which the broker refuses above its message size limit (1 MiB by
-   * default), though each message alone would fit.
+   * default), though each message alone would fit: a caller's messages beyond this are sent in
+   * several sends.
    */
   maxBytes: number;
+  /**
+   * Most bytes waiting to be sent. Beyond it a publish is refused at once with a retryable error
+   * (a 503 at the ingestion, a backoff in the consumers) instead of growing the queue.
+   */
+  maxPendingBytes: number;
 }
 
-const sizeOf = (m: OutboundMessage) => Buffer.byteLength(m.key) + (typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.length);
+export const DEFAULT_COALESCING_LIMITS: CoalescingLimits = { maxMessages: 500, maxBytes: 512 * 1024, maxPendingBytes: 32 * 1024 * 1024 };
+
+interface Call {
+  chunks: number;
+  failed: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface Chunk {
+  topic: string;
+  messages: OutboundMessage[];
+  bytes: number;
+  call: Call;
+}
 
 /**
- * Sends the messages of concurrently finished events together. The idempotent producer has one
- * request in flight at a time, so one send per event would queue the events behind each other's
- * Kafka round trips; instead whatever arrives while a send is in flight goes out with the next
- * one. A caller's messages are never split, each caller resolves only once its own messages are
- * acknowledged, and every caller of a failed send sees the failure (and retries on its own).
+ * Sends the messages of concurrent callers together. The idempotent producer has one request in
+ * flight at a time, so one send per caller would queue callers behind each other's Kafka round
+ * trips; instead whatever arrives while a send is in flight goes out with the next one. Each
+ * caller resolves once all its own messages are acknowledged, and sees a failure of any of them.
+ * When a shared send is refused for good (a message the broker will never take), every caller's
+ * messages are sent again on their own, so only the caller whose message it was sees the refusal.
  */
 export class CoalescingPublisher implements EventPublisher {
-  private readonly pending: Pending[] = [];
+  private readonly queue: Chunk[] = [];
+  private pendingBytes = 0;
   private sending = false;
 
   constructor(
     private readonly inner: EventPublisher,
-    private readonly limits: CoalescingLimits = { maxMessages: 500, maxBytes: 512 * 1024 },
+    private readonly limits: CoalescingLimits = DEFAULT_COALESCING_LIMITS,
   ) {}
+
+  /** Bytes waiting to be sent or in flight (for a gauge). */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
 
   publish(topic: string, messages: OutboundMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
+    const sizes = messages.map(sizeOfMessage);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (this.pendingBytes > 0 && this.pendingBytes + total > this.limits.maxPendingBytes) {
+      return Promise.reject(new EventBusError(true, 'backpressure', `${this.pendingBytes} bytes already wait for Kafka; try again later`));
+    }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ topic, messages, bytes: messages.reduce((n, m) => n + sizeOf(m), 0), resolve, reject });
+      const call: Call = { chunks: 0, failed: false, resolve, reject };
+      let current: Chunk | undefined;
+      messages.forEach((m, i) => {
+        if (!current || current.messages.length >= this.limits.maxMessages || current.bytes + sizes[i] > this.limits.maxBytes) {
+          current = { topic, messages: [], bytes: 0, call };
+          call.chunks++;
+          this.queue.push(current);
+        }
+        current.messages.push(m);
+        current.bytes += sizes[i];
+      });
+      this.pendingBytes += total;
       void this.pump();
     });
   }
 
   private async pump(): Promise<void> {
-    if (this.sending || this.pending.length === 0) return;
+    if (this.sending || this.queue.length === 0) return;
     this.sending = true;
     const group = this.takeGroup();
     try {
-      await this.inner.publish(group[0].topic, group.flatMap((p) => p.messages));
-      for (const p of group) p.resolve();
-    } catch (err) {
-      for (const p of group) p.reject(err);
+      try {
+        await this.inner.publish(group[0].topic, group.flatMap((c) => c.messages));
+        for (const c of group) this.succeeded(c);
+      } catch (err) {
+        if (group.length > 1 && isDependencyError(err) && !err.retryable) {
+          for (const c of group) {
+            if (c.call.failed) continue;
+            await this.inner.publish(c.topic, c.messages).then(
+              () => this.succeeded(c),
+              (e) => this.failed(c, e),
+            );
+          }
+        } else {
+          for (const c of group) this.failed(c, err);
+        }
+      }
     } finally {
+      for (const c of group) this.pendingBytes -= c.bytes;
       this.sending = false;
       void this.pump();
     }
   }
 
-  /** The oldest pending publish and the later ones to the same topic that fit with it, in order. */
-  private takeGroup(): Pending[] {
-    const topic = this.pending[0].topic;
-    const group: Pending[] = [];
+  private succeeded(c: Chunk): void {
+    if (c.call.failed) return;
+    if (--c.call.chunks === 0) c.call.resolve();
+  }
+
+  private failed(c: Chunk, err: unknown): void {
+    if (c.call.failed) return;
+    c.call.failed = true;
+    c.call.reject(err);
+    // The rest of this caller's messages need not go out: the caller retries them all.
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      if (this.queue[i].call === c.call) {
+        this.pendingBytes -= this.queue[i].bytes;
+        this.queue.splice(i, 1);
+      }
+    }
+  }
+
+  /** The oldest chunk and the later ones to the same topic that fit with it, in order. */
+  private takeGroup(): Chunk[] {
+    const topic = this.queue[0].topic;
+    const group: Chunk[] = [];
+    const taken = new Set<Call>();
+    const skipped = new Set<Call>();
     let count = 0;
     let bytes = 0;
-    for (let i = 0; i < this.pending.length; ) {
-      const p = this.pending[i];
-      const fits = group.length === 0 || (count + p.messages.length <= this.limits.maxMessages && bytes + p.bytes <= this.limits.maxBytes);
-      if (p.topic !== topic || !fits) {
+    for (let i = 0; i < this.queue.length; ) {
+      const c = this.queue[i];
+      const fits = group.length === 0 || (count + c.messages.length <= this.limits.maxMessages && bytes + c.bytes <= this.limits.maxBytes);
+      // A caller's chunks go out in order, one per send: once one waits, its later ones wait too.
+      if (c.topic !== topic || !fits || taken.has(c.call) || skipped.has(c.call)) {
+        skipped.add(c.call);
         i++;
         continue;
       }
-      group.push(p);
-      count += p.messages.length;
-      bytes += p.bytes;
-      this.pending.splice(i, 1);
+      taken.add(c.call);
+      group.push(c);
+      count += c.messages.length;
+      bytes += c.bytes;
+      this.queue.splice(i, 1);
     }
     return group;
   }

@@ -1,17 +1,11 @@
 import { CompressionTypes, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-
-/** Kafka could not take the message in time; callers map it to 503 or a backoff. */
-export class EventBusUnavailableError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
-    super(message);
-    this.name = 'EventBusUnavailableError';
-  }
-}
+import { EventBusError, toEventBusError } from './errors';
 
 export interface OutboundMessage {
-  key: string;
+  /** null keeps a message without key (a dead letter of a key-less message). */
+  key: string | Buffer | null;
   value: string | Buffer;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | Buffer>;
 }
 
 /** Publishes to Kafka; resolves only once every message is acknowledged by all in-sync replicas. */
@@ -19,9 +13,14 @@ export interface EventPublisher {
   publish(topic: string, messages: OutboundMessage[]): Promise<void>;
 }
 
+export const sizeOfMessage = (m: OutboundMessage) =>
+  (m.key === null ? 0 : typeof m.key === 'string' ? Buffer.byteLength(m.key) : m.key.length) +
+  (typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.length);
+
 /**
  * An idempotent producer (acks=all, broker-side de-duplication of producer retries) with a
- * hard deadline per publish, so a Kafka outage turns into a clear error instead of a hang.
+ * hard deadline per publish, so a Kafka outage turns into a clear, retryable error instead of a
+ * hang, and a message the broker refuses into a non-retryable one.
  */
 export class KafkaEventPublisher implements EventPublisher {
   private readonly producer: Producer;
@@ -40,7 +39,7 @@ export class KafkaEventPublisher implements EventPublisher {
   connect(): Promise<void> {
     this.connected ??= this.producer.connect().catch((err) => {
       this.connected = undefined;
-      throw err;
+      throw toEventBusError(err, 'Kafka producer connect');
     });
     return this.connected;
   }
@@ -50,7 +49,7 @@ export class KafkaEventPublisher implements EventPublisher {
     const kafkaMessages: Message[] = messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers }));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new EventBusUnavailableError(`Kafka did not acknowledge within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(() => reject(new EventBusError(true, 'timeout', `Kafka did not acknowledge within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
       const send = (async (): Promise<RecordMetadata[]> => {
@@ -60,8 +59,7 @@ export class KafkaEventPublisher implements EventPublisher {
       send.catch(() => undefined); // a late rejection after the deadline must not go unhandled
       await Promise.race([send, deadline]);
     } catch (err) {
-      if (err instanceof EventBusUnavailableError) throw err;
-      throw new EventBusUnavailableError(`Kafka publish to ${topic} failed: ${(err as Error).message}`, err);
+      throw toEventBusError(err, `Kafka publish to ${topic}`);
     } finally {
       clearTimeout(timer);
     }

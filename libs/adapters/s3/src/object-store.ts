@@ -1,3 +1,5 @@
+import { DependencyError } from '@pipeline/platform';
+
 /** The outcome of a create-only write: either we created the object or it already existed. */
 export type PutOutcome = { status: 'created' } | { status: 'exists' };
 
@@ -17,14 +19,22 @@ export interface ObjectStore {
   get(key: string): Promise<StoredObject | null>;
   /** User metadata only, or null when the key does not exist. */
   head(key: string): Promise<Record<string, string> | null>;
+  /** Keys under `prefix` after `startAfter`, in key order, with their last-modified time; one page. */
+  list(prefix: string, options?: { startAfter?: string; maxKeys?: number }): Promise<{ objects: ListedObject[]; truncated: boolean }>;
   /** Resolves when the bucket answers; used by readiness probes. */
   ping(): Promise<void>;
 }
 
-/** S3 or the network failed in a way a retry may fix; callers map it to 503 or a backoff. */
-export class ObjectStoreUnavailableError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
-    super(message);
-    this.name = 'ObjectStoreUnavailableError';
+export interface ListedObject {
+  key: string;
+  lastModified: Date;
+  size: number;
+}
+
+/** An S3 call failed; `retryable` says whether waiting can help (see DependencyError). */
+export class ObjectStoreError extends DependencyError {
+  constructor(retryable: boolean, code: string, message: string, cause?: unknown) {
+    super('s3', retryable, code, message, cause);
+    this.name = 'ObjectStoreError';
   }
 }

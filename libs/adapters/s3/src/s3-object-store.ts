@@ -3,14 +3,15 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
-import type { S3Env } from '@pipeline/platform';
-import { ObjectStore, ObjectStoreUnavailableError, PutOutcome, StoredObject } from './object-store';
+import { errorMessage, S3Env } from '@pipeline/platform';
+import { ListedObject, ObjectStore, ObjectStoreError, PutOutcome, StoredObject } from './object-store';
 
 export interface S3Settings {
   endpoint: string;
@@ -123,6 +124,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async list(prefix: string, options: { startAfter?: string; maxKeys?: number } = {}): Promise<{ objects: ListedObject[]; truncated: boolean }> {
+    try {
+      const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: options.startAfter, MaxKeys: options.maxKeys ?? 1000 }));
+      const objects = (out.Contents ?? []).filter((o) => o.Key).map((o) => ({ key: o.Key!, lastModified: o.LastModified ?? new Date(0), size: o.Size ?? 0 }));
+      return { objects, truncated: out.IsTruncated === true };
+    } catch (err) {
+      throw this.unavailable('ListObjectsV2', err);
+    }
+  }
+
   async ping(): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
@@ -135,9 +146,16 @@ export class S3ObjectStore implements ObjectStore {
     this.client.destroy();
   }
 
-  private unavailable(op: string, err: unknown): ObjectStoreUnavailableError {
+  /**
+   * The one place where an S3 failure becomes a retry decision: only a refusal of the request
+   * itself (malformed, too large) is permanent; an outage, throttling, a missing bucket or denied
+   * credentials fail every request alike and are waited out.
+   */
+  private unavailable(op: string, err: unknown): ObjectStoreError {
     const status = statusOf(err);
-    const detail = status ? `HTTP ${status} ${(err as Error).name}` : (err as Error)?.message ?? String(err);
-    return new ObjectStoreUnavailableError(`S3 ${op} failed: ${detail}`, err);
+    const name = (err as Error)?.name ?? 'Error';
+    const detail = status ? `HTTP ${status} ${name}` : errorMessage(err);
+    const refused = status === 400 || status === 411 || status === 413 || status === 414;
+    return new ObjectStoreError(!refused, status ? `${status}_${name}` : 'unavailable', `S3 ${op} failed: ${detail}`, err);
   }
 }

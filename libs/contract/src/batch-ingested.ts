@@ -1,3 +1,6 @@
+import { isBatchId, isCustomerId } from './ids';
+import { rawBatchKey } from './storage';
+
 /** The `batch-ingested` message: a raw batch is durably stored and ready to summarize. */
 export interface BatchIngestedEvent {
   v: 1;
@@ -12,40 +15,15 @@ export interface BatchIngestedEvent {
   ingestedAt: string;
 }
 
-export const CUSTOMER_ID = /^[A-Za-z0-9._-]{1,64}$/;
-export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/**
- * Customer ids and batch ids are validated against these patterns before any key is built, and
- * neither may be `.` or `..`: so no value a client sends can leave its own `raw/{customer}/` prefix.
- */
-const safeSegment = (s: string) => s !== '.' && s !== '..';
-
-export function isCustomerId(s: unknown): s is string {
-  return typeof s === 'string' && CUSTOMER_ID.test(s) && safeSegment(s);
-}
-
-export function isBatchId(s: unknown): s is string {
-  return typeof s === 'string' && IDEMPOTENCY_KEY.test(s) && safeSegment(s);
-}
-
-export function rawBatchKey(customerId: string, batchId: string): string {
-  return `raw/${customerId}/${batchId}.json`;
-}
-
-export function summaryKey(customerId: string, batchId: string): string {
-  return `summaries/${customerId}/${batchId}.json`;
-}
-
 /** Kafka key of `batch-ingested`: spreads customers' batches over partitions. */
-export function batchEventKey(customerId: string, batchId: string): string {
+export function batchIngestedKey(customerId: string, batchId: string): string {
   return `${customerId}|${batchId}`;
 }
 
-export type EventParse = { ok: true; value: BatchIngestedEvent } | { ok: false; reason: string };
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** Validates a decoded `batch-ingested` message; poison input gets a reason, never a throw. */
-export function parseBatchIngestedEvent(input: unknown): EventParse {
+export function parseBatchIngestedEvent(input: unknown): Parsed<BatchIngestedEvent> {
   const e = input as BatchIngestedEvent;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, reason: 'not an object' };
   if (e.v !== 1) return { ok: false, reason: `unsupported version ${JSON.stringify(e.v)}` };
@@ -56,4 +34,18 @@ export function parseBatchIngestedEvent(input: unknown): EventParse {
   if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) return { ok: false, reason: 'sha256 invalid' };
   if (typeof e.ingestedAt !== 'string' || Number.isNaN(Date.parse(e.ingestedAt))) return { ok: false, reason: 'ingestedAt invalid' };
   return { ok: true, value: e };
+}
+
+/** The message (key and canonical JSON value) that announces `event`. */
+export function batchIngestedMessage(event: BatchIngestedEvent): { key: string; value: string } {
+  const canonical: BatchIngestedEvent = {
+    v: 1,
+    batchId: event.batchId,
+    customerId: event.customerId,
+    objectKey: event.objectKey,
+    entries: event.entries,
+    sha256: event.sha256,
+    ingestedAt: event.ingestedAt,
+  };
+  return { key: batchIngestedKey(event.customerId, event.batchId), value: JSON.stringify(canonical) };
 }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { rawBatchKey, summaryKey } from '@pipeline/batch';
+import { parsePartial, rawBatchKey, summaryKey } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
-import { parsePartial } from '@pipeline/partial';
-import { createLogger } from '@pipeline/platform';
+import { ConsumedMessage } from '@pipeline/kafka';
+import { createLogger, DependencyError } from '@pipeline/platform';
 import { Registry } from 'prom-client';
-import { BatchProcessor, DLQ_HEADERS, InboundMessage, ProcessControl, StoppedError } from './batch-processor';
 import { SummarizerMetrics } from './metrics';
+import { SummarizeHandler } from './summarize-handler';
 import { MemoryPublisher, MemoryStore } from './unit-fakes';
 
 const CUSTOMER = 'cus-axon';
@@ -22,14 +22,23 @@ function setup() {
   const registry = new Registry();
   const metrics = new SummarizerMetrics(registry, classifier);
   const logger = createLogger('test', 'silent');
-  const processor = new BatchProcessor({ store, publisher, classifier, metrics, logger, insightTopic: 'insights', dlqTopic: 'dlq', retryMaxMs: 1 });
+  const handler = new SummarizeHandler({ store, publisher, classifier, metrics, logger, insightTopic: 'insights', maxPartialBytes: 512 * 1024 });
+  /** One event through the handler: `refused` with its code, or `done`. */
+  const processor = {
+    process: async (msg: ConsumedMessage) => {
+      const [rejected] = await handler.handle([msg]);
+      return rejected ? `refused:${rejected.code}` : 'done';
+    },
+    handler,
+  };
   let offset = 0;
-  const message = (value: string | null, key = 'k'): InboundMessage => ({
+  const message = (value: string | null, key = 'k'): ConsumedMessage => ({
     topic: 'ingested',
     partition: 0,
     offset: String(offset++),
     key: Buffer.from(key),
     value: value === null ? null : Buffer.from(value),
+    headers: {},
   });
   const putRaw = (batchId: string, body: string) => {
     store.objects.set(rawBatchKey(CUSTOMER, batchId), { body: Buffer.from(body), metadata: {} });
@@ -55,16 +64,14 @@ function setup() {
     const matching = (m?.values ?? []).filter((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
     return matching.reduce((sum, x) => sum + x.value, 0);
   };
-  return { store, publisher, processor, message, putRaw, metric };
+  return { store, publisher, processor, handler, message, putRaw, metric };
 }
 
-const running: ProcessControl = { shouldStop: () => false, heartbeat: async () => undefined };
-
-describe('BatchProcessor', () => {
+describe('SummarizeHandler', () => {
   it('stores the summary and publishes one partial per minute keyed by customer and minute', async () => {
     const { store, publisher, processor, message, putRaw, metric } = setup();
     const event = putRaw('b-1', JSON.stringify(entries));
-    await expect(processor.process(message(event), running)).resolves.toBe('summarized');
+    await expect(processor.process(message(event))).resolves.toBe('done');
 
     const sent = publisher.on('insights');
     expect(sent.map((m) => m.key)).toEqual(['cus-axon|2025-12-28T18:03Z', 'cus-axon|2025-12-28T18:04Z']);
@@ -90,9 +97,9 @@ describe('BatchProcessor', () => {
   it('re-sends the stored summary byte for byte when the event is delivered again', async () => {
     const { store, publisher, processor, message, putRaw, metric } = setup();
     const event = putRaw('b-1', JSON.stringify(entries));
-    await processor.process(message(event), running);
+    await processor.process(message(event));
     const first = publisher.on('insights').map((m) => String(m.value));
-    await expect(processor.process(message(event), running)).resolves.toBe('replayed');
+    await expect(processor.process(message(event))).resolves.toBe('done');
     const all = publisher.on('insights').map((m) => String(m.value));
     expect(all).toEqual([...first, ...first]);
     expect(store.puts).toBe(2);
@@ -102,24 +109,24 @@ describe('BatchProcessor', () => {
   it('prefers the stored summary over a fresh computation', async () => {
     const { store, publisher, processor, message, putRaw } = setup();
     const event = putRaw('b-1', JSON.stringify(entries));
-    await processor.process(message(event), running);
+    await processor.process(message(event));
     // Pretend an earlier build classified user agents differently.
     const key = summaryKey(CUSTOMER, 'b-1');
     const stored = store.objects.get(key)!;
     store.objects.set(key, { ...stored, body: Buffer.from(stored.body.toString().replaceAll('"Googlebot"', '"Gbot"')) });
     publisher.sent.length = 0;
-    await processor.process(message(event), running);
+    await processor.process(message(event));
     expect(publisher.on('insights').map((m) => String(m.value)).join()).toContain('"Gbot":1');
   });
 
   it('falls back to the fresh summary when the stored one is unreadable', async () => {
     const { store, publisher, processor, message, putRaw } = setup();
     const event = putRaw('b-1', JSON.stringify(entries));
-    await processor.process(message(event), running);
+    await processor.process(message(event));
     const first = publisher.on('insights').map((m) => String(m.value));
     store.objects.set(summaryKey(CUSTOMER, 'b-1'), { body: Buffer.from('{broken'), metadata: {} });
     publisher.sent.length = 0;
-    await expect(processor.process(message(event), running)).resolves.toBe('replayed');
+    await expect(processor.process(message(event))).resolves.toBe('done');
     expect(publisher.on('insights').map((m) => String(m.value))).toEqual(first);
   });
 
@@ -127,30 +134,27 @@ describe('BatchProcessor', () => {
     ['an empty message', () => null, 'event_invalid'],
     ['a value that is not JSON', () => 'not json', 'event_invalid'],
     ['an event that does not validate', () => JSON.stringify({ v: 2 }), 'event_invalid'],
-  ])('dead-letters %s with its reason and the original value', async (_label, value, code) => {
-    const { publisher, processor, message, metric } = setup();
+  ])('refuses %s with its reason', async (_label, value, code) => {
+    const { publisher, handler, message, metric } = setup();
     const msg = message(value());
-    await expect(processor.process(msg, running)).resolves.toBe('dlq');
-    const [dead] = publisher.on('dlq');
-    expect(dead.headers?.[DLQ_HEADERS.reasonCode]).toBe(code);
-    expect(dead.headers?.[DLQ_HEADERS.reason]).toBeTruthy();
-    expect(dead.headers?.[DLQ_HEADERS.sourceOffset]).toBe(msg.offset);
-    expect(Buffer.from(dead.value).equals(msg.value ?? Buffer.alloc(0))).toBe(true);
+    const [rejected] = await handler.handle([msg]);
+    expect(rejected.code).toBe(code);
+    expect(rejected.reason).toBeTruthy();
+    expect(rejected.message).toBe(msg);
     expect(publisher.on('insights')).toHaveLength(0);
-    expect(await metric('summarizer_dlq_total', { reason: code })).toBe(1);
     expect(await metric('summarizer_batches_total', { outcome: 'dlq' })).toBe(1);
   });
 
-  it('dead-letters an event whose raw batch is missing, not JSON, invalid, or not the announced one', async () => {
-    const { store, publisher, processor, message, putRaw } = setup();
+  it('refuses an event whose raw batch is missing, not JSON, invalid, or not the announced one', async () => {
+    const { store, publisher, handler, message, putRaw } = setup();
     const missing = putRaw('gone', JSON.stringify(entries));
     store.objects.delete(rawBatchKey(CUSTOMER, 'gone'));
     const notJson = putRaw('not-json', '[{"receivedAt":');
     const invalid = putRaw('invalid', JSON.stringify([{ ...entries[0], receivedAt: 'yesterday' }]));
     const swapped = putRaw('swapped', JSON.stringify(entries));
     store.objects.set(rawBatchKey(CUSTOMER, 'swapped'), { body: Buffer.from(JSON.stringify(entries.slice(1))), metadata: {} });
-    for (const event of [missing, notJson, invalid, swapped]) await processor.process(message(event), running);
-    expect(publisher.on('dlq').map((m) => [m.headers?.[DLQ_HEADERS.batchId], m.headers?.[DLQ_HEADERS.reasonCode]])).toEqual([
+    const rejected = await handler.handle([missing, notJson, invalid, swapped].map((e) => message(e)));
+    expect(rejected.map((r) => [r.batchId, r.code])).toEqual([
       ['gone', 'object_missing'],
       ['not-json', 'object_invalid'],
       ['invalid', 'object_invalid'],
@@ -160,36 +164,37 @@ describe('BatchProcessor', () => {
     expect([...store.objects.keys()].filter((k) => k.startsWith('summaries/'))).toEqual([]);
   });
 
-  it('retries while S3 and Kafka are unavailable, then succeeds once', async () => {
-    const { store, publisher, processor, message, putRaw, metric } = setup();
+  it('lets S3 and Kafka failures through, typed, for the runtime to retry', async () => {
+    const { store, publisher, handler, message, putRaw } = setup();
     const event = putRaw('b-1', JSON.stringify(entries));
-    store.failures = 3;
-    publisher.failures = 2;
-    let heartbeats = 0;
-    const ctl: ProcessControl = { shouldStop: () => false, heartbeat: async () => void heartbeats++ };
-    await expect(processor.process(message(event), ctl)).resolves.toBe('summarized');
+    store.failures = 1;
+    const s3Down = (await handler.handle([message(event)]).catch((e: unknown) => e)) as DependencyError;
+    expect(s3Down).toBeInstanceOf(DependencyError);
+    expect([s3Down.dependency, s3Down.retryable]).toEqual(['s3', true]);
+    publisher.failures = 1;
+    const kafkaDown = (await handler.handle([message(event)]).catch((e: unknown) => e)) as DependencyError;
+    expect([kafkaDown.dependency, kafkaDown.retryable]).toEqual(['kafka', true]);
+    await expect(handler.handle([message(event)])).resolves.toEqual([]);
     expect(publisher.on('insights')).toHaveLength(2);
-    expect(heartbeats).toBe(5);
-    expect(await metric('summarizer_retries_total')).toBe(5);
   });
 
-  it('gives up unacknowledged (StoppedError) when told to stop during an outage', async () => {
-    const { store, publisher, processor, message, putRaw } = setup();
-    const event = putRaw('b-1', JSON.stringify(entries));
-    store.failures = 1_000;
-    let polls = 0;
-    const ctl: ProcessControl = { shouldStop: () => ++polls > 3, heartbeat: async () => undefined };
-    await expect(processor.process(message(event), ctl)).rejects.toBeInstanceOf(StoppedError);
-    expect(publisher.sent).toHaveLength(0);
-  });
-
-  it('dead-letters instead of retrying forever when something other than S3 or Kafka fails', async () => {
-    const { store, publisher, processor, message, putRaw } = setup();
-    const event = putRaw('b-1', JSON.stringify(entries));
-    store.get = async () => {
-      throw new TypeError('boom');
-    };
-    await expect(processor.process(message(event), running)).resolves.toBe('dlq');
-    expect(publisher.on('dlq')[0].headers?.[DLQ_HEADERS.reasonCode]).toBe('internal_error');
+  it('splits a minute with more distinct paths than one message holds into numbered parts that add up', async () => {
+    const { publisher, handler, message, putRaw, store } = setup();
+    const wide = Array.from({ length: 1_010 }, (_, i) => ({ ...entries[0], path: `/p/${i}/${'x'.repeat(1_900)}` }));
+    await expect(handler.handle([message(putRaw('wide', JSON.stringify(wide)))])).resolves.toEqual([]);
+    const sent = publisher.on('insights');
+    const parts = sent.map((m) => JSON.parse(String(m.value)));
+    expect(parts.length).toBeGreaterThan(2);
+    for (const m of sent) expect(Buffer.byteLength(String(m.value))).toBeLessThanOrEqual(512 * 1024);
+    expect(new Set(sent.map((m) => m.key))).toEqual(new Set(['cus-axon|2025-12-28T18:03Z']));
+    expect(parts.map((p) => [p.part, p.parts])).toEqual(parts.map((_, i) => [i + 1, parts.length]));
+    expect(parts.every((p) => parsePartial(p).ok)).toBe(true);
+    const paths = new Map<string, number>();
+    for (const p of parts) for (const [k, n] of Object.entries(p.requestsByPath as Record<string, number>)) paths.set(k, (paths.get(k) ?? 0) + n);
+    expect(paths.size).toBe(1_010);
+    expect([...paths.values()].every((n) => n === 1)).toBe(true);
+    expect(parts.reduce((n, p) => n + p.total, 0)).toBe(1_010);
+    // The stored summary holds the parts, so a redelivery sends the very same messages.
+    expect(JSON.parse(store.objects.get(summaryKey(CUSTOMER, 'wide'))!.body.toString()).partials).toEqual(parts);
   });
 });

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { BatchIngestedEvent, insightEventMessage, parseBatchIngestedEvent, summaryKey } from '@pipeline/contract';
+import { UserAgentClassifier } from '@pipeline/entry';
+import type { ConsumedMessage, EventPublisher, MessageHandler, Rejection } from '@pipeline/kafka';
+import { parseSummary, serializeSummary, Summary, summarizeRawBatch } from '@pipeline/partial';
+import type { Logger } from '@pipeline/platform';
+import { ObjectStore } from '@pipeline/s3';
+import { SummarizerMetrics } from './metrics';
+
+/** Why an event is refused for good (a closed set: it is a metric label and a dead-letter header). */
+export type PoisonCode = 'event_invalid' | 'object_missing' | 'object_invalid' | 'object_mismatch';
+
+class Poison {
+  constructor(
+    readonly code: PoisonCode,
+    readonly reason: string,
+  ) {}
+}
+
+export interface SummarizeHandlerDeps {
+  store: ObjectStore;
+  publisher: EventPublisher;
+  classifier: UserAgentClassifier;
+  metrics: SummarizerMetrics;
+  logger: Logger;
+  insightTopic: string;
+  maxPartialBytes: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const sha256Hex = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
+
+/** Average bytes of an entry in a raw batch, to weigh an event by the memory its batch will take. */
+const BYTES_PER_ENTRY = 160;
+
+/**
+ * The share of the in-flight budget an event takes: the raw batch it will load (a poison event
+ * costs next to nothing). Validating the event is the handler's job, not this.
+ */
+export function announcedBytes(value: Buffer | null): number {
+  if (!value || value.length === 0 || value.length > 64 * 1024) return value?.length ?? 1;
+  try {
+    const entries = (JSON.parse(value.toString('utf8')) as { entries?: unknown })?.entries;
+    return typeof entries === 'number' && Number.isSafeInteger(entries) && entries > 0 ? entries * BYTES_PER_ENTRY : value.length;
+  } catch {
+    return value.length;
+  }
+}
+
+/**
+ * Turns one `batch-ingested` event into durable effects: the summary stored create-only, then
+ * one `insight-events` message per minute (or per part of a minute too large for one message).
+ * Poison events are refused with a reason (the runtime dead-letters them); S3 and Kafka failures
+ * are thrown as they come, typed by their adapters, for the runtime to retry or isolate.
+ */
+export class SummarizeHandler implements MessageHandler {
+  constructor(private readonly deps: SummarizeHandlerDeps) {}
+
+  async handle(messages: ConsumedMessage[]): Promise<Rejection[]> {
+    const rejected: Rejection[] = [];
+    for (const message of messages) {
+      const poison = await this.summarize(message);
+      if (poison) rejected.push(poison);
+    }
+    return rejected;
+  }
+
+  private async summarize(msg: ConsumedMessage): Promise<Rejection | undefined> {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const decoded = this.decodeEvent(msg);
+    if (decoded instanceof Poison) return this.refuse(msg, decoded, undefined, seconds());
+    const event = decoded;
+    const log = this.deps.logger.child({ batchId: event.batchId, customerId: event.customerId, partition: msg.partition, offset: msg.offset });
+
+    const result = await this.summaryOf(event, log);
+    if (result instanceof Poison) return this.refuse(msg, result, event, seconds());
+
+    const { outcome, summary } = result;
+    await this.deps.publisher.publish(this.deps.insightTopic, summary.partials.map(insightEventMessage));
+    const s = seconds();
+    this.deps.metrics.batches.inc({ outcome });
+    this.deps.metrics.entries.inc(summary.entries);
+    this.deps.metrics.partials.inc(summary.partials.length);
+    this.deps.metrics.duration.observe({ outcome }, s);
+    log.info({ outcome, entries: summary.entries, partials: summary.partials.length, durationMs: Math.round(s * 1000) }, 'batch summarized');
+    return undefined;
+  }
+
+  private refuse(msg: ConsumedMessage, poison: Poison, event: BatchIngestedEvent | undefined, seconds: number): Rejection {
+    this.deps.metrics.batches.inc({ outcome: 'dlq' });
+    this.deps.metrics.duration.observe({ outcome: 'dlq' }, seconds);
+    return { message: msg, code: poison.code, reason: poison.reason, batchId: event?.batchId, customerId: event?.customerId };
+  }
+
+  private decodeEvent(msg: ConsumedMessage): BatchIngestedEvent | Poison {
+    if (!msg.value || msg.value.length === 0) return new Poison('event_invalid', 'event has no value');
+    let input: unknown;
+    try {
+      input = JSON.parse(utf8.decode(msg.value));
+    } catch (err) {
+      return new Poison('event_invalid', `event is not JSON: ${(err as Error).message}`);
+    }
+    const parsed = parseBatchIngestedEvent(input);
+    return parsed.ok ? parsed.value : new Poison('event_invalid', `event invalid: ${parsed.reason}`);
+  }
+
+  private async summaryOf(event: BatchIngestedEvent, log: Logger): Promise<{ outcome: 'summarized' | 'replayed'; summary: Summary } | Poison> {
+    const { store } = this.deps;
+    const ref = { customerId: event.customerId, batchId: event.batchId };
+
+    const raw = await store.get(event.objectKey);
+    if (raw === null) return new Poison('object_missing', `raw batch ${event.objectKey} not found in bucket ${store.bucket}`);
+    // The raw key is written create-only, so its bytes are the ones the event announced; anything
+    // else is a foreign or damaged event, and the real one carries the right digest.
+    if (sha256Hex(raw.body) !== event.sha256) return new Poison('object_mismatch', `sha256 of ${event.objectKey} differs from the event's`);
+    let text: string;
+    try {
+      text = utf8.decode(raw.body);
+    } catch {
+      return new Poison('object_invalid', `raw batch ${event.objectKey} is not valid UTF-8`);
+    }
+    const fresh = summarizeRawBatch(ref, text, { familyOf: this.deps.classifier.familyOf, maxPartialBytes: this.deps.maxPartialBytes });
+    if (!fresh.ok) return new Poison('object_invalid', fresh.reason);
+    if (fresh.value.entries !== event.entries) {
+      return new Poison('object_mismatch', `raw batch holds ${fresh.value.entries} entries, the event says ${event.entries}`);
+    }
+
+    const key = summaryKey(event.customerId, event.batchId);
+    const put = await store.putIfAbsent(key, Buffer.from(serializeSummary(fresh.value)), { entries: String(fresh.value.entries), 'raw-sha256': event.sha256 });
+    if (put.status === 'created') return { outcome: 'summarized', summary: fresh.value };
+
+    // Summarized before (a redelivery): send what was stored, so every delivery sends the same
+    // bytes, split the same way, even if this build would classify a user agent differently.
+    const stored = await store.get(key);
+    if (stored === null) {
+      log.warn({ key }, 'summary reported as existing but could not be read; using the fresh one');
+      return { outcome: 'replayed', summary: fresh.value };
+    }
+    const parsed = parseSummary(stored.body.toString('utf8'), ref);
+    if (!parsed.ok) {
+      log.error({ key, reason: parsed.reason }, 'stored summary unreadable; using the fresh one');
+      return { outcome: 'replayed', summary: fresh.value };
+    }
+    return { outcome: 'replayed', summary: parsed.value };
+  }
+}

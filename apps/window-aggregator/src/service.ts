@@ -1,0 +1,73 @@
+import { ClickHouseGateway, clickHouseSettingsFromEnv, readMigrations } from '@pipeline/clickhouse';
+import { consumerSettings, createKafka, KafkaEventPublisher, kafkaSettingsFromEnv, KafkaSource, provisionTopics } from '@pipeline/kafka';
+import { WindowStateCache } from '@pipeline/partial';
+import { ServiceDefinition } from '@pipeline/platform';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { WindowAggregator } from './aggregator';
+import { AggregatorConfig, aggregatorEnv } from './config';
+import { AggregatorMetrics } from './metrics';
+import { ClickHouseWindowStore } from './window-store';
+
+/** The migrations shipped next to the bundle, or the repository's when running from sources. */
+export function migrationsDir(config: Pick<AggregatorConfig, 'CLICKHOUSE_MIGRATIONS_DIR'>): string {
+  if (config.CLICKHOUSE_MIGRATIONS_DIR) return resolve(config.CLICKHOUSE_MIGRATIONS_DIR);
+  const candidates = [join(__dirname, 'migrations'), resolve(__dirname, '../../../infra/clickhouse/migrations')];
+  const found = candidates.find((dir) => existsSync(dir));
+  if (!found) throw new Error(`no ClickHouse migrations found in ${candidates.join(' or ')}; set CLICKHOUSE_MIGRATIONS_DIR`);
+  return found;
+}
+
+/**
+ * insight-events -> merge per window -> window revisions in ClickHouse.
+ * Source: the consumer group on insight-events (one writer per window: its partials share a key).
+ * Sinks: ClickHouse (states loaded, revisions written), Kafka (dead letters).
+ */
+export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
+  name: 'window-aggregator',
+  env: aggregatorEnv,
+  build(config, runtime) {
+    const migrations = readMigrations(migrationsDir(config));
+    const kafka = createKafka(kafkaSettingsFromEnv(config, 'window-aggregator'), runtime.logger);
+    const publisher = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
+    const gateway = ClickHouseGateway.fromSettings(clickHouseSettingsFromEnv(config));
+    const cache = new WindowStateCache({ maxBytes: config.AGGREGATOR_WINDOW_CACHE_BYTES, idleEvictMs: config.AGGREGATOR_IDLE_EVICT_MS });
+    const metrics = new AggregatorMetrics(runtime.registry, () => ({ windows: cache.size, bytes: cache.bytes }));
+    const handler = new WindowAggregator(new ClickHouseWindowStore(gateway), cache, metrics, runtime.logger, {
+      allowedLatenessMs: config.AGGREGATOR_ALLOWED_LATENESS_SECONDS * 1000,
+    });
+    const source = new KafkaSource(
+      kafka,
+      publisher,
+      {
+        ...consumerSettings('AGGREGATOR', config),
+        topic: config.TOPIC_INSIGHT_EVENTS,
+        dlqTopic: config.TOPIC_INSIGHT_EVENTS_DLQ,
+        handler,
+        unit: 'batch',
+        concurrency: 1,
+        probe: () => gateway.ping(),
+      },
+      runtime,
+    );
+    const evictIdle = setInterval(() => cache.evictIdle(), Math.min(config.AGGREGATOR_IDLE_EVICT_MS, 5_000));
+    evictIdle.unref();
+
+    return {
+      async provision() {
+        const applied = await gateway.migrate(migrations);
+        runtime.logger.info({ database: gateway.database, applied }, 'ClickHouse schema up to date');
+        await provisionTopics(kafka, [config.TOPIC_INSIGHT_EVENTS, config.TOPIC_INSIGHT_EVENTS_DLQ], {
+          partitions: config.KAFKA_TOPIC_PARTITIONS,
+          replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+        });
+        await publisher.connect();
+      },
+      sources: [source],
+      sinks: [
+        { name: 'clickhouse', ping: () => gateway.ping(), close: () => gateway.close() },
+        { name: 'kafka', ping: () => source.ping(), close: () => publisher.disconnect() },
+      ],
+    };
+  },
+};

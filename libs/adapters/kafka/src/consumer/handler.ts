@@ -1,0 +1,43 @@
+import { IHeaders } from 'kafkajs';
+
+/** One consumed message, as handlers see it. */
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders;
+}
+
+/** A message the handler refuses for good, with a reason code (a closed set: it is a metric label). */
+export interface Rejection {
+  message: ConsumedMessage;
+  code: string;
+  reason: string;
+  /** Whose batch it was, when the handler could tell (headers of the dead letter). */
+  batchId?: string;
+  customerId?: string;
+}
+
+/** What the runtime lends a handler for one unit of work. */
+export interface UnitContext {
+  /** True once the work must be left unacknowledged (shutdown, rebalance, lost membership). */
+  shouldStop(): boolean;
+  /** Keeps the group membership alive during long calls; never throws. */
+  heartbeat(): Promise<void>;
+}
+
+/**
+ * Turns messages into durable effects. Resolves once they are durable, with the messages it
+ * refused as invalid (dead-lettered by the runtime). Throws when it could not finish: the runtime
+ * then retries (a transient failure) or isolates and dead-letters the offending message (a
+ * permanent one). Handlers must be idempotent: anything not committed is delivered again.
+ */
+export interface MessageHandler {
+  handle(messages: ConsumedMessage[], ctx: UnitContext): Promise<Rejection[] | void>;
+  /** The member joined the group with a (possibly new) assignment: state about partitions is void. */
+  onAssignment?(): void;
+}
+
+export type FailureKind = 'transient' | 'permanent';

@@ -1,0 +1,328 @@
+import { DEAD_LETTER_HEADERS, deadLetterHeaders } from '@pipeline/contract';
+import { backoffDelay, errorMessage, isDependencyError, Logger, sleep } from '@pipeline/platform';
+import type { EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
+import { mustRejoin } from '../errors';
+import { EventPublisher, OutboundMessage } from '../producer';
+import { ConsumedMessage, FailureKind, MessageHandler, Rejection, UnitContext } from './handler';
+import { ConsumerMetrics } from './metrics';
+import { runOrdered, WeightedLimiter } from './ordered-pool';
+
+/** The part of kafkajs's eachBatch payload the worker uses (a plain object in unit tests). */
+export type FetchedBatch = Pick<EachBatchPayload, 'resolveOffset' | 'heartbeat' | 'commitOffsetsIfNecessary' | 'isRunning' | 'isStale'> & {
+  batch: { topic: string; partition: number; messages: KafkaMessage[] };
+};
+
+export interface PartitionWorkerOptions {
+  topic: string;
+  groupId: string;
+  dlqTopic: string;
+  handler: MessageHandler;
+  /**
+   * `message`: every message is a unit of its own, up to `concurrency` of one partition at a time
+   * (independent work such as summarizing a batch). `batch`: a fetched batch of a partition is one
+   * unit (work that is cheaper together, such as one insert per batch).
+   */
+  unit: 'message' | 'batch';
+  /** Units of one partition worked on at once (`message` units only). */
+  concurrency: number;
+  /** The in-flight budget a message takes (default: its value's bytes). */
+  weightOf?(message: KafkaMessage): number;
+  heartbeatIntervalMs: number;
+  retry: { baseMs: number; maxMs: number };
+  /**
+   * A unit that fails with the same transient error this many times in a row while `probe`
+   * answers is taken for poison: the input, not the dependency, is the problem.
+   */
+  poisonAfterAttempts: number;
+  /** Answers when the handler's dependency is healthy (e.g. ClickHouse `SELECT 1`). */
+  probe?(): Promise<unknown>;
+  /** Default: dependency errors by their `retryable` flag; anything else (a defect) is permanent. */
+  classify?(err: unknown): FailureKind;
+  /** Reason code of a permanent failure (default: the dependency error's code). */
+  reasonOf?(err: unknown): string;
+}
+
+/** The unit was left unfinished on purpose (shutdown, rebalance): its offsets must not be resolved. */
+class Stopped extends Error {
+  constructor() {
+    super('stopped');
+    this.name = 'Stopped';
+  }
+}
+
+export function defaultClassify(err: unknown): FailureKind {
+  return isDependencyError(err) ? (err.retryable ? 'transient' : 'permanent') : 'permanent';
+}
+
+function defaultReason(err: unknown): string {
+  if (isDependencyError(err)) return `${err.dependency}_${err.code}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  return 'internal_error';
+}
+
+const toConsumed = (topic: string, partition: number, m: KafkaMessage): ConsumedMessage => ({
+  topic,
+  partition,
+  offset: m.offset,
+  key: m.key,
+  value: m.value,
+  headers: m.headers ?? {},
+});
+
+export interface Stall {
+  partition: number;
+  since: number;
+  error: string;
+}
+
+
+/**
+ * Works on the fetched batches of the partitions assigned to one member: runs their units with
+ * bounded concurrency and memory, commits a contiguous prefix of finished work, and applies the
+ * failure policy (see KafkaSource). Knows nothing of joining or leaving the group.
+ */
+export class PartitionWorker {
+  /** Units retrying a transient failure, by `partition:first offset`. */
+  private readonly stalls = new Map<string, Stall>();
+  private readonly classify: (err: unknown) => FailureKind;
+  private readonly reasonOf: (err: unknown) => string;
+
+  constructor(
+    private readonly options: PartitionWorkerOptions,
+    private readonly dlq: EventPublisher,
+    private readonly limiter: WeightedLimiter,
+    private readonly metrics: ConsumerMetrics,
+    private readonly log: Logger,
+    private readonly isStopping: () => boolean,
+  ) {
+    this.classify = options.classify ?? defaultClassify;
+    this.reasonOf = options.reasonOf ?? defaultReason;
+  }
+
+  /** Forgets stalls of partitions this member may no longer own. */
+  reset(): void {
+    this.stalls.clear();
+  }
+
+  /** The oldest unit still retrying a transient failure, if any. */
+  oldestStall(): Stall | undefined {
+    return [...this.stalls.values()].sort((a, b) => a.since - b.since)[0];
+  }
+
+  /**
+   * One fetched batch of one partition: its units run (bounded), the done prefix is resolved and
+   * committed as it grows, and this returns once nothing is in flight, with the prefix committed.
+   */
+  async run(payload: FetchedBatch): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    if (batch.messages.length === 0) return;
+    const o = this.options;
+    const { topic, partition } = batch;
+    let rejoin = false;
+    const ctx: UnitContext = {
+      shouldStop: () => rejoin || this.isStopping() || !isRunning() || isStale(),
+      heartbeat: async () => {
+        try {
+          await heartbeat();
+        } catch (err) {
+          if (mustRejoin(err)) rejoin = true;
+        }
+      },
+    };
+    // Long calls (an outage being waited out, a large insert) must not cost the membership.
+    const keeper = setInterval(() => void ctx.heartbeat(), o.heartbeatIntervalMs);
+    keeper.unref();
+
+    let committing: Promise<void> | undefined;
+    let toCommit: string | undefined;
+    const commit = () => {
+      committing ??= (async () => {
+        while (toCommit !== undefined && !rejoin) {
+          const offset = toCommit;
+          toCommit = undefined;
+          try {
+            await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+          } catch (err) {
+            // Not fatal: the next commit covers it; until then a restart redelivers, which is harmless.
+            if (mustRejoin(err)) rejoin = true;
+            this.log.warn({ partition, err: errorMessage(err) }, 'offset commit failed; will retry with the next one');
+          }
+        }
+      })().finally(() => {
+        committing = undefined;
+      });
+    };
+
+    const units: KafkaMessage[][] = o.unit === 'batch' ? [batch.messages] : batch.messages.map((m) => [m]);
+    const weight = (unit: KafkaMessage[]) => unit.reduce((n, m) => n + (o.weightOf ? o.weightOf(m) : (m.value?.length ?? 0)), 0);
+    try {
+      const result = await runOrdered(units, {
+        concurrency: o.unit === 'batch' ? 1 : o.concurrency,
+        shouldStop: ctx.shouldStop,
+        limiter: this.limiter,
+        weightOf: weight,
+        isStop: (err) => err instanceof Stopped,
+        process: async (unit) => {
+          const started = performance.now();
+          await this.processUnit(unit.map((m) => toConsumed(topic, partition, m)), ctx);
+          this.metrics.unitDuration.observe({ topic }, (performance.now() - started) / 1000);
+        },
+        onDonePrefix: (index) => {
+          const last = units[index][units[index].length - 1].offset;
+          resolveOffset(last);
+          toCommit = (BigInt(last) + 1n).toString();
+          commit();
+        },
+      });
+      if (result.error) throw result.error;
+    } finally {
+      clearInterval(keeper);
+      while (committing) await committing;
+    }
+  }
+
+  /**
+   * Makes one unit durable, whatever it takes: retries transient failures until they pass (or
+   * the unit must stop), and splits a permanently failing unit until the offending message is
+   * alone, then dead-letters it. Throws only Stopped.
+   */
+  private async processUnit(messages: ConsumedMessage[], ctx: UnitContext): Promise<void> {
+    const o = this.options;
+    const { topic, partition } = messages[0];
+    const unitKey = `${partition}:${messages[0].offset}`;
+    let sameFailures = 0;
+    let lastCode: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (ctx.shouldStop()) throw new Stopped();
+      let failure: unknown;
+      try {
+        const rejected = (await o.handler.handle(messages, ctx)) ?? [];
+        this.stalls.delete(unitKey);
+        if (rejected.length > 0) await this.deadLetter(rejected, ctx);
+        this.metrics.messages.inc({ topic, outcome: 'processed' }, messages.length - rejected.length);
+        return;
+      } catch (err) {
+        if (err instanceof Stopped || ctx.shouldStop()) {
+          this.stalls.delete(unitKey);
+          throw new Stopped();
+        }
+        failure = err;
+      }
+
+      const code = this.reasonOf(failure);
+      let kind = this.classify(failure);
+      if (kind === 'transient') {
+        sameFailures = code === lastCode ? sameFailures + 1 : 1;
+        lastCode = code;
+        if (sameFailures >= o.poisonAfterAttempts && o.probe && (await o.probe().then(() => true, () => false))) {
+          this.log.warn({ partition, offset: messages[0].offset, messages: messages.length, code, attempts: sameFailures }, 'the same failure keeps coming back while the dependency answers: treating the input as poison');
+          kind = 'permanent';
+        }
+      }
+
+      if (kind === 'transient') {
+        const stall = this.stalls.get(unitKey) ?? { partition, since: Date.now(), error: '' };
+        stall.error = errorMessage(failure);
+        this.stalls.set(unitKey, stall);
+        this.metrics.retries.inc({ topic, reason: code });
+        const delayMs = backoffDelay(attempt, o.retry.baseMs, o.retry.maxMs);
+        const line = { partition, offset: messages[0].offset, attempt: attempt + 1, delayMs, code, err: errorMessage(failure) };
+        if (attempt % 10 === 0) this.log.warn(line, 'transient failure; retrying');
+        else this.log.debug(line, 'still retrying');
+        await this.pause(delayMs, ctx).catch((err) => {
+          this.stalls.delete(unitKey);
+          throw err;
+        });
+        continue;
+      }
+
+      this.stalls.delete(unitKey);
+      if (messages.length > 1) {
+        // Isolate the offending message: every other one still gets processed.
+        const mid = Math.ceil(messages.length / 2);
+        this.log.info({ partition, from: messages[0].offset, messages: messages.length, code }, 'permanent failure in a unit of several messages; splitting it');
+        await this.processUnit(messages.slice(0, mid), ctx);
+        await this.processUnit(messages.slice(mid), ctx);
+        return;
+      }
+      await this.deadLetter([{ message: messages[0], code, reason: errorMessage(failure) }], ctx);
+      return;
+    }
+  }
+
+  /** Sleeps `ms` in short steps, heartbeating, and gives up early when the unit must stop. */
+  private async pause(ms: number, ctx: UnitContext): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      if (ctx.shouldStop()) throw new Stopped();
+      await sleep(Math.min(250, until - Date.now()));
+    }
+    await ctx.heartbeat();
+  }
+
+  /** Dead letters are durable before the offsets move past them: nothing vanishes silently. */
+  private async deadLetter(rejected: Rejection[], ctx: UnitContext): Promise<void> {
+    const o = this.options;
+    const failedAt = new Date().toISOString();
+    const letters: OutboundMessage[] = rejected.map((r) => ({
+      key: r.message.key,
+      value: r.message.value ?? Buffer.alloc(0),
+      headers: {
+        ...stringHeaders(r.message.headers),
+        ...deadLetterHeaders({
+          batchId: r.batchId,
+          customerId: r.customerId,
+          reasonCode: r.code,
+          reason: r.reason,
+          sourceTopic: r.message.topic,
+          sourcePartition: r.message.partition,
+          sourceOffset: r.message.offset,
+          group: o.groupId,
+          failedAt,
+        }),
+      },
+    }));
+    for (let attempt = 0; ; attempt++) {
+      if (ctx.shouldStop()) throw new Stopped();
+      try {
+        await this.dlq.publish(o.dlqTopic, letters);
+        break;
+      } catch (err) {
+        if (isDependencyError(err) && !err.retryable) {
+          // The letter itself is refused (too large with its headers): keep the reason and where to
+          // find the original, without the value.
+          const slim = letters.map((l) => ({ ...l, value: Buffer.alloc(0), headers: { ...l.headers, [DEAD_LETTER_HEADERS.valueDropped]: 'true' } }));
+          await this.dlq.publish(o.dlqTopic, slim).catch((e) => this.log.error({ err: errorMessage(e) }, 'dead letter refused even without its value'));
+          break;
+        }
+        const delayMs = backoffDelay(attempt, o.retry.baseMs, o.retry.maxMs);
+        this.log.warn({ err: errorMessage(err), attempt: attempt + 1, delayMs }, 'publishing a dead letter failed; retrying');
+        await this.pause(delayMs, ctx);
+      }
+    }
+    for (const r of rejected) {
+      this.metrics.deadLetters.inc({ topic: r.message.topic, reason: r.code });
+      this.metrics.messages.inc({ topic: r.message.topic, outcome: 'dead_lettered' });
+      this.log.warn(
+        { partition: r.message.partition, offset: r.message.offset, key: r.message.key?.toString('utf8'), batchId: r.batchId, customerId: r.customerId, reasonCode: r.code, reason: r.reason.slice(0, 500), dlqTopic: o.dlqTopic },
+        'message sent to the dead-letter topic',
+      );
+    }
+  }
+
+  /** Per stalled partition, its oldest stalled unit's age. */
+  stalledSeconds(): { topic: string; partition: number; seconds: number }[] {
+    const now = Date.now();
+    const oldest = new Map<number, number>();
+    for (const s of this.stalls.values()) oldest.set(s.partition, Math.min(oldest.get(s.partition) ?? s.since, s.since));
+    return [...oldest].map(([partition, since]) => ({ topic: this.options.topic, partition, seconds: (now - since) / 1000 }));
+  }
+}
+
+function stringHeaders(headers: IHeaders): Record<string, string | Buffer> {
+  const out: Record<string, string | Buffer> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? String(v[0]) : v;
+  }
+  return out;
+}
