@@ -22,6 +22,7 @@ CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 MINIO_BIN="$CACHE_DIR/minio-$MINIO_VERSION/minio"
 NODE_HOME="$CACHE_DIR/node24"
+CHDB_VENV="$CACHE_DIR/chdb-$CHDB_VERSION"
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
@@ -93,6 +94,25 @@ install_clickhouse() {
     || die "apt-get install clickhouse-server failed"
 }
 
+# chdb-core (PyPI) embeds current ClickHouse; the dialect tests reach it through
+# infra/clickhouse/chdb/http_bridge.py. It lives in its own virtualenv in the cache.
+chdb_installed() {
+  "$CHDB_VENV/bin/python" -c "import sys, chdb; sys.exit(chdb.__version__ != '$CHDB_VERSION')" >/dev/null 2>&1
+}
+
+install_chdb() {
+  if chdb_installed; then return; fi
+  command -v python3 >/dev/null || die "Python 3 is needed for chdb-core (apt-get install python3 python3-venv)"
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 \
+    || die "python3 cannot create virtualenvs (apt-get install python3-venv)"
+  say "installing chdb-core $CHDB_VERSION (current ClickHouse, in process) from PyPI into $CHDB_VENV"
+  rm -rf "$CHDB_VENV"
+  python3 -m venv "$CHDB_VENV" || die "python3 -m venv $CHDB_VENV failed"
+  "$CHDB_VENV/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar on "chdb-core==$CHDB_VERSION" \
+    || { rm -rf "$CHDB_VENV"; die "pip could not install chdb-core==$CHDB_VERSION"; }
+  chdb_installed || { rm -rf "$CHDB_VENV"; die "chdb-core $CHDB_VERSION installed but does not import"; }
+}
+
 # Debian's docker-compose validates docker-compose.yml offline; the tests use it.
 install_compose() {
   if command -v docker-compose >/dev/null; then return; fi
@@ -105,6 +125,7 @@ install_all() {
   install_kafka
   install_minio
   install_clickhouse
+  install_chdb
   install_compose
 }
 

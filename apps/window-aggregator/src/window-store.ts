@@ -73,9 +73,11 @@ export class ClickHouseWindowStore implements WindowStore {
 
   /**
    * Latest revision per window via argMax, never FINAL: it does not depend on background merges.
-   * The customer and minute lists let ClickHouse skip partitions and ranges of the sort key; the
-   * tuple list picks the exact windows. Aliases differ from column names on purpose: ClickHouse
-   * aliases are visible in the whole statement, WHERE included.
+   * Revisions are ordered as the views order them, by (revision, written_at, content_hash) (see
+   * migration 001), so a tie on the revision resolves to the row the views show, on every
+   * ClickHouse version. The customer and minute lists let ClickHouse skip partitions and ranges
+   * of the sort key; the tuple list picks the exact windows. Aliases differ from column names on
+   * purpose: ClickHouse aliases are visible in the whole statement, WHERE included.
    */
   private loadStatement(windows: WindowRef[]): string {
     const minute = (w: WindowRef) => {
@@ -90,12 +92,12 @@ export class ClickHouseWindowStore implements WindowStore {
     customer_id,
     toString(window_start) AS window_start_text,
     max(revision) AS latest_revision,
-    argMax(total_requests, revision) AS latest_total,
-    argMax(path_keys, revision) AS latest_path_keys,
-    argMax(path_counts, revision) AS latest_path_counts,
-    argMax(ua_keys, revision) AS latest_ua_keys,
-    argMax(ua_counts, revision) AS latest_ua_counts,
-    argMax(batch_ids, revision) AS latest_batch_ids
+    argMax(total_requests, (revision, written_at, content_hash)) AS latest_total,
+    argMax(path_keys, (revision, written_at, content_hash)) AS latest_path_keys,
+    argMax(path_counts, (revision, written_at, content_hash)) AS latest_path_counts,
+    argMax(ua_keys, (revision, written_at, content_hash)) AS latest_ua_keys,
+    argMax(ua_counts, (revision, written_at, content_hash)) AS latest_ua_counts,
+    argMax(batch_ids, (revision, written_at, content_hash)) AS latest_batch_ids
 FROM ${this.clickhouse.database}.window_revisions
 WHERE customer_id IN (${customers.map((c) => sqlValue(c)).join(', ')})
   AND window_start IN (${starts.map((d) => sqlValue(d)).join(', ')})

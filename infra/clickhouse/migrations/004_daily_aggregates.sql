@@ -1,6 +1,11 @@
--- daily rollup of minute_aggregates, computed when read so it is exact as soon as the minutes are.
--- ClickHouse 18.16 has no sumMap over String keys and one JOIN per SELECT: the key arrays are
--- exploded with ARRAY JOIN, summed per key, regrouped sorted by key, and joined in two steps.
+-- Daily rollup of minute_aggregates, computed when read so it is exact as soon as the minutes are.
+-- Written for ClickHouse 18.16 and current releases alike: 18.16 has no sumMap over String keys
+-- and one JOIN per SELECT, so the key arrays are exploded with ARRAY JOIN, summed per key,
+-- regrouped sorted by key (arraySort of (key, count) tuples: keys are unique per group, so the
+-- order is by key bytes) and joined in two steps. Current releases require an alias on every
+-- joined subquery. ALL LEFT JOIN: standard semantics and the same in every version (ANY changed
+-- meaning over the years); the right side has one row per (customer_id, period) by its GROUP BY,
+-- so nothing is multiplied, and a period without keys gets empty arrays.
 CREATE VIEW IF NOT EXISTS {{database}}.daily_aggregates AS
 SELECT customer_id, period AS window_start, total_requests, path_keys, path_counts, ua_keys, ua_counts
 FROM
@@ -11,8 +16,8 @@ FROM
         SELECT customer_id, toStartOfDay(window_start) AS period, sum(total_requests) AS total_requests
         FROM {{database}}.minute_aggregates
         GROUP BY customer_id, period
-    )
-    ANY LEFT JOIN
+    ) AS totals
+    ALL LEFT JOIN
     (
         SELECT
             customer_id,
@@ -27,9 +32,9 @@ FROM
             GROUP BY customer_id, period, key
         )
         GROUP BY customer_id, period
-    ) USING (customer_id, period)
-)
-ANY LEFT JOIN
+    ) AS paths USING (customer_id, period)
+) AS totals_and_paths
+ALL LEFT JOIN
 (
     SELECT
         customer_id,
@@ -44,4 +49,4 @@ ANY LEFT JOIN
         GROUP BY customer_id, period, key
     )
     GROUP BY customer_id, period
-) USING (customer_id, period);
+) AS user_agents USING (customer_id, period);

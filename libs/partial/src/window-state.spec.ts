@@ -1,6 +1,6 @@
 import { mergePartial } from './merge';
 import { Partial } from '@pipeline/contract';
-import { dateTimeTextToMinute, emptyWindowState, fromRow, minuteToDateTimeText, toRow, StoredWindowRow, cloneWindowState } from './window-state';
+import { compareCodePoints, dateTimeTextToMinute, emptyWindowState, fromRow, minuteToDateTimeText, toRow, StoredWindowRow, cloneWindowState } from './window-state';
 
 const partial = (batchId: string, byPath: Record<string, number>, byUa: Record<string, number>): Partial => ({
   v: 1,
@@ -53,7 +53,21 @@ describe('window state rows', () => {
     expect(dateTimeTextToMinute('2025-12-28 18:03:00')).toBe('2025-12-28T18:03Z');
     expect(dateTimeTextToMinute('2025-12-28 18:03:01')).toBeNull();
     expect(dateTimeTextToMinute('2025-02-30 18:03:00')).toBeNull();
+    // ClickHouse 18.16 writes the DateTime 0 so; current releases write 1970-01-01 00:00:00.
+    expect(dateTimeTextToMinute('0000-00-00 00:00:00')).toBe('1970-01-01T00:00Z');
+    expect(dateTimeTextToMinute('1970-01-01 00:00:00')).toBe('1970-01-01T00:00Z');
+    expect(dateTimeTextToMinute('0000-00-00 00:01:00')).toBeNull();
     expect(() => minuteToDateTimeText('2025-12-28T18:03:00Z')).toThrow();
+  });
+
+  it('orders keys by code point, as ClickHouse orders their UTF-8 bytes', () => {
+    const keys = ['😀', '\uffff', 'é', 'Z', 'a', '', '\ue000', '𝔸'];
+    const utf8Order = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...keys].sort(compareCodePoints)).toEqual(utf8Order);
+    expect(utf8Order).toEqual(['', 'Z', 'a', 'é', '\ue000', '\uffff', '𝔸', '😀']);
+    const s = emptyWindowState('cus-axon', '2025-12-28T18:03Z');
+    mergePartial(s, partial('b1', { 'GET /😀': 1, 'GET /\uffff': 2 }, { Other: 3 }));
+    expect(toRow(s).path_keys).toEqual(['GET /\uffff', 'GET /😀']);
   });
 
   it('clones deeply', () => {

@@ -80,18 +80,43 @@ export function minuteToDateTimeText(minute: string): string {
 }
 
 const DATE_TIME_TEXT = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}):00$/;
+/** How ClickHouse 18.16 writes the DateTime 0 (1970-01-01 00:00:00 UTC); current releases write the date. */
+const ZERO_DATE_TIME_TEXT = '0000-00-00 00:00:00';
 
 /** Inverse of minuteToDateTimeText; null unless the text is a whole UTC minute. */
 export function dateTimeTextToMinute(text: string): string | null {
+  if (text === ZERO_DATE_TIME_TEXT) return '1970-01-01T00:00Z';
   const m = DATE_TIME_TEXT.exec(text);
   if (!m) return null;
   const minute = `${m[1]}T${m[2]}Z`;
   return parseMinute(minute) === null ? null : minute;
 }
 
-/** Keys in code-unit order with their counts as parallel arrays (the query surface's shape). */
+/**
+ * Code-point order, which is the order of the strings' UTF-8 bytes: how ClickHouse sorts String
+ * values. JavaScript's default sort compares UTF-16 code units instead, which puts characters
+ * above U+FFFF (emoji) before U+E000..U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xSurrogate = x >= 0xd800 && x <= 0xdfff;
+    const ySurrogate = y >= 0xd800 && y <= 0xdfff;
+    if (xSurrogate !== ySurrogate) return xSurrogate ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Keys with their counts as parallel arrays (the query surface's shape), keys in code-point
+ * order: the order the hourly and daily views produce with ClickHouse's own sort.
+ */
 export function toParallelArrays(counts: Map<string, number>): { keys: string[]; counts: number[] } {
-  const keys = [...counts.keys()].sort();
+  const keys = [...counts.keys()].sort(compareCodePoints);
   return { keys, counts: keys.map((k) => counts.get(k)!) };
 }
 

@@ -22,10 +22,15 @@ export function testS3Env(bucket: string, options: { endpoint?: string } = {}): 
   });
 }
 
-/** CLICKHOUSE_* for a test's own database, on the shared server unless `url`. */
-export function testClickHouseEnv(database: string, options: { url?: string; requestTimeoutMs?: number } = {}): ClickHouseEnv {
+/** CLICKHOUSE_* for a test's own database, on the shared server unless `url` (with its `credentials`, if any). */
+export function testClickHouseEnv(
+  database: string,
+  options: { url?: string; requestTimeoutMs?: number; credentials?: { username: string; password: string } } = {},
+): ClickHouseEnv {
   return loadConfig(clickhouseEnv, {
     CLICKHOUSE_URL: options.url ?? stackEndpoints().clickhouseUrl,
+    CLICKHOUSE_USER: options.credentials?.username,
+    CLICKHOUSE_PASSWORD: options.credentials?.password,
     CLICKHOUSE_DATABASE: database,
     CLICKHOUSE_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
   });

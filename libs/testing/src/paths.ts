@@ -14,6 +14,9 @@ export function stackInstall() {
   );
   const cache = process.env.LAP_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'log-analytics');
   return {
+    chdbVersion: versions.CHDB_VERSION,
+    /** Python of the chdb-core virtualenv (`install_chdb` in infra/local/lib.sh); CHDB_PYTHON overrides. */
+    chdbPython: process.env.CHDB_PYTHON ?? join(cache, `chdb-${versions.CHDB_VERSION}`, 'bin', 'python'),
     kafkaLibs: join(cache, `kafka-${versions.KAFKA_VERSION}`, 'libs'),
     minioBin: join(cache, `minio-${versions.MINIO_VERSION}`, 'minio'),
     clickhouseBin:

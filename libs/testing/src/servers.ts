@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GiveUp, ManagedProcess, freePort, waitFor } from './process';
@@ -24,6 +25,8 @@ async function probe(kind: 'kafka' | 's3' | 'clickhouse' | 'http', target: strin
 export interface PrivateServer {
   /** `host:port` for Kafka, a URL for MinIO and ClickHouse. */
   readonly endpoint: string;
+  /** The login it requires, where it is not the default one. */
+  readonly credentials?: { username: string; password: string };
   start(): Promise<void>;
   stop(): Promise<void>;
   kill(): Promise<void>;
@@ -37,6 +40,7 @@ class ProcessServer implements PrivateServer {
     private readonly ready: () => Promise<boolean>,
     private readonly dataDir: string,
     private readonly startTimeoutMs: number,
+    readonly credentials?: { username: string; password: string },
   ) {}
 
   async start(): Promise<void> {
@@ -120,6 +124,33 @@ export async function privateClickHouse(): Promise<PrivateServer> {
   const proc = new ManagedProcess(`clickhouse-${httpPort}`, stackInstall().clickhouseBin, [`--config-file=${join(dir, 'config.xml')}`], { cwd: dir });
   const endpoint = `http://127.0.0.1:${httpPort}`;
   const server = new ProcessServer(endpoint, proc, () => probe('clickhouse', endpoint), dir, 60_000);
+  await server.start();
+  return server;
+}
+
+/**
+ * Current ClickHouse (chdb-core, the engine in process) behind ClickHouse's HTTP interface
+ * (infra/clickhouse/chdb/http_bridge.py), so the project's own client reaches it as it reaches a
+ * server. It requires a login: a user and a password made up for this server.
+ */
+export async function privateChdb(): Promise<PrivateServer> {
+  const { chdbPython, chdbVersion } = stackInstall();
+  if (!existsSync(chdbPython)) {
+    throw new Error(
+      `chdb-core ${chdbVersion} is not installed (no ${chdbPython}): run infra/local/pipeline install, or point CHDB_PYTHON at a Python that has chdb-core ${chdbVersion}`,
+    );
+  }
+  const dir = serverDir('chdb');
+  const port = await freePort();
+  const credentials = { username: 'writer', password: randomBytes(12).toString('hex') };
+  const proc = new ManagedProcess(
+    `chdb-${port}`,
+    chdbPython,
+    [join(REPO_ROOT, 'infra/clickhouse/chdb/http_bridge.py'), '--port', String(port), '--data-dir', join(dir, 'data'), '--user', credentials.username],
+    { env: { CHDB_BRIDGE_PASSWORD: credentials.password } },
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
+  const server = new ProcessServer(endpoint, proc, () => probe('http', `${endpoint}/ping`), dir, 60_000, credentials);
   await server.start();
   return server;
 }

@@ -1,6 +1,12 @@
 /**
  * The one place where values become SQL text. ClickHouse 18.16 has no server-side query
  * parameters, so every value that reaches a statement passes through these functions.
+ *
+ * Escaping keeps every string intact (tested on 18.16 and current ClickHouse), but ClickHouse
+ * does not refuse every bad value: a DateTime outside 1970..2105 is silently wrapped (18.16) or
+ * clamped (current releases), and a lone surrogate reaches the server as U+FFFD (the HTTP body is
+ * UTF-8). Such values must be refused where they enter the pipeline (batch-ingestion's HTTP
+ * contract), not here; see "Two ClickHouse versions" in docs/semantics.md.
  */
 
 const ESCAPES: Record<string, string> = {

@@ -1,0 +1,549 @@
+// The ClickHouse dialect suite: every statement the aggregator sends, through its real code paths
+// (ClickHouseGateway.migrate/query/insert/ping, ClickHouseWindowStore.write/load) and the query
+// surface read with plain SELECTs, on both engines the product meets: Debian's ClickHouse 18.16
+// server (what the native stack runs) and current ClickHouse (the docker-compose pin, 26.3) as
+// chdb-core behind ClickHouse's HTTP interface (infra/clickhouse/chdb/http_bridge.py). Each case
+// runs on both and must give the same answer on both, and the answer a plain computation here
+// expects. Run it alone with `npm run test:dialect`.
+import { join } from 'node:path';
+import { ClickHouseGateway, ClickHouseUnavailableError, clickHouseSettingsFromEnv, readMigrations, sqlString, sqlValue, SqlValue } from '@pipeline/clickhouse';
+import { dateTimeTextToMinute, WindowState } from '@pipeline/partial';
+import { PrivateServer, privateChdb, privateClickHouse, REPO_ROOT, stackInstall, testClickHouseEnv, uniqueName } from '@pipeline/testing';
+import { formatMinute, parseMinute, windowKey } from '@pipeline/window';
+import { ClickHouseWindowStore, WindowRef } from './window-store';
+
+jest.setTimeout(180_000);
+
+interface Engine {
+  /** `18.16` or `26.3`: the release line, as the facts recorded below are keyed. */
+  line: string;
+  label: string;
+  server: PrivateServer;
+  ch: ClickHouseGateway;
+  /** Engine version as the engine itself reports it. */
+  version: string;
+}
+
+const migrations = readMigrations(join(REPO_ROOT, 'infra/clickhouse/migrations'));
+const database = uniqueName('dialect', '_');
+const engines: Engine[] = [];
+
+async function open(label: string, start: () => Promise<PrivateServer>): Promise<Engine> {
+  const server = await start();
+  const ch = ClickHouseGateway.fromSettings(
+    clickHouseSettingsFromEnv(testClickHouseEnv(database, { url: server.endpoint, credentials: server.credentials, requestTimeoutMs: 60_000 })),
+  );
+  const [{ version }] = await ch.query<{ version: string }>('SELECT version() AS version');
+  return { line: version.split('.').slice(0, 2).join('.'), label: `${label} ${version}`, server, ch, version };
+}
+
+beforeAll(async () => {
+  engines.push(...(await Promise.all([open('server', privateClickHouse), open('chdb-core', privateChdb)])));
+});
+
+afterAll(async () => {
+  for (const e of engines) {
+    await e.ch.close();
+    await e.server.dispose();
+  }
+});
+
+/** Runs `fn` on every engine; one result per engine, keyed by its label for readable failures. */
+async function onBoth<T>(fn: (e: Engine) => Promise<T>): Promise<Record<string, T>> {
+  const out: Record<string, T> = {};
+  for (const e of engines) out[e.label] = await fn(e);
+  return out;
+}
+
+/** Expects every engine's result to equal `expected`. */
+function expectOnBoth<T>(results: Record<string, T>, expected: T): void {
+  expect(Object.keys(results)).toHaveLength(2);
+  expect(results).toEqual(Object.fromEntries(Object.keys(results).map((label) => [label, expected])));
+}
+
+const store = (e: Engine, clock?: () => Date) => new ClickHouseWindowStore(e.ch, clock);
+
+describe('ClickHouse dialect: 18.16 server and current ClickHouse (chdb-core)', () => {
+  it('runs both engines: a 18.16 server and chdb-core at the pinned version', () => {
+    expect(engines.map((e) => e.line)).toEqual(['18.16', stackInstall().chdbVersion.split('.').slice(0, 2).join('.')]);
+  });
+
+  it('answers the ping the aggregator sends', async () => {
+    expectOnBoth(await onBoth((e) => e.ch.ping().then(() => 'ok')), 'ok');
+  });
+
+  it('applies the migrations on a fresh database through ClickHouseGateway.migrate, and a second run applies nothing', async () => {
+    const versions = migrations.map((m) => m.version);
+    expectOnBoth(await onBoth((e) => e.ch.migrate(migrations)), versions);
+    expectOnBoth(await onBoth((e) => e.ch.migrate(migrations)), []);
+    const recorded = await onBoth((e) => e.ch.query<{ version: number; checksum: string }>(`SELECT version, checksum FROM ${database}.schema_migrations ORDER BY version`));
+    expectOnBoth(
+      recorded,
+      migrations.map((m) => ({ version: m.version, checksum: m.checksum })),
+    );
+    const tables = await onBoth(async (e) =>
+      (await e.ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${sqlString(database)} ORDER BY name`)).map((t) => t.name),
+    );
+    expectOnBoth(tables, ['daily_aggregates', 'hourly_aggregates', 'minute_aggregates', 'schema_migrations', 'window_revisions']);
+    const edited = migrations.map((m, i) => (i === 0 ? { ...m, checksum: 'edited' } : m));
+    expectOnBoth(await onBoth((e) => e.ch.migrate(edited).then(() => 'applied', (err: Error) => err.message)), expect.stringMatching(/changed after it was applied/));
+  });
+
+  it('reports a failing statement as a ClickHouseUnavailableError carrying the engine\'s error code', async () => {
+    // Current releases answer `Code: 60. DB::Exception: ... (UNKNOWN_TABLE)`, which the client
+    // parses into a ClickHouseError with the code; 18.16's `Code: 60, e.displayText() = ...` it
+    // passes on as text.
+    const codeOf = (err: unknown) => {
+      if (!(err instanceof ClickHouseUnavailableError)) return `not a ClickHouseUnavailableError: ${String(err)}`;
+      const cause = err.cause as { code?: string } | undefined;
+      return cause?.code ?? /Code: (\d+)/.exec(err.message)?.[1];
+    };
+    const failure = await onBoth((e) => e.ch.query(`SELECT * FROM ${database}.no_such_table`).then(() => 'succeeded', codeOf));
+    expectOnBoth(failure, '60');
+  });
+
+  it('sends 64-bit integers in JSON as each engine does, and the store reads both forms', async () => {
+    // 18.16 quotes UInt64 in JSON output (output_format_json_quote_64bit_integers=1 then); current
+    // releases do not. Counts are read with Number() and checked to be safe integers either way.
+    const rows = await onBoth((e) => e.ch.query<{ n: number | string }>('SELECT toUInt64(5) AS n'));
+    expect(Object.fromEntries(engines.map((e) => [e.label, rows[e.label]]))).toEqual(
+      Object.fromEntries(engines.map((e) => [e.label, [{ n: e.line === '18.16' ? '5' : 5 }]])),
+    );
+  });
+});
+
+// --- the shared escaping: sqlString / sqlValue ------------------------------------------------
+
+const CONTROL_CHARACTERS = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('') + '\x7f';
+
+const HOSTILE_STRINGS: Array<[string, string]> = [
+  ['a quote', "it's"],
+  ['double quote and backtick', 'say "hi" `now`'],
+  ['backslashes and escape look-alikes', '\\ \\\\ \\\' \\n \\0 \\x41 \\N \\u0041'],
+  ['a trailing backslash', 'end\\'],
+  ['every ASCII control character, NUL included', CONTROL_CHARACTERS],
+  ['NUL alone', '\0'],
+  ['BMP text', 'ünïcødé ✓ 中文 Ελληνικά'],
+  ['astral characters', '𝔸𝔹 𠜎 🂡'],
+  ['emoji with ZWJ and modifiers', '👩🏽‍💻 🏳️‍🌈 😀'],
+  ['RTL text and bidi controls', '\u200fשלום\u202eabc\u202c\u200e'],
+  ['separators, BOM and a noncharacter', '\u2028\u2029\ufeff\uffff'],
+  ['2048 characters', 'é'.repeat(1024) + 'a'.repeat(1024)],
+  ['SQL', "'; DROP TABLE window_revisions; --"],
+  ['a comment and a terminator', "x' /* */ ; SELECT 1 -- "],
+  ['the migration placeholder', '{{database}}'],
+  ['query-parameter syntax', '{x:String} {{x}} ?'],
+  ['a FORMAT clause', "' FORMAT JSONEachRow"],
+  ['the empty string', ''],
+];
+
+describe('the shared escaping round-trips hostile values on both engines', () => {
+  it.each(HOSTILE_STRINGS)('sqlString: %s', async (_label, value) => {
+    const expected = { v: value, bytes: Buffer.byteLength(value), hex: Buffer.from(value).toString('hex').toUpperCase() };
+    const literal = sqlString(value);
+    const read = await onBoth(async (e) => {
+      const [row] = await e.ch.query<{ v: string; bytes: number | string; hex: string }>(`SELECT ${literal} AS v, length(v) AS bytes, hex(v) AS hex`);
+      return { ...row, bytes: Number(row.bytes) };
+    });
+    expectOnBoth(read, expected);
+  });
+
+  it.each(HOSTILE_STRINGS)('insert, then WHERE made by sqlString: %s', async (label, value) => {
+    const id = `${HOSTILE_STRINGS.findIndex(([l]) => l === label)}`;
+    const read = await onBoth(async (e) => {
+      await e.ch.command(`CREATE TABLE IF NOT EXISTS ${database}.escaping (id String, s String) ENGINE = MergeTree ORDER BY id`);
+      await e.ch.insert('escaping', [{ id, s: value }]);
+      return e.ch.query<{ id: string; s: string }>(`SELECT id, s FROM ${database}.escaping WHERE s = ${sqlString(value)} AND id = ${sqlString(id)}`);
+    });
+    expectOnBoth(read, [{ id, s: value }]);
+  });
+
+  const VALUES: Array<[string, SqlValue, string]> = [
+    ['UInt64 0', 0n, '0'],
+    ['UInt64 max as bigint', 18446744073709551615n, '18446744073709551615'],
+    ['Int64 min as bigint', -9223372036854775808n, '-9223372036854775808'],
+    ['the largest safe integer', Number.MAX_SAFE_INTEGER, '9007199254740991'],
+    ['a negative number', -42, '-42'],
+    ['a fraction', 0.5, '0.5'],
+    ['true', true, '1'],
+    ['an array of hostile strings', ["a'b", '\\', '😀', ''], "['a\\'b','\\\\','😀','']"],
+  ];
+
+  it.each(VALUES)('sqlValue: %s', async (_label, value, text) => {
+    expectOnBoth(await onBoth((e) => e.ch.query<{ v: string }>(`SELECT toString(${sqlValue(value)}) AS v`)), [{ v: text }]);
+  });
+
+  it('sqlValue: NULL', async () => {
+    expectOnBoth(await onBoth((e) => e.ch.query(`SELECT ${sqlValue(null)} AS v`)), [{ v: null }]);
+  });
+
+  it.each([
+    ['1970-01-01 00:00:00, the first second', '1970-01-01T00:00:00Z'],
+    ['a minute of 2025', '2025-12-28T18:03:00Z'],
+    ['milliseconds dropped', '2025-12-28T18:03:59.999Z'],
+    ['2105-12-31 23:59:59, the last second the contract allows', '2105-12-31T23:59:59Z'],
+  ])('sqlValue: DateTime at %s', async (_label, iso) => {
+    const date = new Date(iso);
+    const expected = [{ epoch: Math.floor(date.getTime() / 1000), minute: formatMinute(date.getTime()) }];
+    const read = await onBoth(async (e) => {
+      const rows = await e.ch.query<{ epoch: number; text: string }>(`SELECT toUInt32(${sqlValue(date)}) AS epoch, toString(toStartOfMinute(${sqlValue(date)})) AS text`);
+      return rows.map((r) => ({ epoch: r.epoch, minute: dateTimeTextToMinute(r.text) }));
+    });
+    expectOnBoth(read, expected);
+  });
+});
+
+// --- what each engine does with what the ingestion must reject ---------------------------------
+// Recorded facts, keyed by release line: they are why batch-ingestion rejects timestamps outside
+// 1970-01-01..2105-12-31 and strings that are not well-formed Unicode. Neither engine refuses
+// them all: some values are silently changed, and the two engines change them differently.
+
+describe('values the ingestion must reject, as each engine treats them', () => {
+  const range = `${database}_range`;
+  const gateways = new Map<string, ClickHouseGateway>();
+  const gatewayOf = (e: Engine) => gateways.get(e.label)!;
+
+  beforeAll(async () => {
+    for (const e of engines) {
+      const ch = ClickHouseGateway.fromSettings(
+        clickHouseSettingsFromEnv(testClickHouseEnv(range, { url: e.server.endpoint, credentials: e.server.credentials, requestTimeoutMs: 60_000 })),
+      );
+      await ch.migrate(migrations);
+      await ch.command(`CREATE TABLE IF NOT EXISTS ${range}.strings (id String, s String) ENGINE = MergeTree ORDER BY id`);
+      gateways.set(e.label, ch);
+    }
+  });
+
+  afterAll(async () => {
+    for (const ch of gateways.values()) await ch.close();
+  });
+
+  /** The epoch seconds each engine makes of `toDateTime(text, 'UTC')` (what sqlValue sends). */
+  const DATE_TIMES: Record<string, Record<string, number>> = {
+    // 18.16 wraps: a date before 1970 keeps its time of day on 1970-01-01, or becomes 0;
+    // past its calendar (2105) a value becomes 0 or wraps modulo 2^32.
+    '18.16': { '1969-12-31T23:59:00Z': 86_340, '1900-01-01T00:00:00Z': 0, '2106-01-01T00:00:00Z': 0, '2106-02-07T06:28:16Z': 23_296 },
+    // Current releases saturate: 0 before 1970, 2106-02-07 06:28:15 (2^32 - 1) after it.
+    '26.3': { '1969-12-31T23:59:00Z': 0, '1900-01-01T00:00:00Z': 0, '2106-01-01T00:00:00Z': 4_291_747_200, '2106-02-07T06:28:16Z': 4_294_967_295 },
+  };
+
+  it.each(Object.keys(DATE_TIMES['26.3']))('sqlValue(DateTime %s) is changed without an error', async (iso) => {
+    const read = await onBoth(async (e) => (await e.ch.query<{ epoch: number }>(`SELECT toUInt32(${sqlValue(new Date(iso))}) AS epoch`))[0].epoch);
+    for (const e of engines) expect({ [e.label]: read[e.label] }).toEqual({ [e.label]: DATE_TIMES[e.line][iso] });
+    expect(read[engines[0].label]).not.toBe(Date.parse(iso) / 1000);
+  });
+
+  /**
+   * What a state written through the store (JSONEachRow text) becomes: the stored window_start in
+   * epoch seconds, and the window the store loads it back as (null: under no whole minute at all).
+   */
+  const WINDOWS: Record<string, Record<string, { stored: number; loadedAs: string | null }>> = {
+    '18.16': {
+      '1969-12-31T23:59Z': { stored: 86_340, loadedAs: '1970-01-01T23:59Z' },
+      '2106-01-01T00:00Z': { stored: 0, loadedAs: '1970-01-01T00:00Z' },
+      '2106-02-07T06:29Z': { stored: 23_340, loadedAs: '1970-01-01T06:29Z' },
+    },
+    // JSON text is read modulo 2^32 past 2106-02-07 06:28:15 (unlike toDateTime, which saturates).
+    '26.3': {
+      '1969-12-31T23:59Z': { stored: 0, loadedAs: '1970-01-01T00:00Z' },
+      '2106-01-01T00:00Z': { stored: 4_291_747_200, loadedAs: '2106-01-01T00:00Z' },
+      '2106-02-07T06:29Z': { stored: 44, loadedAs: null },
+    },
+  };
+
+  it.each(Object.keys(WINDOWS['26.3']))('a window at %s is written without an error, and stored as another instant', async (minute) => {
+    const customerId = `cus-range-${minute.replace(/[^0-9]/g, '')}`;
+    const read = await onBoth(async (e) => {
+      const s = store({ ...e, ch: gatewayOf(e) });
+      await s.write([windowState(customerId, minute, 1, [['GET /', 1]], [['Other', 1]], ['b1'])]);
+      const [{ stored }] = await gatewayOf(e).query<{ stored: number }>(`SELECT toUInt32(window_start) AS stored FROM ${range}.window_revisions WHERE customer_id = ${sqlString(customerId)}`);
+      const refs = [{ customerId, windowStart: minute }];
+      if (stored % 60 === 0) refs.push({ customerId, windowStart: formatMinute(stored * 1000) });
+      const loaded = await s.load(refs);
+      return { stored, loadedAs: [...loaded.values()].map((w) => w.windowStart)[0] ?? null };
+    });
+    for (const e of engines) expect({ [e.label]: read[e.label] }).toEqual({ [e.label]: WINDOWS[e.line][minute] });
+  });
+
+  it('a lone surrogate in a SQL literal arrives as U+FFFD on both (the client encodes the body as UTF-8)', async () => {
+    expectOnBoth(await onBoth((e) => e.ch.query<{ hex: string }>(`SELECT hex(${sqlString('\ud800')}) AS hex`)), [{ hex: 'EFBFBD' }]);
+  });
+
+  it('a lone high surrogate in an inserted row makes both refuse the whole insert; a lone low one is stored as invalid UTF-8', async () => {
+    const refused = await onBoth((e) =>
+      gatewayOf(e)
+        .insert('strings', [{ id: 'high', s: 'a\ud800b' }])
+        .then(
+          () => 'stored',
+          (err: Error) => (/surrogate pair/.test(err.message) ? 'refused: missing second part of surrogate pair' : err.message),
+        ),
+    );
+    expectOnBoth(refused, 'refused: missing second part of surrogate pair');
+    const stored = await onBoth(async (e) => {
+      await gatewayOf(e).insert('strings', [{ id: 'low', s: 'a\udc00b' }]);
+      return gatewayOf(e).query<{ hex: string }>(`SELECT hex(s) AS hex FROM ${range}.strings WHERE id = 'low'`);
+    });
+    // ED B0 80: the surrogate's three-byte form, which is not UTF-8.
+    expectOnBoth(stored, [{ hex: '61EDB08062' }]);
+  });
+
+  it('a window state with a lone high surrogate in a key cannot be written on either engine: it would fail the same way on every retry', async () => {
+    const poisoned = windowState('cus-range-surrogate', '2025-12-28T18:03Z', 1, [['GET /\ud800', 1]], [['Other', 1]], ['b1']);
+    const result = await onBoth((e) =>
+      store({ ...e, ch: gatewayOf(e) })
+        .write([poisoned])
+        .then(
+          () => 'written',
+          (err: Error) => (/surrogate pair/.test(err.message) ? 'refused' : err.message),
+        ),
+    );
+    expectOnBoth(result, 'refused');
+  });
+});
+
+// --- window states through ClickHouseWindowStore ------------------------------------------------
+
+/** A state as the aggregator holds it; the user-agent counts must add up to the path counts. */
+function windowState(customerId: string, windowStart: string, revision: number, byPath: Array<[string, number]>, byUa: Array<[string, number]>, batchIds: string[]): WindowState {
+  const total = byPath.reduce((sum, [, n]) => sum + n, 0);
+  if (byUa.reduce((sum, [, n]) => sum + n, 0) !== total) throw new Error(`fixture ${customerId}|${windowStart}: user-agent counts do not add up`);
+  return { customerId, windowStart, revision, total, byPath: new Map(byPath), byUserAgent: new Map(byUa), batchIds: new Set(batchIds) };
+}
+
+const PATH_KEYS = [
+  'GET /',
+  'GET /about',
+  "GET /it's",
+  'GET /back\\slash\\',
+  'GET /new\nline\ttab\r',
+  'GET /ctl\u0001\u001f\u007f',
+  'GET /nul\0byte',
+  'GET /😀',
+  'GET /é',
+  'GET /\uffff',
+  'GET /𝔸',
+  'GET /\u202eevil\u200f',
+  "GET /'; DROP TABLE window_revisions; --",
+  'GET /{{database}}',
+  'POST /api/users',
+  'GET /' + 'x'.repeat(2043),
+];
+const UA_KEYS = ['Chrome', 'Firefox', 'Googlebot', 'curl', 'Other', '', "Bot'\\\"", '🤖 Agent'];
+const CUSTOMERS = ['cus-axon', 'cus.beta_2', 'c'.repeat(64), "cus'o\\hara 😀"];
+const MINUTES = [
+  '1970-01-01T00:00Z',
+  '1970-01-01T00:01Z',
+  '1970-01-01T01:00Z',
+  '2025-12-28T18:03Z',
+  '2025-12-28T18:04Z',
+  '2025-12-28T18:59Z',
+  '2025-12-28T19:00Z',
+  '2025-12-29T00:01Z',
+  '2105-12-31T00:00Z',
+  '2105-12-31T23:59Z',
+];
+
+/**
+ * Every revision the fixture writes, in write rounds (round r holds the revision r of each window
+ * that has one): several customers, 1 to 3 revisions per window, hostile keys, windows at both
+ * edges of the range, a window with many keys, and windows with empty arrays.
+ */
+function fixtureRounds(): WindowState[][] {
+  const rounds: WindowState[][] = [[], [], []];
+  CUSTOMERS.forEach((customerId, ci) => {
+    MINUTES.forEach((minute, mi) => {
+      const revisions = 1 + ((ci + mi) % 3);
+      for (let r = 1; r <= revisions; r++) {
+        const paths = PATH_KEYS.map((k, i) => [k, 1 + ((i * 7 + r * 3 + mi + ci) % 11)] as [string, number]).filter((_, i) => (i + ci + mi + r) % 3 !== 0);
+        const total = paths.reduce((sum, [, n]) => sum + n, 0);
+        const uaKeys = UA_KEYS.filter((_, i) => (i + ci + r) % 2 === 0);
+        const uas = uaKeys.map((k, i) => [k, Math.floor(total / uaKeys.length) + (i === 0 ? total % uaKeys.length : 0)] as [string, number]);
+        const batches = Array.from({ length: r * 2 }, (_, j) => `batch:${ci}-${mi}-${String(j).padStart(6, '0')}`);
+        rounds[r - 1].push(windowState(customerId, minute, r, paths, uas, batches));
+      }
+    });
+  });
+  const many = Array.from({ length: 1000 }, (_, i) => [`GET /page/${i}`, 1 + (i % 5)] as [string, number]);
+  const manyTotal = many.reduce((sum, [, n]) => sum + n, 0);
+  const manyUas = Array.from({ length: 200 }, (_, i) => [`agent ${i}`, Math.floor(manyTotal / 200) + (i === 0 ? manyTotal % 200 : 0)] as [string, number]);
+  rounds[0].push(windowState('cus-many', '2025-12-28T18:03Z', 1, many.slice(0, 10), manyUas.slice(0, 1).map(([k]) => [k, many.slice(0, 10).reduce((s, [, n]) => s + n, 0)] as [string, number]), ['b-1']));
+  rounds[1].push(windowState('cus-many', '2025-12-28T18:03Z', 2, many, manyUas, Array.from({ length: 500 }, (_, i) => `b-${i}`)));
+  // Empty arrays: a window alone in its hour, and one sharing its hour with counted windows.
+  rounds[0].push(windowState('cus-empty', '2025-12-28T20:00Z', 1, [], [], []));
+  rounds[0].push(windowState('cus-empty', '2025-12-28T21:30Z', 1, [], [], ['b-empty']));
+  rounds[0].push(windowState('cus-empty', '2025-12-28T21:31Z', 1, [['GET /', 2]], [['curl', 2]], ['b-1']));
+  return rounds;
+}
+
+const latestOf = (rounds: WindowState[][]) => {
+  const latest = new Map<string, WindowState>();
+  for (const round of rounds) for (const s of round) latest.set(windowKey(s.customerId, s.windowStart), s);
+  return latest;
+};
+
+const refsOf = (states: Iterable<WindowState>): WindowRef[] => [...states].map((s) => ({ customerId: s.customerId, windowStart: s.windowStart }));
+
+describe('window states through ClickHouseWindowStore.write and .load', () => {
+  const rounds = fixtureRounds();
+  const latest = latestOf(rounds);
+
+  it('loads nothing for windows never written', async () => {
+    expectOnBoth(await onBoth(async (e) => (await store(e).load(refsOf(latest.values()))).size), 0);
+  });
+
+  it('reads back, after each round of writes, the latest revision of every window written so far', async () => {
+    for (let r = 0; r < rounds.length; r++) {
+      await onBoth((e) => store(e).write(rounds[r]));
+      const expected = latestOf(rounds.slice(0, r + 1));
+      // Every fixture window, written or not yet: unwritten ones are absent from the answer.
+      expectOnBoth(await onBoth((e) => store(e).load(refsOf(latest.values()))), expected);
+    }
+  });
+
+  it('keeps loading once the window at 1970-01-01 00:00 exists, on every later load', async () => {
+    const edge = [...latest.values()].filter((s) => s.windowStart === '1970-01-01T00:00Z');
+    expect(edge.length).toBe(CUSTOMERS.length);
+    for (let i = 0; i < 3; i++) {
+      expectOnBoth(await onBoth((e) => store(e).load(refsOf(latest.values()))), latest);
+    }
+    const loaded = await onBoth((e) => store(e).load(refsOf(edge)));
+    expectOnBoth(loaded, new Map(edge.map((s) => [windowKey(s.customerId, s.windowStart), s])));
+  });
+
+  it('loads more windows than one statement holds (several statements), absent ones left out', async () => {
+    const absent: WindowRef[] = Array.from({ length: 1200 }, (_, i) => ({ customerId: CUSTOMERS[i % CUSTOMERS.length], windowStart: formatMinute(Date.parse('2030-01-01T00:00:00Z') + i * 60_000) }));
+    expectOnBoth(await onBoth((e) => store(e).load([...absent.slice(0, 600), ...refsOf(latest.values()), ...absent.slice(600)])), latest);
+  });
+
+  it('resolves a tie on the revision the same way on both engines, all columns from one row, as the minute view does', async () => {
+    const at = (iso: string) => () => new Date(iso);
+    const minute = '2025-12-28T18:10Z';
+    const a = windowState('cus-tie', minute, 5, [['GET /a', 1]], [['Chrome', 1]], ['a']);
+    const b = windowState('cus-tie', minute, 5, [['GET /b', 2]], [['curl', 2]], ['b']);
+    const c = windowState('cus-tie', minute, 5, [['GET /c', 3]], [['Other', 3]], ['c']);
+    const ref = [{ customerId: 'cus-tie', windowStart: minute }];
+    const key = windowKey('cus-tie', minute);
+    const viewRow = async (e: Engine) => {
+      const rows = await e.ch.query<{ total_requests: number | string; path_keys: string[] }>(
+        `SELECT total_requests, path_keys FROM ${database}.minute_aggregates WHERE customer_id = 'cus-tie'`,
+      );
+      return rows.map((r) => ({ total: Number(r.total_requests), paths: r.path_keys }));
+    };
+
+    // The later write wins a tie.
+    await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([a]));
+    await onBoth((e) => store(e, at('2026-01-01T00:00:01Z')).write([b]));
+    expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), b);
+    expectOnBoth(await onBoth(viewRow), [{ total: 2, paths: ['GET /b'] }]);
+
+    // Written in the same second: the content decides, identically on both engines.
+    await onBoth((e) => store(e, at('2026-01-01T00:00:01Z')).write([c]));
+    const chosen = await onBoth(async (e) => (await store(e).load(ref)).get(key));
+    const [first, second] = engines.map((e) => chosen[e.label]);
+    expect(second).toEqual(first);
+    expect([b, c]).toContainEqual(first);
+    expectOnBoth(await onBoth(viewRow), [{ total: first!.total, paths: [...first!.byPath.keys()] }]);
+
+    // A higher revision ends the tie.
+    const d = windowState('cus-tie', minute, 6, [['GET /d', 4]], [['Firefox', 4]], ['a', 'b', 'c', 'd']);
+    await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([d]));
+    expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), d);
+    latest.set(key, d);
+  });
+});
+
+// --- the query surface ---------------------------------------------------------------------------
+
+interface ViewRow {
+  customer_id: string;
+  window_start: string;
+  total_requests: number;
+  path_keys: string[];
+  path_counts: number[];
+  ua_keys: string[];
+  ua_counts: number[];
+}
+
+type RawViewRow = Omit<ViewRow, 'total_requests' | 'path_counts' | 'ua_counts'> & {
+  total_requests: number | string;
+  path_counts: Array<number | string>;
+  ua_counts: Array<number | string>;
+};
+
+/** ClickHouse's String order: by UTF-8 bytes. */
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+const count = (n: number | string) => {
+  const v = Number(n);
+  if (!Number.isSafeInteger(v)) throw new Error(`not a count: ${JSON.stringify(n)}`);
+  return v;
+};
+
+/**
+ * The one normalisation between the engines' JSON: 18.16 quotes 64-bit integers and writes the
+ * DateTime 0 as 0000-00-00 00:00:00. Everything else must match as sent.
+ */
+function normalise(row: RawViewRow): ViewRow {
+  const minute = dateTimeTextToMinute(row.window_start);
+  if (minute === null) throw new Error(`not a whole minute: ${JSON.stringify(row.window_start)}`);
+  return { ...row, window_start: minute, total_requests: count(row.total_requests), path_counts: row.path_counts.map(count), ua_counts: row.ua_counts.map(count) };
+}
+
+/** The rows a view must hold for `states`: a plain group-and-sum, written here independently of the pipeline's code. */
+function expectedRows(states: Iterable<WindowState>, periodMs: number): ViewRow[] {
+  const groups = new Map<string, { customer: string; start: number; total: number; paths: Map<string, number>; uas: Map<string, number> }>();
+  for (const s of states) {
+    const start = Math.floor(parseMinute(s.windowStart)! / periodMs) * periodMs;
+    const id = `${s.customerId}\u0000${start}`;
+    const g = groups.get(id) ?? { customer: s.customerId, start, total: 0, paths: new Map(), uas: new Map() };
+    groups.set(id, g);
+    g.total += s.total;
+    for (const [k, n] of s.byPath) g.paths.set(k, (g.paths.get(k) ?? 0) + n);
+    for (const [k, n] of s.byUserAgent) g.uas.set(k, (g.uas.get(k) ?? 0) + n);
+  }
+  return [...groups.values()]
+    .sort((x, y) => byBytes(x.customer, y.customer) || x.start - y.start)
+    .map((g) => {
+      const paths = [...g.paths.keys()].sort(byBytes);
+      const uas = [...g.uas.keys()].sort(byBytes);
+      return {
+        customer_id: g.customer,
+        window_start: new Date(g.start).toISOString().slice(0, 16) + 'Z',
+        total_requests: g.total,
+        path_keys: paths,
+        path_counts: paths.map((k) => g.paths.get(k)!),
+        ua_keys: uas,
+        ua_counts: uas.map((k) => g.uas.get(k)!),
+      };
+    });
+}
+
+const PERIODS = { minute_aggregates: 60_000, hourly_aggregates: 3_600_000, daily_aggregates: 86_400_000 } as const;
+type View = keyof typeof PERIODS;
+
+describe('the query surface: minute, hourly and daily views with a plain SELECT', () => {
+  const latest = latestOf(fixtureRounds());
+  latest.set(windowKey('cus-tie', '2025-12-28T18:10Z'), windowState('cus-tie', '2025-12-28T18:10Z', 6, [['GET /d', 4]], [['Firefox', 4]], ['a', 'b', 'c', 'd']));
+
+  const read = (e: Engine, view: View, where = '') =>
+    e.ch.query<RawViewRow>(`SELECT * FROM ${database}.${view}${where} ORDER BY customer_id, window_start`).then((rows) => rows.map(normalise));
+
+  it.each(Object.keys(PERIODS) as View[])('%s holds the same rows on both engines, the rows the fixture makes', async (view) => {
+    const expected = expectedRows(latest.values(), PERIODS[view]);
+    expect(expected.length).toBeGreaterThan({ minute_aggregates: 40, hourly_aggregates: 25, daily_aggregates: 10 }[view]);
+    expectOnBoth(await onBoth((e) => read(e, view)), expected);
+  });
+
+  it('answers filters on customer and window_start (pushed into the views) with the same rows', async () => {
+    const customer = "cus'o\\hara 😀";
+    const from = Date.parse('2025-12-28T18:00:00Z');
+    for (const view of Object.keys(PERIODS) as View[]) {
+      const where = ` WHERE customer_id = ${sqlString(customer)} AND window_start >= ${sqlValue(new Date(from))} AND window_start < ${sqlValue(new Date('2105-01-01T00:00:00Z'))}`;
+      const expected = expectedRows(latest.values(), PERIODS[view]).filter((r) => r.customer_id === customer && Date.parse(r.window_start) >= from && r.window_start < '2105');
+      expect(expected.length).toBeGreaterThan(0);
+      expectOnBoth(await onBoth((e) => read(e, view, where)), expected);
+    }
+    const edge = expectedRows(latest.values(), PERIODS.hourly_aggregates).filter((r) => r.window_start === '1970-01-01T00:00Z');
+    expectOnBoth(await onBoth((e) => read(e, 'hourly_aggregates', ` WHERE window_start = ${sqlValue(new Date(0))}`)), edge);
+  });
+});
