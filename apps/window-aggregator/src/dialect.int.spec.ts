@@ -6,7 +6,7 @@
 // runs on both and must give the same answer on both, and the answer a plain computation here
 // expects. Run it alone with `npm run test:dialect`.
 import { join } from 'node:path';
-import { ClickHouseGateway, ClickHouseUnavailableError, clickHouseSettingsFromEnv, readMigrations, sqlString, sqlValue, SqlValue } from '@pipeline/clickhouse';
+import { ClickHouseError, ClickHouseGateway, clickHouseSettingsFromEnv, readMigrations, sqlString, sqlValue, SqlValue } from '@pipeline/clickhouse';
 import { dateTimeTextToMinute, WindowState } from '@pipeline/partial';
 import { PrivateServer, privateChdb, privateClickHouse, REPO_ROOT, stackInstall, testClickHouseEnv, uniqueName } from '@pipeline/testing';
 import { formatMinute, parseMinute, windowKey } from '@pipeline/window';
@@ -89,17 +89,14 @@ describe('ClickHouse dialect: 18.16 server and current ClickHouse (chdb-core)', 
     expectOnBoth(await onBoth((e) => e.ch.migrate(edited).then(() => 'applied', (err: Error) => err.message)), expect.stringMatching(/changed after it was applied/));
   });
 
-  it('reports a failing statement as a ClickHouseUnavailableError carrying the engine\'s error code', async () => {
-    // Current releases answer `Code: 60. DB::Exception: ... (UNKNOWN_TABLE)`, which the client
-    // parses into a ClickHouseError with the code; 18.16's `Code: 60, e.displayText() = ...` it
-    // passes on as text.
-    const codeOf = (err: unknown) => {
-      if (!(err instanceof ClickHouseUnavailableError)) return `not a ClickHouseUnavailableError: ${String(err)}`;
-      const cause = err.cause as { code?: string } | undefined;
-      return cause?.code ?? /Code: (\d+)/.exec(err.message)?.[1];
-    };
-    const failure = await onBoth((e) => e.ch.query(`SELECT * FROM ${database}.no_such_table`).then(() => 'succeeded', codeOf));
-    expectOnBoth(failure, '60');
+  it('types a failing statement by whether waiting can help, from either engine\'s error text', async () => {
+    // Current releases answer `Code: 60. DB::Exception: ... (UNKNOWN_TABLE)`; 18.16 answers
+    // `Code: 60, e.displayText() = ...`. Both must come out as the same decision.
+    const decisionOf = (err: unknown) => (err instanceof ClickHouseError ? `${err.retryable ? 'retry' : 'refused'}:${err.code}` : `untyped: ${String(err)}`);
+    const missing = await onBoth((e) => e.ch.query(`SELECT * FROM system.no_such_table`).then(() => 'succeeded', decisionOf));
+    expectOnBoth(missing, 'retry:code_60');
+    const garbage = await onBoth((e) => e.ch.query(`SELECT toUInt8('not a number') AS x`).then(() => 'succeeded', decisionOf));
+    expectOnBoth(garbage, expect.stringMatching(/^refused:/));
   });
 
   it('sends 64-bit integers in JSON as each engine does, and the store reads both forms', async () => {
@@ -294,10 +291,11 @@ describe('values the ingestion must reject, as each engine treats them', () => {
         .write([poisoned])
         .then(
           () => 'written',
-          (err: Error) => (/surrogate pair/.test(err.message) ? 'refused' : err.message),
+          // Typed as refused for good: the consumer runtime dead-letters it instead of retrying forever.
+          (err: Error) => (/surrogate pair/.test(err.message) && err instanceof ClickHouseError && !err.retryable ? 'refused for good' : `${err.name}: ${err.message}`),
         ),
     );
-    expectOnBoth(result, 'refused');
+    expectOnBoth(result, 'refused for good');
   });
 });
 

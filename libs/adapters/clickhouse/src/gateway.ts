@@ -56,14 +56,17 @@ const REFUSED: Record<number, string> = {
 };
 
 /**
- * The one place where a ClickHouse failure becomes a retry decision. The code is read from the
- * message text because servers of 2018 do not append the `(TYPE)` the client parses.
+ * The one place where a ClickHouse failure becomes a retry decision, by the server's error code:
+ * parsed by the client from current servers' answers, read from the text of 2018 servers' (which
+ * lack the `(TYPE)` the client's parser needs).
  */
 export function toClickHouseError(err: unknown, what: string): ClickHouseError {
   if (err instanceof ClickHouseError) return err;
   const message = errorMessage(err);
-  const coded = /Code: (\d+)/.exec(message);
-  const code = coded ? Number(coded[1]) : undefined;
+  // Current servers' answers are parsed by the client into `code`; older ones only carry it in the text.
+  const parsed = (err as { code?: unknown })?.code;
+  const coded = typeof parsed === 'string' && /^\d+$/.test(parsed) ? parsed : /Code: (\d+)/.exec(message)?.[1];
+  const code = coded !== undefined ? Number(coded) : undefined;
   if (code !== undefined && REFUSED[code]) return new ClickHouseError(false, REFUSED[code].toLowerCase(), `${what}: ${message}`, err);
   return new ClickHouseError(true, code !== undefined ? `code_${code}` : 'unavailable', `${what}: ${message}`, err);
 }
