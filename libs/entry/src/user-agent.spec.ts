@@ -36,6 +36,20 @@ describe('userAgentFamily', () => {
     expect(userAgentFamily(ua)).toBe(family);
   });
 
+  it.each([
+    ['curl', ['curl/8.5.0', 'CURL/8.5.0', 'Curl/7.1']],
+    ['Wget', ['Wget/1.21.4', 'WGET/1.21', 'wget/1.0']],
+    ['Googlebot', ['Googlebot/2.1', 'GOOGLEBOT/2.1', 'Mozilla/5.0 (compatible; googlebot/2.1)']],
+    ['Chrome', ['Chrome/120.0', 'CHROME/120.0']],
+    ['python-requests', ['python-requests/2.31', 'Python-Requests/2.31']],
+  ])('counts %s as one family however the agent capitalizes it', (family, agents) => {
+    expect(agents.map(userAgentFamily)).toEqual(agents.map(() => family));
+  });
+
+  it('keeps the spelling of a family outside the known list', () => {
+    expect(userAgentFamily('Mozilla/5.0 (compatible; BLEXBot/1.0)')).toBe('BLEXBot');
+  });
+
   it('gives the same family every time (no state carried between calls)', () => {
     const order = [CHROME_WINDOWS, 'curl/8.0', '', GOOGLEBOT, FIREFOX_LINUX, 'garbage', EDGE_WINDOWS];
     const first = order.map(userAgentFamily);

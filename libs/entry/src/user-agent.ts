@@ -13,13 +13,39 @@ export const OTHER_FAMILY = 'Other';
 const parser = new UAParser(Bots);
 
 /**
- * The user-agent family: the browser name ua-parser-js (with its extensions) gives, verbatim
- * (`Chrome`, `Firefox`, `Googlebot`, `bingbot`, `curl`), or `Other`. Depends on the string alone.
+ * ua-parser-js takes a family's name from the user agent's own text (`CURL/8` gives `CURL`), so
+ * one client spelled three ways would count as three families. Known families are folded to
+ * one spelling, the one the product spells itself with; a family outside this list keeps the
+ * spelling the parser gives.
+ */
+const CANONICAL_SPELLINGS = [
+  // Browsers
+  'Chrome', 'Chrome Headless', 'Chrome WebView', 'Chromium', 'Firefox', 'Safari', 'Mobile Safari', 'Edge', 'Opera', 'Opera Mini',
+  'Samsung Browser', 'Brave', 'Vivaldi', 'Yandex', 'UCBrowser', 'IE', 'Mobile Chrome', 'Mobile Firefox', 'Android Browser', 'WebKit',
+  // Command-line clients
+  'curl', 'Wget', 'Lynx', 'ELinks', 'HTTPie', 'PowerShell',
+  // HTTP libraries
+  'python-requests', 'python-urllib3', 'Python-urllib', 'aiohttp', 'httpx', 'Go-http-client', 'okhttp', 'axios', 'node-fetch', 'undici',
+  'Java', 'Apache-HttpClient', 'PostmanRuntime', 'libwww-perl', 'Guzzle', 'Dart', 'Ruby', 'Faraday',
+  // Crawlers and fetchers
+  'Googlebot', 'Googlebot-Image', 'Googlebot-News', 'Googlebot-Video', 'AdsBot-Google', 'Mediapartners-Google', 'Google-InspectionTool',
+  'bingbot', 'BingPreview', 'msnbot', 'Applebot', 'DuckDuckBot', 'YandexBot', 'Baiduspider', 'Sogou web spider', 'Yeti', 'SeznamBot',
+  'AhrefsBot', 'SemrushBot', 'MJ12bot', 'DotBot', 'PetalBot', 'Bytespider', 'Amazonbot', 'GPTBot', 'ChatGPT-User', 'OAI-SearchBot',
+  'ClaudeBot', 'Claude-Web', 'anthropic-ai', 'PerplexityBot', 'CCBot', 'facebookexternalhit', 'Facebot', 'Twitterbot', 'LinkedInBot',
+  'Slackbot', 'Slack-ImgProxy', 'Discordbot', 'TelegramBot', 'WhatsApp', 'Pinterestbot', 'redditbot', 'UptimeRobot',
+];
+const CANONICAL = new Map(CANONICAL_SPELLINGS.map((name) => [name.toLowerCase(), name]));
+
+/**
+ * The user-agent family: the browser name ua-parser-js (with its extensions) gives (`Chrome`,
+ * `Firefox`, `Googlebot`, `bingbot`, `curl`), in one spelling whatever the case the agent used,
+ * or `Other`. Depends on the string alone.
  */
 export function userAgentFamily(userAgent: string): string {
   if (userAgent.trim() === '') return OTHER_FAMILY;
   const name = parser.setUA(userAgent).getBrowser().name;
-  return typeof name === 'string' && name.trim() !== '' ? name : OTHER_FAMILY;
+  if (typeof name !== 'string' || name.trim() === '') return OTHER_FAMILY;
+  return CANONICAL.get(name.toLowerCase()) ?? name;
 }
 
 export interface UserAgentCacheStats {

@@ -98,6 +98,35 @@ describe('validateEntry', () => {
     it.each(['2025-12-28T18:03:07', '2025-02-30T18:03:07Z', 'yesterday', ''])('rejects %p', (receivedAt) => {
       expect(fieldsOf({ ...valid, receivedAt })).toEqual(['receivedAt']);
     });
+    it.each(['1970-01-01T00:00:00Z', '1970-01-01T01:00:00+01:00', '2105-12-31T23:59:59.999Z', '2106-01-01T00:59:00+01:00'])('accepts %s, inside what the aggregates hold', (receivedAt) => {
+      expect(problems({ ...valid, receivedAt })).toEqual([]);
+    });
+    it.each(['0001-01-01T00:00:00Z', '1900-01-01T00:00:00Z', '1950-06-01T12:00:00Z', '1969-12-31T23:59:59.999Z', '1970-01-01T00:59:59+01:00', '2106-01-01T00:00:00Z', '2200-01-01T00:00:00Z', '9999-12-31T23:59:59Z'])(
+      'rejects %s, outside what the aggregates can hold exactly, naming the range',
+      (receivedAt) => {
+        expect(problems({ ...valid, receivedAt })).toEqual([
+          { index: 7, field: 'receivedAt', reason: expect.stringMatching(/between 1970-01-01T00:00:00.000Z and 2105-12-31T23:59:59.999Z/) },
+        ]);
+      },
+    );
+  });
+
+  describe('well-formed Unicode', () => {
+    it.each([
+      ['path', '/\ud800'],
+      ['path', '/a\udc00b'],
+      ['path', '/\udbff'],
+      ['userAgent', 'curl \ud83d'],
+      ['userAgent', '\ude00 bot'],
+    ])('rejects a lone surrogate in %s (%s)', (field, escaped) => {
+      const value = JSON.parse(`"${escaped}"`) as string;
+      expect(problems({ ...valid, [field]: value })).toEqual([{ index: 7, field, reason: expect.stringMatching(/well-formed Unicode/) }]);
+    });
+    it('accepts surrogate pairs (astral characters)', () => {
+      const path = JSON.parse('"/\\ud83d\\ude00"') as string;
+      expect(path).toBe('/😀');
+      expect(problems({ ...valid, path, userAgent: '😀 bot' })).toEqual([]);
+    });
   });
 
   describe('method', () => {

@@ -1,3 +1,4 @@
+import { EARLIEST_EVENT_MS, isStorableEventTime, LATEST_EVENT_MS } from '@pipeline/window';
 import { LogEntry } from './entry';
 
 /** One problem with one entry of a batch: which entry, which field, and why. */
@@ -70,6 +71,10 @@ function charLength(s: string, atMost: number): number {
   return n;
 }
 
+const STORABLE_RANGE = `${new Date(EARLIEST_EVENT_MS).toISOString()} and ${new Date(LATEST_EVENT_MS).toISOString()}`;
+/** A lone surrogate (`"\ud800"` in JSON) names no character: it could not be stored or counted as sent. */
+const NOT_WELL_FORMED = 'must be well-formed Unicode (it holds a lone surrogate such as \\ud800)';
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Every problem of one entry (empty when it is valid). Fields other than the four are ignored. */
@@ -81,7 +86,11 @@ export function validateEntry(input: unknown, index: number): EntryError[] {
   const { receivedAt, method, path, userAgent } = input;
   if (receivedAt === undefined) fail('receivedAt', 'is required');
   else if (typeof receivedAt !== 'string') fail('receivedAt', 'must be a string');
-  else if (parseTimestamp(receivedAt) === null) fail('receivedAt', 'must be an RFC 3339 timestamp with Z or an offset, e.g. 2025-12-28T18:03:07.123Z');
+  else {
+    const ms = parseTimestamp(receivedAt);
+    if (ms === null) fail('receivedAt', 'must be an RFC 3339 timestamp with Z or an offset, e.g. 2025-12-28T18:03:07.123Z');
+    else if (!isStorableEventTime(ms)) fail('receivedAt', `must lie between ${STORABLE_RANGE} (UTC), the times the aggregates can hold exactly`);
+  }
 
   if (method === undefined) fail('method', 'is required');
   else if (typeof method !== 'string') fail('method', 'must be a string');
@@ -90,10 +99,12 @@ export function validateEntry(input: unknown, index: number): EntryError[] {
   if (path === undefined) fail('path', 'is required');
   else if (typeof path !== 'string') fail('path', 'must be a string');
   else if (!path.startsWith('/')) fail('path', "must start with '/'");
+  else if (!path.isWellFormed()) fail('path', NOT_WELL_FORMED);
   else if (charLength(path, MAX_PATH_CHARS) > MAX_PATH_CHARS) fail('path', `must be at most ${MAX_PATH_CHARS} characters`);
 
   if (userAgent === undefined) fail('userAgent', 'is required');
   else if (typeof userAgent !== 'string') fail('userAgent', 'must be a string');
+  else if (!userAgent.isWellFormed()) fail('userAgent', NOT_WELL_FORMED);
   else if (charLength(userAgent, MAX_USER_AGENT_CHARS) > MAX_USER_AGENT_CHARS) fail('userAgent', `must be at most ${MAX_USER_AGENT_CHARS} characters`);
 
   return errors;
