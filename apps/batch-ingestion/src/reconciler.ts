@@ -16,6 +16,8 @@ export interface ReconcilerOptions {
   intervalMs: number;
   pagesPerScan: number;
   reannounceAfterMs: number;
+  /** Keys per listing request (S3's maximum is 1,000). */
+  pageSize?: number;
   now?: () => number;
 }
 
@@ -26,8 +28,6 @@ export interface ScanResult {
   /** True when the scan reached the end of the raw batches (the next one starts over). */
   wrapped: boolean;
 }
-
-const PAGE = 1000;
 
 /** `raw/{customerId}/{batchId}.json` -> its ids, or null for a key the ingestion never writes. */
 function idsOf(rawKey: string): { customerId: string; batchId: string } | null {
@@ -55,10 +55,12 @@ export class Reconciler implements Source {
   /** Orphans announced, by key, with when: the same one is not announced again before reannounceAfterMs. */
   private readonly announced = new LRUCache<string, number>({ max: 100_000 });
   private readonly now: () => number;
+  private readonly page: number;
   private readonly metrics: { scans: Counter; scanned: Counter; orphans: Counter; announced: Counter; duration: Histogram; lastScan: Gauge };
 
   constructor(private readonly o: ReconcilerOptions) {
     this.now = o.now ?? Date.now;
+    this.page = o.pageSize ?? 1000;
     const registers = [o.registry];
     this.metrics = {
       scans: new Counter({ name: 'reconciler_scans_total', help: 'Scans of stored raw batches for ones never summarized', registers }),
@@ -95,7 +97,7 @@ export class Reconciler implements Source {
     const started = performance.now();
     const result: ScanResult = { scanned: 0, orphans: 0, announced: 0, wrapped: false };
     for (let page = 0; page < this.o.pagesPerScan && !this.stopped; page++) {
-      const raw = await this.o.store.list(RAW_PREFIX, { startAfter: this.cursor, maxKeys: PAGE });
+      const raw = await this.o.store.list(RAW_PREFIX, { startAfter: this.cursor, maxKeys: this.page });
       if (raw.objects.length > 0) await this.reconcile(raw.objects, result);
       if (!raw.truncated || raw.objects.length === 0) {
         this.cursor = undefined;
@@ -138,7 +140,7 @@ export class Reconciler implements Source {
     const found = new Set<string>();
     let cursor = after;
     for (;;) {
-      const page = await this.o.store.list(SUMMARY_PREFIX, { startAfter: cursor, maxKeys: PAGE });
+      const page = await this.o.store.list(SUMMARY_PREFIX, { startAfter: cursor, maxKeys: this.page });
       for (const o of page.objects) {
         if (o.key > upTo) return found;
         found.add(o.key);

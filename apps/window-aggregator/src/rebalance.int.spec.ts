@@ -66,4 +66,45 @@ describe('two window-aggregator instances in one group', () => {
     expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
     expect(await readView(harness.ch, 'daily_aggregates', customers)).toEqual(expected.day);
   });
+
+  it('keep exact counts when a member hangs past its session (a stalled, not killed, old owner) and then goes on', async () => {
+    const customers = ['cus-stall-1', 'cus-stall-2', 'cus-stall-3', 'cus-stall-4'];
+    const partials = generatePartials({ customers, minutes: ['2025-12-28T19:03Z', '2025-12-28T19:04Z', '2025-12-28T19:05Z'], batches: 150, prefix: 'stall' });
+    const stream = shuffled([...partials, ...partials.filter((_, i) => i % 3 === 0)], 7);
+    const quarter = Math.ceil(stream.length / 4);
+    await Promise.all(apps.splice(0).map((app) => app.stop()));
+
+    const a = await startApp('window-aggregator', appEnv(names));
+    const b = await startApp('window-aggregator', appEnv(names));
+    apps.push(a, b);
+    await waitFor('both instances in the group', async () => {
+      const { groups } = await harness.admin.describeGroups([names.group]);
+      return groups[0].state === 'Stable' && groups[0].members.length === 2;
+    }, 60_000, 200);
+    await harness.producer.sendSlowly(names.topic, stream.slice(0, quarter));
+    await waitFor('both instances to take partials', async () => (await taken(a)) > 0 && (await taken(b)) > 0, 60_000, 200);
+
+    // A freezes mid-stream, holding its partitions (and maybe a batch it has merged but not written),
+    // for longer than its session: the group gives its partitions to B, which reloads their windows.
+    const during = harness.producer.sendSlowly(names.topic, stream.slice(quarter, 3 * quarter));
+    await sleep(200);
+    a.suspend();
+    await during;
+    await sleep(9_000);
+    const { groups } = await harness.admin.describeGroups([names.group]);
+    expect(groups[0].members.length).toBe(1);
+
+    // A wakes up: whatever it was doing lands late, it finds itself out of the group and rejoins.
+    a.resume();
+    await harness.producer.sendSlowly(names.topic, stream.slice(3 * quarter));
+    await waitCaughtUp(harness.admin, names, 180_000);
+
+    const expected = expectedOf(partials);
+    expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expected.minute);
+    expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual(expected.hour);
+    // Exact now, and still exact once A has settled (a late write of A must not undo anything).
+    await sleep(5_000);
+    await waitCaughtUp(harness.admin, names, 60_000);
+    expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expected.minute);
+  });
 });

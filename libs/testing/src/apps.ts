@@ -30,6 +30,9 @@ export interface AppProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again with the same port and environment and waits until it is ready. */
   restart(): Promise<void>;
+  /** Freezes the process (SIGSTOP) without ending it; resume() lets it go on where it stopped. */
+  suspend(): void;
+  resume(): void;
   stop(): Promise<void>;
   waitReady(timeoutMs?: number): Promise<void>;
 }
@@ -73,6 +76,8 @@ export async function startApp(app: AppName, env: Record<string, string>, option
     logFile: proc.logFile,
     kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.signal(signal),
     restart: started,
+    suspend: () => proc.suspend(),
+    resume: () => proc.resume(),
     stop: () => proc.stop(),
     waitReady: (timeoutMs?: number) => waitReady(timeoutMs),
   };

@@ -101,6 +101,25 @@ export class ManagedProcess {
     clearTimeout(timer);
   }
 
+  /** SIGSTOP / SIGCONT to the whole group: a process that hangs (a long GC pause, a frozen VM) and later goes on. */
+  suspend(): void {
+    this.notify('SIGSTOP');
+  }
+
+  resume(): void {
+    this.notify('SIGCONT');
+  }
+
+  private notify(signal: NodeJS.Signals): void {
+    const child = this.child;
+    if (!child || !this.running) return;
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      child.kill(signal);
+    }
+  }
+
   stop(): Promise<void> {
     return this.signal('SIGTERM');
   }
