@@ -169,8 +169,8 @@ async function throughput(mode) {
     seconds: Number(seconds.toFixed(2)),
     partialsPerSecond: Math.round(partials.length / seconds),
     rowsWritten: done.aggregator_rows_written_total,
-    inserts: done.aggregator_flush_duration_seconds_count,
-    meanInsertMs: Number(((done.aggregator_flush_duration_seconds_sum / done.aggregator_flush_duration_seconds_count) * 1000).toFixed(1)),
+    inserts: done.aggregator_write_duration_seconds_count,
+    meanInsertMs: Number(((done.aggregator_write_duration_seconds_sum / done.aggregator_write_duration_seconds_count) * 1000).toFixed(1)),
   };
   console.log(JSON.stringify(result));
   return result;

@@ -7,3 +7,4 @@ export * from './s003-gzip';
 export * from './s004-customer-isolation';
 export * from './s005-duplicate-storm';
 export * from './s006-late-data';
+export * from './s008-hostile-input';

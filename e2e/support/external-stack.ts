@@ -1,4 +1,4 @@
-import { Stack } from './stack';
+import { Stack, StackWire } from './stack';
 
 /** Runs are told apart on a shared stack by a suffix on every customer id. */
 function runSuffix(env: NodeJS.ProcessEnv): string {
@@ -29,11 +29,32 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
     database: env.E2E_CLICKHOUSE_DATABASE ?? env.CLICKHOUSE_DATABASE ?? 'log_analytics',
   };
   const customerSuffix = runSuffix(env);
+  // Kafka and S3 of a stack given by URLs are reachable only when named (docker-compose publishes
+  // Kafka's host listener on 127.0.0.1:19092 and MinIO on 127.0.0.1:9000).
+  const wire: StackWire | undefined = env.E2E_KAFKA_BROKERS
+    ? {
+        kafkaBrokers: env.E2E_KAFKA_BROKERS.split(','),
+        topics: {
+          batchIngested: env.TOPIC_BATCH_INGESTED ?? 'batch-ingested',
+          insightEvents: env.TOPIC_INSIGHT_EVENTS ?? 'insight-events',
+          batchIngestedDlq: env.TOPIC_BATCH_INGESTED_DLQ ?? 'batch-ingested-dlq',
+          insightEventsDlq: env.TOPIC_INSIGHT_EVENTS_DLQ ?? 'insight-events-dlq',
+        },
+        s3: {
+          endpoint: env.E2E_S3_ENDPOINT ?? 'http://127.0.0.1:9000',
+          region: env.S3_REGION ?? 'us-east-1',
+          bucket: env.S3_BUCKET ?? 'log-batches',
+          accessKeyId: env.E2E_S3_ACCESS_KEY_ID ?? env.S3_ACCESS_KEY_ID ?? 'minioadmin',
+          secretAccessKey: env.E2E_S3_SECRET_ACCESS_KEY ?? env.S3_SECRET_ACCESS_KEY ?? 'minioadmin',
+        },
+      }
+    : undefined;
   return {
     mode: 'external',
     url: (service) => urls[service],
     clickhouse,
     customerSuffix,
+    wire,
     describe: () => `external stack: ${Object.entries(urls).map(([s, u]) => `${s} ${u}`).join(', ')}; ClickHouse ${clickhouse.url} database ${clickhouse.database}; customer suffix ${JSON.stringify(customerSuffix)}`,
     stop: async () => undefined,
   };

@@ -2,7 +2,7 @@ import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Clie
 import { ClickHouseGateway } from '@pipeline/clickhouse';
 import { createKafka } from '@pipeline/kafka';
 import { AppProcess, startApp, stackEndpoints } from '@pipeline/testing';
-import { ServiceControl, ServiceName, SERVICES, Stack, StackOptions } from './stack';
+import { ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
 
 /** Lower-case letters and digits: valid in topic, bucket and database names alike. */
 function runId(name: string): string {
@@ -68,6 +68,7 @@ export async function startNativeStack(options: StackOptions): Promise<Stack> {
     clickhouse,
     customerSuffix: '',
     control,
+    wire: wireOf(env),
     pid: (service) => app(service).pid,
     describe: () =>
       [`native stack: database ${env.CLICKHOUSE_DATABASE}, bucket ${env.S3_BUCKET}, topics ${env.TOPIC_BATCH_INGESTED} / ${env.TOPIC_INSIGHT_EVENTS}`,
@@ -75,6 +76,20 @@ export async function startNativeStack(options: StackOptions): Promise<Stack> {
     stop: async () => {
       await Promise.allSettled([...apps.values()].map((a) => a.stop()));
       if (process.env.E2E_KEEP !== '1') await removeRunResources(env);
+    },
+  };
+}
+
+export function wireOf(env: Record<string, string>): StackWire {
+  return {
+    kafkaBrokers: env.KAFKA_BROKERS.split(','),
+    topics: { batchIngested: env.TOPIC_BATCH_INGESTED, insightEvents: env.TOPIC_INSIGHT_EVENTS, batchIngestedDlq: env.TOPIC_BATCH_INGESTED_DLQ, insightEventsDlq: env.TOPIC_INSIGHT_EVENTS_DLQ },
+    s3: {
+      endpoint: env.S3_ENDPOINT,
+      region: env.S3_REGION ?? 'us-east-1',
+      bucket: env.S3_BUCKET,
+      accessKeyId: env.S3_ACCESS_KEY_ID ?? 'minioadmin',
+      secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? 'minioadmin',
     },
   };
 }

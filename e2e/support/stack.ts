@@ -21,6 +21,16 @@ export interface ServiceControl {
   restart(service: ServiceName): Promise<void>;
 }
 
+/**
+ * Direct access to the stack's Kafka topics and bucket, for scenarios that must put what no client
+ * of the HTTP API could (a foreign producer's message) and read the dead-letter topics.
+ */
+export interface StackWire {
+  kafkaBrokers: string[];
+  topics: { batchIngested: string; insightEvents: string; batchIngestedDlq: string; insightEventsDlq: string };
+  s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
+}
+
 /** A running pipeline the scenarios can drive and read. */
 export interface Stack {
   readonly mode: TargetMode;
@@ -31,6 +41,8 @@ export interface Stack {
   readonly customerSuffix: string;
   /** Present when the runner can kill and restart the services (native, containers). */
   readonly control?: ServiceControl;
+  /** Present when the runner can reach the stack's Kafka and S3 directly. */
+  readonly wire?: StackWire;
   /** OS process ids of the services when they run on this machine (for /proc figures). */
   pid?(service: ServiceName): number | undefined;
   /** Where to look when something fails (log files, container names). */
