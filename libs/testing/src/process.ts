@@ -85,11 +85,7 @@ export class ManagedProcess {
   async signal(signal: NodeJS.Signals, graceMs = 20_000): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      child.kill(signal);
-    }
+    this.notify(signal);
     const timer = setTimeout(() => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
