@@ -22,7 +22,7 @@ const partial = (batchId: string, windowStart = '2025-12-28T18:03Z', n = 2, cust
 
 const down = () => new ClickHouseError(true, 'unavailable', 'ClickHouse down');
 
-/** window_revisions in memory: every row ever written, latest revision wins. */
+/** window_revisions in memory: every row ever written; the latest revision's counts, the ids of all. */
 class MemoryStore implements WindowStore {
   rows: WindowRevisionRow[] = [];
   loads = 0;
@@ -35,7 +35,7 @@ class MemoryStore implements WindowStore {
     const out = new Map<string, WindowState>();
     for (const w of windows) {
       const latest = this.latest(w.customerId, w.windowStart);
-      if (latest) out.set(windowKey(w.customerId, w.windowStart), fromRow(latest));
+      if (latest) out.set(windowKey(w.customerId, w.windowStart), fromRow({ ...latest, batch_ids: this.ids(w.customerId, w.windowStart) }));
     }
     return out;
   }
@@ -46,8 +46,17 @@ class MemoryStore implements WindowStore {
   }
 
   latest(customerId: string, windowStart: string): WindowRevisionRow | undefined {
+    return this.of(customerId, windowStart).sort((a, b) => b.revision - a.revision)[0];
+  }
+
+  /** Every id the window's revisions carry, sorted. */
+  ids(customerId: string, windowStart: string): string[] {
+    return [...new Set(this.of(customerId, windowStart).flatMap((r) => r.batch_ids))].sort();
+  }
+
+  private of(customerId: string, windowStart: string): WindowRevisionRow[] {
     const ws = `${windowStart.slice(0, 10)} ${windowStart.slice(11, 16)}:00`;
-    return this.rows.filter((r) => r.customer_id === customerId && r.window_start === ws).sort((a, b) => b.revision - a.revision)[0];
+    return this.rows.filter((r) => r.customer_id === customerId && r.window_start === ws);
   }
 }
 
@@ -118,6 +127,7 @@ describe('WindowAggregator', () => {
     await run(b);
     expect(store.rows).toHaveLength(2);
     expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b1', 'b2'], revision: 3 });
+    expect(store.ids('cus-axon', '2025-12-28T18:03Z')).toEqual(['b1', 'b2']);
     expect(store.latest('cus-axon', '2025-12-28T18:04Z')).toMatchObject({ total_requests: 2, revision: 2 });
     expect(b.commits).toEqual(['3']);
     expect(await metric('aggregator_partials_merged_total')).toBe(3);
@@ -142,12 +152,14 @@ describe('WindowAggregator', () => {
     setTimeout(() => (b.running = false), 30);
     await run(b);
     expect(b.commits).toEqual([]);
-    expect([...cache.get('cus-axon|2025-12-28T18:03Z')!.batchIds]).toEqual(['b1']);
+    expect([...cache.get('cus-axon|2025-12-28T18:03Z')!.mergedIds]).toEqual(['b1']);
     // Redelivered once ClickHouse is back: b2 is merged, not mistaken for a duplicate.
     store.failWrites = 0;
     const again = batchOf([partial('b2')], 1);
     await run(again);
-    expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b1', 'b2'] });
+    // The new revision carries only what it adds; the window's ids are those of all its revisions.
+    expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b2'] });
+    expect(store.ids('cus-axon', '2025-12-28T18:03Z')).toEqual(['b1', 'b2']);
     expect(again.commits).toEqual(['2']);
   });
 
@@ -163,7 +175,8 @@ describe('WindowAggregator', () => {
     const restarted = setup(first.store);
     const again = batchOf([partial('b1'), partial('b2', '2025-12-28T18:04Z'), partial('b3')]);
     await restarted.run(again);
-    expect(restarted.store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b1', 'b3'] });
+    expect(restarted.store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 4, batch_ids: ['b3'] });
+    expect(restarted.store.ids('cus-axon', '2025-12-28T18:03Z')).toEqual(['b1', 'b3']);
     expect(restarted.store.latest('cus-axon', '2025-12-28T18:04Z')).toMatchObject({ total_requests: 2, batch_ids: ['b2'] });
     expect(restarted.store.rows.length).toBe(rowsAfterCrash + 1); // only 18:03 changed
     expect(await restarted.metric('aggregator_partials_duplicate_total')).toBe(2);
@@ -246,6 +259,17 @@ describe('WindowAggregator', () => {
     await run(batchOf([part(1), part(2), part(1)]));
     expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 2, batch_ids: ['wide#1/2', 'wide#2/2'], path_keys: ['GET /1', 'GET /2'] });
     expect(await metric('aggregator_partials_duplicate_total')).toBe(1);
+  });
+
+  it('writes per revision only the ids merged since the previous one, however many the window holds', async () => {
+    const { store, run, cache } = setup();
+    const many = Array.from({ length: 2_000 }, (_, i) => partial(`hot-${String(i).padStart(5, '0')}`, '2025-12-28T18:03Z', 1));
+    for (let i = 0; i < many.length; i += 200) await run(batchOf(many.slice(i, i + 200), i));
+    expect(store.rows.map((r) => r.batch_ids.length)).toEqual(Array(10).fill(200));
+    cache.clear(); // a restart: the state comes back from the store, every id included
+    await run(batchOf([many[5], partial('hot-new', '2025-12-28T18:03Z', 1)], 2_000));
+    expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 2_001, batch_ids: ['hot-new'] });
+    expect(store.ids('cus-axon', '2025-12-28T18:03Z')).toHaveLength(2_001);
   });
 
   it('does nothing with a batch that arrives while stopping', async () => {

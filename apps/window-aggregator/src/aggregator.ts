@@ -1,6 +1,6 @@
 import { insightEventKey, Partial, parsePartial } from '@pipeline/contract';
 import type { ConsumedMessage, MessageHandler, Rejection, UnitContext } from '@pipeline/kafka';
-import { emptyWindowState, KnownWindow, mergeBatch, OffsetPartial, WindowStateCache } from '@pipeline/partial';
+import { emptyWindowState, KnownWindow, markWritten, mergeBatch, OffsetPartial, WindowStateCache } from '@pipeline/partial';
 import type { Logger } from '@pipeline/platform';
 import { windowKey } from '@pipeline/window';
 import { AggregatorMetrics } from './metrics';
@@ -92,6 +92,7 @@ export class WindowAggregator implements MessageHandler {
     }
 
     // From here on the batch is durable: memory may reflect it.
+    for (const state of result.changed) markWritten(state);
     if (generation === this.generation) {
       for (const { state } of known.values()) if (state.revision > 0) this.cache.put(state);
       for (const state of result.changed) this.cache.put(state);

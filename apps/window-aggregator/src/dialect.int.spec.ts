@@ -301,11 +301,14 @@ describe('values the ingestion must reject, as each engine treats them', () => {
 
 // --- window states through ClickHouseWindowStore ------------------------------------------------
 
-/** A state as the aggregator holds it; the user-agent counts must add up to the path counts. */
-function windowState(customerId: string, windowStart: string, revision: number, byPath: Array<[string, number]>, byUa: Array<[string, number]>, batchIds: string[]): WindowState {
+/**
+ * A state as the aggregator writes it: its counts, and the ids merged since its previous revision
+ * (`newIds`). The user-agent counts must add up to the path counts.
+ */
+function windowState(customerId: string, windowStart: string, revision: number, byPath: Array<[string, number]>, byUa: Array<[string, number]>, newIds: string[]): WindowState {
   const total = byPath.reduce((sum, [, n]) => sum + n, 0);
   if (byUa.reduce((sum, [, n]) => sum + n, 0) !== total) throw new Error(`fixture ${customerId}|${windowStart}: user-agent counts do not add up`);
-  return { customerId, windowStart, revision, total, byPath: new Map(byPath), byUserAgent: new Map(byUa), batchIds: new Set(batchIds) };
+  return { customerId, windowStart, revision, total, byPath: new Map(byPath), byUserAgent: new Map(byUa), mergedIds: new Set(), newIds: new Set(newIds) };
 }
 
 const PATH_KEYS = [
@@ -373,11 +376,19 @@ function fixtureRounds(): WindowState[][] {
   return rounds;
 }
 
+/** What a load must give after these writes: per window, the latest revision's counts and the ids of all its revisions. */
 const latestOf = (rounds: WindowState[][]) => {
   const latest = new Map<string, WindowState>();
-  for (const round of rounds) for (const s of round) latest.set(windowKey(s.customerId, s.windowStart), s);
+  for (const round of rounds) {
+    for (const s of round) {
+      const key = windowKey(s.customerId, s.windowStart);
+      const ids = new Set([...(latest.get(key)?.mergedIds ?? []), ...s.newIds]);
+      latest.set(key, { ...s, mergedIds: ids, newIds: new Set() });
+    }
+  }
   return latest;
 };
+const loaded = (s: WindowState, ids: string[]): WindowState => ({ ...s, mergedIds: new Set(ids), newIds: new Set() });
 
 const refsOf = (states: Iterable<WindowState>): WindowRef[] => [...states].map((s) => ({ customerId: s.customerId, windowStart: s.windowStart }));
 
@@ -428,10 +439,10 @@ describe('window states through ClickHouseWindowStore.write and .load', () => {
       return rows.map((r) => ({ total: Number(r.total_requests), paths: r.path_keys }));
     };
 
-    // The later write wins a tie.
+    // The later write wins a tie; the ids of both are the window's.
     await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([a]));
     await onBoth((e) => store(e, at('2026-01-01T00:00:01Z')).write([b]));
-    expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), b);
+    expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), loaded(b, ['a', 'b']));
     expectOnBoth(await onBoth(viewRow), [{ total: 2, paths: ['GET /b'] }]);
 
     // Written in the same second: the content decides, identically on both engines.
@@ -439,14 +450,14 @@ describe('window states through ClickHouseWindowStore.write and .load', () => {
     const chosen = await onBoth(async (e) => (await store(e).load(ref)).get(key));
     const [first, second] = engines.map((e) => chosen[e.label]);
     expect(second).toEqual(first);
-    expect([b, c]).toContainEqual(first);
+    expect([loaded(b, ['a', 'b', 'c']), loaded(c, ['a', 'b', 'c'])]).toContainEqual(first);
     expectOnBoth(await onBoth(viewRow), [{ total: first!.total, paths: [...first!.byPath.keys()] }]);
 
-    // A higher revision ends the tie.
-    const d = windowState('cus-tie', minute, 6, [['GET /d', 4]], [['Firefox', 4]], ['a', 'b', 'c', 'd']);
+    // A higher revision ends the tie; it carries only its own new id.
+    const d = windowState('cus-tie', minute, 6, [['GET /d', 4]], [['Firefox', 4]], ['d']);
     await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([d]));
-    expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), d);
-    latest.set(key, d);
+    expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), loaded(d, ['a', 'b', 'c', 'd']));
+    latest.set(key, loaded(d, ['a', 'b', 'c', 'd']));
   });
 });
 

@@ -27,7 +27,7 @@ interface LatestRow {
   latest_path_counts: StoredWindowRow['path_counts'];
   latest_ua_keys: string[];
   latest_ua_counts: StoredWindowRow['ua_counts'];
-  latest_batch_ids: string[];
+  all_batch_ids: string[];
 }
 
 const toStoredRow = (r: LatestRow): StoredWindowRow => ({
@@ -39,7 +39,7 @@ const toStoredRow = (r: LatestRow): StoredWindowRow => ({
   path_counts: r.latest_path_counts,
   ua_keys: r.latest_ua_keys,
   ua_counts: r.latest_ua_counts,
-  batch_ids: r.latest_batch_ids,
+  batch_ids: r.all_batch_ids,
 });
 
 const distinct = <T>(values: T[]) => [...new Set(values)];
@@ -72,7 +72,8 @@ export class ClickHouseWindowStore implements WindowStore {
   }
 
   /**
-   * Latest revision per window via argMax, never FINAL: it does not depend on background merges.
+   * Latest revision per window via argMax, never FINAL: it does not depend on background merges;
+   * with the ids of every revision, since each row carries only those merged since the previous.
    * Revisions are ordered as the views order them, by (revision, written_at, content_hash) (see
    * migration 001), so a tie on the revision resolves to the row the views show, on every
    * ClickHouse version. The customer and minute lists let ClickHouse skip partitions and ranges
@@ -97,7 +98,7 @@ export class ClickHouseWindowStore implements WindowStore {
     argMax(path_counts, (revision, written_at, content_hash)) AS latest_path_counts,
     argMax(ua_keys, (revision, written_at, content_hash)) AS latest_ua_keys,
     argMax(ua_counts, (revision, written_at, content_hash)) AS latest_ua_counts,
-    argMax(batch_ids, (revision, written_at, content_hash)) AS latest_batch_ids
+    groupArrayArray(batch_ids) AS all_batch_ids
 FROM ${this.clickhouse.database}.window_revisions
 WHERE customer_id IN (${customers.map((c) => sqlValue(c)).join(', ')})
   AND window_start IN (${starts.map((d) => sqlValue(d)).join(', ')})

@@ -1,6 +1,6 @@
 import { mergeBatch, mergePartial, KnownWindow, OffsetPartial, isLate } from './merge';
 import { Partial } from '@pipeline/contract';
-import { emptyWindowState, toRow, WindowState, windowStateKey } from './window-state';
+import { cloneWindowState, emptyWindowState, markWritten, toRow, WindowState, windowStateKey } from './window-state';
 
 const partial = (batchId: string, windowStart = '2025-12-28T18:03Z', byPath: Record<string, number> = { 'GET /': 2, 'GET /about': 1 }, byUa: Record<string, number> = { Chrome: 1, curl: 2 }, customerId = 'cus-axon'): Partial => ({
   v: 1,
@@ -24,7 +24,8 @@ describe('mergePartial', () => {
     expect(s.total).toBe(3);
     expect(Object.fromEntries(s.byPath)).toEqual({ 'GET /': 2, 'GET /about': 1 });
     expect(Object.fromEntries(s.byUserAgent)).toEqual({ Chrome: 1, curl: 2 });
-    expect([...s.batchIds]).toEqual(['b1']);
+    expect([...s.newIds]).toEqual(['b1']);
+    expect(s.mergedIds.size).toBe(0);
   });
 
   it('ignores the same batch a second time, leaving the counts as they were', () => {
@@ -46,7 +47,7 @@ describe('mergePartial', () => {
     expect(s.total).toBe(expectedTotal);
     expect(s.byPath.get('GET /')).toBe(expectedTotal);
     expect(s.byUserAgent.get('Firefox')).toBe(expectedTotal);
-    expect(s.batchIds.size).toBe(500);
+    expect(s.newIds.size).toBe(500);
   });
 
   it('refuses a partial of another window', () => {
@@ -54,6 +55,20 @@ describe('mergePartial', () => {
     expect(() => mergePartial(s, partial('b1', '2025-12-28T18:04Z'))).toThrow(/merged into/);
     expect(() => mergePartial(s, partial('b1', '2025-12-28T18:03Z', undefined, undefined, 'cus-other'))).toThrow(/merged into/);
     expect(s.total).toBe(0);
+  });
+});
+
+describe('working copies', () => {
+  it('share the written ids, add only new ones, and leave the original untouched until written', () => {
+    const written = { ...emptyWindowState('cus-axon', '2025-12-28T18:03Z'), revision: 4, mergedIds: new Set(['b1']) };
+    const copy = cloneWindowState(written);
+    expect(mergePartial(copy, partial('b1'))).toBe('duplicate');
+    expect(mergePartial(copy, partial('b2'))).toBe('merged');
+    expect([...written.mergedIds]).toEqual(['b1']);
+    expect([...copy.newIds]).toEqual(['b2']);
+    expect(toRow(copy).batch_ids).toEqual(['b2']);
+    markWritten(copy);
+    expect([[...copy.mergedIds].sort(), copy.newIds.size]).toEqual([['b1', 'b2'], 0]);
   });
 });
 
@@ -71,7 +86,7 @@ describe('mergeBatch', () => {
     expect(r.duplicates).toBe(0);
     const byKey = new Map(r.changed.map((s) => [windowStateKey(s), s]));
     expect(byKey.get('cus-axon|2025-12-28T18:03Z')!.total).toBe(6);
-    expect([...byKey.get('cus-axon|2025-12-28T18:03Z')!.batchIds].sort()).toEqual(['b1', 'b2']);
+    expect([...byKey.get('cus-axon|2025-12-28T18:03Z')!.newIds].sort()).toEqual(['b1', 'b2']);
     expect(byKey.get('cus-axon|2025-12-28T18:04Z')!.total).toBe(6);
     expect(byKey.get('cus-beta|2025-12-28T18:03Z')!.total).toBe(3);
     // revision = last offset of the window in the batch + 1

@@ -1,6 +1,6 @@
 import { MINUTE_MS, parseMinute, windowKey } from '@pipeline/window';
 import { Partial, partialId } from '@pipeline/contract';
-import { cloneWindowState, WindowState } from './window-state';
+import { cloneWindowState, hasMerged, WindowState } from './window-state';
 
 export type MergeOutcome = 'merged' | 'duplicate';
 
@@ -18,8 +18,8 @@ export function mergePartial(state: WindowState, partial: Partial): MergeOutcome
     throw new Error(`partial of ${windowKey(partial.customerId, partial.windowStart)} merged into ${windowKey(state.customerId, state.windowStart)}`);
   }
   const id = partialId(partial);
-  if (state.batchIds.has(id)) return 'duplicate';
-  state.batchIds.add(id);
+  if (hasMerged(state, id)) return 'duplicate';
+  state.newIds.add(id);
   state.total += partial.total;
   addCounts(state.byPath, partial.requestsByPath);
   addCounts(state.byUserAgent, partial.requestsByUserAgent);
@@ -111,7 +111,7 @@ export function mergeBatch(input: MergeBatchInput): MergeBatchResult {
     entry.lastOffset = Math.max(entry.lastOffset, item.offset);
 
     const current = entry.state ?? entry.base.state;
-    if (current.batchIds.has(partialId(partial))) {
+    if (hasMerged(current, partialId(partial))) {
       duplicates++;
       outcomes.push({ ...item, outcome: 'duplicate', late: false });
       continue;

@@ -41,6 +41,7 @@ export class WindowStateCache {
   /** Holds a state that has just been made durable (its revision was written). */
   put(state: WindowState): void {
     if (state.revision <= 0) throw new Error(`window ${windowStateKey(state)} was never written; only durable states are cached`);
+    if (state.newIds.size > 0) throw new Error(`window ${windowStateKey(state)} has unwritten ids; only durable states are cached`);
     this.cache.set(windowStateKey(state), state);
   }
 
@@ -73,6 +74,8 @@ export function estimatedBytes(state: WindowState): number {
   let bytes = 200 + 2 * (state.customerId.length + state.windowStart.length);
   for (const key of state.byPath.keys()) bytes += 2 * key.length + 80;
   for (const key of state.byUserAgent.keys()) bytes += 2 * key.length + 80;
-  for (const id of state.batchIds) bytes += 2 * id.length + 60;
+  // Ids are of a similar length; estimating from the first keeps this cheap for a hot window.
+  const [first] = state.mergedIds;
+  if (first !== undefined) bytes += state.mergedIds.size * (2 * first.length + 60);
   return bytes;
 }

@@ -2,8 +2,10 @@ import { MINUTE_MS, parseMinute, windowKey } from '@pipeline/window';
 
 /**
  * Everything the aggregator knows about one customer's minute: the counts and the ids of every
- * batch merged into them. The ids travel with the counts (same row, same write), which is what
- * makes a redelivered partial recognisable after any crash.
+ * partial merged into them (its batch id, or `batch#part/parts`). Each revision row carries the
+ * counts and the ids merged since the previous revision (same row, same write), which is what
+ * makes a redelivered partial recognisable after any crash, while a revision of a window fed by
+ * a hundred thousand batches still writes only what is new.
  */
 export interface WindowState {
   customerId: string;
@@ -14,10 +16,13 @@ export interface WindowState {
   total: number;
   byPath: Map<string, number>;
   byUserAgent: Map<string, number>;
-  batchIds: Set<string>;
+  /** Ids merged in written revisions. Shared, not copied, between a state and its working copies. */
+  mergedIds: Set<string>;
+  /** Ids merged since the last written revision: what the next revision row carries. */
+  newIds: Set<string>;
 }
 
-/** A row of `window_revisions`: one complete, self-contained revision of a window. */
+/** A row of `window_revisions`: a window's counts at one revision and the ids merged since the previous one. */
 export interface WindowRevisionRow {
   customer_id: string;
   /** `YYYY-MM-DD hh:mm:ss`, UTC (ClickHouse DateTime text). */
@@ -45,21 +50,37 @@ export interface StoredWindowRow {
 }
 
 export function emptyWindowState(customerId: string, windowStart: string): WindowState {
-  return { customerId, windowStart, revision: 0, total: 0, byPath: new Map(), byUserAgent: new Map(), batchIds: new Set() };
+  return { customerId, windowStart, revision: 0, total: 0, byPath: new Map(), byUserAgent: new Map(), mergedIds: new Set(), newIds: new Set() };
 }
 
 export function windowStateKey(state: Pick<WindowState, 'customerId' | 'windowStart'>): string {
   return windowKey(state.customerId, state.windowStart);
 }
 
-/** A deep copy: merging into it leaves the original (e.g. a cached, durable state) untouched. */
+/**
+ * A working copy: merging into it leaves the original (a cached, durable state) untouched. The
+ * written ids are shared rather than copied (a hot window holds a hundred thousand): merging only
+ * adds to `newIds`, and they join `mergedIds` in markWritten, once their revision is durable.
+ */
 export function cloneWindowState(state: WindowState): WindowState {
   return {
     ...state,
     byPath: new Map(state.byPath),
     byUserAgent: new Map(state.byUserAgent),
-    batchIds: new Set(state.batchIds),
+    mergedIds: state.mergedIds,
+    newIds: new Set(state.newIds),
   };
+}
+
+/** Whether a partial id is part of the state, written or not yet. */
+export function hasMerged(state: WindowState, id: string): boolean {
+  return state.mergedIds.has(id) || state.newIds.has(id);
+}
+
+/** The state's revision is durable: its new ids become written ids. */
+export function markWritten(state: WindowState): void {
+  for (const id of state.newIds) state.mergedIds.add(id);
+  state.newIds.clear();
 }
 
 /** Epoch ms of a window's start; throws on a malformed minute (states are built from valid partials). */
@@ -120,7 +141,7 @@ export function toParallelArrays(counts: Map<string, number>): { keys: string[];
   return { keys, counts: keys.map((k) => counts.get(k)!) };
 }
 
-/** The revision row for `state`, keys and batch ids sorted so equal states give equal rows. */
+/** The revision row for `state`: keys and new ids sorted, so equal states give equal rows. */
 export function toRow(state: WindowState): WindowRevisionRow {
   const paths = toParallelArrays(state.byPath);
   const uas = toParallelArrays(state.byUserAgent);
@@ -133,7 +154,7 @@ export function toRow(state: WindowState): WindowRevisionRow {
     path_counts: paths.counts,
     ua_keys: uas.keys,
     ua_counts: uas.counts,
-    batch_ids: [...state.batchIds].sort(),
+    batch_ids: [...state.newIds].sort(),
   };
 }
 
@@ -153,7 +174,7 @@ function toCountMap(keys: string[], counts: Array<number | string>, what: string
 const sumOf = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 /**
- * Rebuilds a state from its stored row. A row that does not add up is refused rather than
+ * Rebuilds a state from its latest stored row, with `batch_ids` the ids of all its revisions. A row that does not add up is refused rather than
  * merged into: writing on top of it would make the damage permanent.
  */
 export function fromRow(row: StoredWindowRow): WindowState {
@@ -173,6 +194,7 @@ export function fromRow(row: StoredWindowRow): WindowState {
     total,
     byPath,
     byUserAgent,
-    batchIds: new Set(row.batch_ids),
+    mergedIds: new Set(row.batch_ids),
+    newIds: new Set(),
   };
 }
