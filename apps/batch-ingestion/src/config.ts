@@ -14,6 +14,10 @@ export const ingestionEnv = {
   INGESTION_MAX_BYTES_IN_FLIGHT: positiveInt(64 * 1024 * 1024),
   /** Bytes of announcements waiting for Kafka; beyond it requests are answered 503 with Retry-After. */
   INGESTION_MAX_PUBLISH_QUEUE_BYTES: positiveInt(8 * 1024 * 1024),
+  /** Bytes of memory for the batches this instance stored and announced, whose repeats it answers without S3 or Kafka. */
+  INGESTION_ANNOUNCED_MEMORY_BYTES: positiveInt(16 * 1024 * 1024),
+  /** Such a batch is forgotten this long after its announcement (keep it far below the raw batches' retention). */
+  INGESTION_ANNOUNCED_MAX_AGE_MS: positiveInt(3_600_000),
   /** Look for stored batches that were never summarized (e.g. their announcement failed and the client gave up). */
   RECONCILER_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** A raw batch this old without a summary is announced again. */

@@ -2,6 +2,7 @@ import { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { Logger } from 'pino';
 import {
+  AnnouncedBatches,
   BatchEventPublisher,
   BatchHeaders,
   MAX_BATCH_BYTES,
@@ -49,6 +50,8 @@ export interface IngestionHandlerDeps {
   maxBytesInFlight: number;
   now?: () => string;
   unannounced?: UnannouncedBatches;
+  /** Batches this process stored and announced: their repeats are answered from memory. */
+  announced?: AnnouncedBatches;
 }
 
 export const errorBody = (code: string, message: string, details?: unknown) => ({
@@ -162,7 +165,14 @@ export class IngestionHandler {
     }
 
     try {
-      const outcome = await ingestBatch(batch, { store: this.deps.store, publisher: this.deps.publisher, topic: this.deps.topic, now: this.now, unannounced: this.unannounced });
+      const outcome = await ingestBatch(batch, {
+        store: this.deps.store,
+        publisher: this.deps.publisher,
+        topic: this.deps.topic,
+        now: this.now,
+        unannounced: this.unannounced,
+        announced: this.deps.announced,
+      });
       switch (outcome.kind) {
         case 'accepted':
           this.deps.metrics.entriesAccepted.inc(outcome.entries);

@@ -1,4 +1,4 @@
-import { MAX_BATCH_BYTES } from '@pipeline/batch';
+import { MAX_BATCH_BYTES, RecentAnnouncements } from '@pipeline/batch';
 import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
 import { ServiceDefinition, Source } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
@@ -37,6 +37,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       isProvisioned: () => runtime.provisioned,
       bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
       maxBytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT,
+      announced: new RecentAnnouncements({ maxBytes: config.INGESTION_ANNOUNCED_MEMORY_BYTES, maxAgeMs: config.INGESTION_ANNOUNCED_MAX_AGE_MS }),
     });
     metrics.observeBuffers(() => ({ bodies: handler.reservedBytes, publishQueue: publisher.queuedBytes }));
 

@@ -2,3 +2,4 @@ export * from './rejection';
 export * from './headers';
 export * from './body';
 export * from './ingest';
+export * from './announced';

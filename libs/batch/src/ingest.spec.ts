@@ -1,6 +1,7 @@
 import { PreparedBatch, prepareBatch } from './body';
 import { parseBatchIngestedEvent } from '@pipeline/contract';
 import { BatchEventPublisher, RawBatchStore, StoredBatchVanishedError, UnannouncedBatches, ingestBatch } from './ingest';
+import { RecentAnnouncements } from './announced';
 
 class MemoryStore implements RawBatchStore {
   readonly objects = new Map<string, { body: Buffer; metadata: Record<string, string> }>();
@@ -133,7 +134,51 @@ describe('ingestBatch', () => {
     const b = batch([entry], 'k1');
     store.objects.set(b.objectKey, { body: Buffer.from(b.body), metadata: { sha256: b.sha256 } });
     const out = await ingestBatch(b, deps());
-    expect(out.kind === 'duplicate' && out.event.ingestedAt).toBe('2026-01-01T00:00:00.000Z');
+    expect(out.kind === 'duplicate' && out.event?.ingestedAt).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  describe('with a memory of what this process announced', () => {
+    it('answers repeats of its own batches from memory: no S3 call, no re-publish', async () => {
+      const announced = new RecentAnnouncements({ maxBytes: 1_000_000, maxAgeMs: 60_000 });
+      const b = batch([entry], 'k1');
+      expect((await ingestBatch(b, { ...deps(), announced })).kind).toBe('accepted');
+      const puts = jest.spyOn(store, 'putIfAbsent');
+      expect((await ingestBatch(b, { ...deps(), announced })).kind).toBe('duplicate');
+      expect((await ingestBatch(batch([entry, entry], 'k1'), { ...deps(), announced })).kind).toBe('key_reused');
+      expect(puts).not.toHaveBeenCalled();
+      expect(publisher.sent).toHaveLength(1);
+    });
+
+    it('remembers nothing whose announcement failed: the retry goes the durable way and announces it', async () => {
+      const announced = new RecentAnnouncements({ maxBytes: 1_000_000, maxAgeMs: 60_000 });
+      const unannounced = new UnannouncedBatches();
+      const b = batch([entry], 'k1');
+      publisher.failNext = true;
+      await expect(ingestBatch(b, { ...deps(), announced, unannounced })).rejects.toThrow('broker down');
+      expect(announced.get(b.objectKey)).toBeUndefined();
+      expect((await ingestBatch(b, { ...deps(), announced, unannounced })).kind).toBe('accepted');
+      expect(publisher.sent).toHaveLength(1);
+      expect(announced.get(b.objectKey)).toBe(b.sha256);
+    });
+
+    it('learns a batch announced again on a duplicate (stored by another process)', async () => {
+      const announced = new RecentAnnouncements({ maxBytes: 1_000_000, maxAgeMs: 60_000 });
+      const b = batch([entry], 'k1');
+      await ingestBatch(b, deps());
+      expect((await ingestBatch(b, { ...deps(), announced })).kind).toBe('duplicate');
+      expect(publisher.sent).toHaveLength(2);
+      expect((await ingestBatch(b, { ...deps(), announced })).kind).toBe('duplicate');
+      expect(publisher.sent).toHaveLength(2);
+    });
+
+    it('keeps within its bytes, the least recently used leaving first', () => {
+      const twoKeys = 2 * (2 * ('raw/a/1.json'.length + 64) + 100);
+      const small = new RecentAnnouncements({ maxBytes: twoKeys, maxAgeMs: 60_000 });
+      small.set('raw/a/1.json', 'a'.repeat(64));
+      small.set('raw/a/2.json', 'b'.repeat(64));
+      small.set('raw/a/3.json', 'c'.repeat(64));
+      expect([small.get('raw/a/1.json'), small.get('raw/a/3.json'), small.size]).toEqual([undefined, 'c'.repeat(64), 2]);
+    });
   });
 });
 

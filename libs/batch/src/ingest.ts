@@ -17,7 +17,7 @@ export interface BatchEventPublisher {
 
 export type IngestOutcome =
   | { kind: 'accepted'; batchId: string; entries: number; event: BatchIngestedEvent }
-  | { kind: 'duplicate'; batchId: string; entries: number; event: BatchIngestedEvent }
+  | { kind: 'duplicate'; batchId: string; entries: number; event?: BatchIngestedEvent }
   | { kind: 'key_reused'; batchId: string };
 
 export function buildBatchIngestedEvent(batch: Pick<PreparedBatch, 'customerId' | 'batchId' | 'objectKey' | 'entries' | 'sha256'>, ingestedAt: string): BatchIngestedEvent {
@@ -63,6 +63,19 @@ export class UnannouncedBatches {
   }
 }
 
+/**
+ * Object keys this process stored *and* announced, with the sha256 of their bytes. A repeat of
+ * such a batch needs neither S3 nor Kafka: its bytes are known, and the announcement that the
+ * re-publish on a duplicate exists for (a crash between the write and the publish) did happen.
+ * So the answer (409, or 422 for other bytes) comes from memory. Bounded by `capacity` keys, and
+ * each is forgotten after `maxAgeMs` (well below any retention of raw batches); a forgotten or
+ * never-known key goes the durable way, which gives the same answer.
+ */
+export interface AnnouncedBatches {
+  get(objectKey: string): string | undefined;
+  set(objectKey: string, sha256: string): void;
+}
+
 export interface IngestDeps {
   store: RawBatchStore;
   publisher: BatchEventPublisher;
@@ -70,6 +83,7 @@ export interface IngestDeps {
   /** The current time, ISO-8601; injected so tests are deterministic. */
   now: () => string;
   unannounced?: UnannouncedBatches;
+  announced?: AnnouncedBatches;
 }
 
 /** The key existed with metadata that was gone by the time it was read; only a deletion racing us does this. */
@@ -92,6 +106,10 @@ export class StoredBatchVanishedError extends Error {
  * Failures of the store or the publisher propagate; every step is safe to repeat.
  */
 export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promise<IngestOutcome> {
+  const known = deps.announced?.get(batch.objectKey);
+  if (known !== undefined) {
+    return known === batch.sha256 ? { kind: 'duplicate', batchId: batch.batchId, entries: batch.entries } : { kind: 'key_reused', batchId: batch.batchId };
+  }
   const ingestedAt = deps.now();
   const metadata = {
     [RAW_METADATA.sha256]: batch.sha256,
@@ -108,6 +126,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
       deps.unannounced?.add(batch.objectKey);
       throw err;
     }
+    deps.announced?.set(batch.objectKey, batch.sha256);
     return { kind: 'accepted', batchId: batch.batchId, entries: batch.entries, event };
   }
 
@@ -118,6 +137,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
   const firstIngestedAt = stored[RAW_METADATA.ingestedAt] && !Number.isNaN(Date.parse(stored[RAW_METADATA.ingestedAt])) ? stored[RAW_METADATA.ingestedAt] : ingestedAt;
   const event = buildBatchIngestedEvent(batch, firstIngestedAt);
   await deps.publisher.publish(deps.topic, [batchIngestedMessage(event)]);
+  deps.announced?.set(batch.objectKey, batch.sha256);
   if (deps.unannounced?.has(batch.objectKey)) {
     deps.unannounced.delete(batch.objectKey);
     return { kind: 'accepted', batchId: batch.batchId, entries: batch.entries, event };
