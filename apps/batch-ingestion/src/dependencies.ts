@@ -60,7 +60,7 @@ export class MeasuredPublisher implements BatchEventPublisher {
     private readonly timeoutMs: number,
   ) {}
 
-  async publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string> }[]): Promise<void> {
+  async publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string | Buffer> }[]): Promise<void> {
     const start = process.hrtime.bigint();
     try {
       await withDeadline('kafka', 'Kafka publish', this.inner.publish(topic, messages), this.timeoutMs);

@@ -52,6 +52,8 @@ export interface IngestionHandlerDeps {
   unannounced?: UnannouncedBatches;
   /** Batches this process stored and announced: their repeats are answered from memory. */
   announced?: AnnouncedBatches;
+  /** Batches up to this many bytes travel with their announcement. */
+  inlineBodyMaxBytes?: number;
 }
 
 export const errorBody = (code: string, message: string, details?: unknown) => ({
@@ -172,6 +174,7 @@ export class IngestionHandler {
         now: this.now,
         unannounced: this.unannounced,
         announced: this.deps.announced,
+        inlineBodyMaxBytes: this.deps.inlineBodyMaxBytes,
       });
       switch (outcome.kind) {
         case 'accepted':

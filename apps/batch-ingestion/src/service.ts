@@ -37,6 +37,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       isProvisioned: () => runtime.provisioned,
       bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
       maxBytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT,
+      inlineBodyMaxBytes: config.INGESTION_INLINE_BODY_MAX_BYTES,
       announced: new RecentAnnouncements({ maxBytes: config.INGESTION_ANNOUNCED_MEMORY_BYTES, maxAgeMs: config.INGESTION_ANNOUNCED_MAX_AGE_MS }),
     });
     metrics.observeBuffers(() => ({ bodies: handler.reservedBytes, publishQueue: publisher.queuedBytes }));

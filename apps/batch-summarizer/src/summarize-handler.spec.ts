@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parsePartial, rawBatchKey, summaryKey } from '@pipeline/contract';
+import { BATCH_INGESTED_HEADERS, parsePartial, rawBatchKey, summaryKey } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
 import { ConsumedMessage } from '@pipeline/kafka';
 import { createLogger, DependencyError } from '@pipeline/platform';
@@ -162,6 +162,18 @@ describe('SummarizeHandler', () => {
     ]);
     expect(publisher.on('insights')).toHaveLength(0);
     expect([...store.objects.keys()].filter((k) => k.startsWith('summaries/'))).toEqual([]);
+  });
+
+  it('takes a small batch from its event instead of S3, and reads S3 when the bytes do not match the digest', async () => {
+    const { store, publisher, handler, message, putRaw } = setup();
+    const body = JSON.stringify(entries);
+    const withBody = (event: string, bytes: string) => ({ ...message(event), headers: { [BATCH_INGESTED_HEADERS.rawBody]: Buffer.from(bytes) } });
+    await expect(handler.handle([withBody(putRaw('inline', body), body)])).resolves.toEqual([]);
+    expect(store.gets).toBe(0);
+    expect(publisher.on('insights')).toHaveLength(2);
+    await expect(handler.handle([withBody(putRaw('forged', body), '[]')])).resolves.toEqual([]);
+    expect(store.gets).toBe(1);
+    expect(publisher.on('insights').filter((m) => String(m.value).includes('"forged"'))).toHaveLength(2);
   });
 
   it('lets S3 and Kafka failures through, typed, for the runtime to retry', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BatchIngestedEvent, insightEventMessage, parseBatchIngestedEvent, summaryKey } from '@pipeline/contract';
+import { BATCH_INGESTED_HEADERS, BatchIngestedEvent, insightEventMessage, parseBatchIngestedEvent, summaryKey } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
 import type { ConsumedMessage, EventPublisher, MessageHandler, Rejection } from '@pipeline/kafka';
 import { parseSummary, serializeSummary, Summary, summarizeRawBatch } from '@pipeline/partial';
@@ -29,6 +29,12 @@ export interface SummarizeHandlerDeps {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const sha256Hex = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
+
+function inlineBody(msg: ConsumedMessage): Buffer | undefined {
+  const header = msg.headers[BATCH_INGESTED_HEADERS.rawBody];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value === undefined ? undefined : Buffer.isBuffer(value) ? value : Buffer.from(value);
+}
 
 /** Average bytes of an entry in a raw batch, to weigh an event by the memory its batch will take. */
 const BYTES_PER_ENTRY = 160;
@@ -73,7 +79,7 @@ export class SummarizeHandler implements MessageHandler {
     const event = decoded;
     const log = this.deps.logger.child({ batchId: event.batchId, customerId: event.customerId, partition: msg.partition, offset: msg.offset });
 
-    const result = await this.summaryOf(event, log);
+    const result = await this.summaryOf(event, inlineBody(msg), log);
     if (result instanceof Poison) return this.refuse(msg, result, event, seconds());
 
     const { outcome, summary } = result;
@@ -105,18 +111,23 @@ export class SummarizeHandler implements MessageHandler {
     return parsed.ok ? parsed.value : new Poison('event_invalid', `event invalid: ${parsed.reason}`);
   }
 
-  private async summaryOf(event: BatchIngestedEvent, log: Logger): Promise<{ outcome: 'summarized' | 'replayed'; summary: Summary } | Poison> {
+  private async summaryOf(event: BatchIngestedEvent, inline: Buffer | undefined, log: Logger): Promise<{ outcome: 'summarized' | 'replayed'; summary: Summary } | Poison> {
     const { store } = this.deps;
     const ref = { customerId: event.customerId, batchId: event.batchId };
 
-    const raw = await store.get(event.objectKey);
-    if (raw === null) return new Poison('object_missing', `raw batch ${event.objectKey} not found in bucket ${store.bucket}`);
-    // The raw key is written create-only, so its bytes are the ones the event announced; anything
-    // else is a foreign or damaged event, and the real one carries the right digest.
-    if (sha256Hex(raw.body) !== event.sha256) return new Poison('object_mismatch', `sha256 of ${event.objectKey} differs from the event's`);
+    // A small batch travels with its event; bytes that do not match the digest are not trusted.
+    let body = inline && sha256Hex(inline) === event.sha256 ? inline : undefined;
+    if (!body) {
+      const raw = await store.get(event.objectKey);
+      if (raw === null) return new Poison('object_missing', `raw batch ${event.objectKey} not found in bucket ${store.bucket}`);
+      // The raw key is written create-only, so its bytes are the ones the event announced; anything
+      // else is a foreign or damaged event, and the real one carries the right digest.
+      if (sha256Hex(raw.body) !== event.sha256) return new Poison('object_mismatch', `sha256 of ${event.objectKey} differs from the event's`);
+      body = raw.body;
+    }
     let text: string;
     try {
-      text = utf8.decode(raw.body);
+      text = utf8.decode(body);
     } catch {
       return new Poison('object_invalid', `raw batch ${event.objectKey} is not valid UTF-8`);
     }

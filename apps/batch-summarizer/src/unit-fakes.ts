@@ -11,6 +11,7 @@ export class MemoryStore implements ObjectStore {
   /** Keys whose every call fails until they are removed from the set. */
   readonly unreachable = new Set<string>();
   puts = 0;
+  gets = 0;
 
   private maybeFail(key: string) {
     if (this.unreachable.has(key)) throw new ObjectStoreError(true, 'unavailable', `S3 request for ${key} failed: connect ECONNREFUSED`);
@@ -30,6 +31,7 @@ export class MemoryStore implements ObjectStore {
   }
   async get(key: string) {
     this.maybeFail(key);
+    this.gets++;
     return this.objects.get(key) ?? null;
   }
   async head(key: string) {

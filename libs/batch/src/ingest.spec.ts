@@ -18,13 +18,17 @@ class MemoryStore implements RawBatchStore {
 
 class MemoryPublisher implements BatchEventPublisher {
   readonly sent: { topic: string; key: string; value: string }[] = [];
+  readonly sentHeaders: (Record<string, string | Buffer> | undefined)[] = [];
   failNext = false;
-  async publish(topic: string, messages: { key: string; value: string }[]) {
+  async publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string | Buffer> }[]) {
     if (this.failNext) {
       this.failNext = false;
       throw new Error('broker down');
     }
-    for (const m of messages) this.sent.push({ topic, key: m.key, value: m.value });
+    for (const m of messages) {
+      this.sent.push({ topic, key: m.key, value: m.value });
+      this.sentHeaders.push(m.headers);
+    }
   }
 }
 
@@ -135,6 +139,16 @@ describe('ingestBatch', () => {
     store.objects.set(b.objectKey, { body: Buffer.from(b.body), metadata: { sha256: b.sha256 } });
     const out = await ingestBatch(b, deps());
     expect(out.kind === 'duplicate' && out.event?.ingestedAt).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('sends a small batch along with its announcement, and announces a large one alone', async () => {
+    const small = batch([entry], 'small');
+    await ingestBatch(small, { ...deps(), inlineBodyMaxBytes: 1_000 });
+    const large = batch(Array.from({ length: 40 }, () => entry), 'large');
+    await ingestBatch(large, { ...deps(), inlineBodyMaxBytes: 1_000 });
+    const headers = publisher.sentHeaders;
+    expect(Buffer.from(headers[0]!['raw-body']).equals(Buffer.from(small.body))).toBe(true);
+    expect(headers[1]).toBeUndefined();
   });
 
   describe('with a memory of what this process announced', () => {

@@ -12,7 +12,7 @@ export interface RawBatchStore {
 /** The slice of the event bus ingestion needs (an EventPublisher satisfies it). */
 export interface BatchEventPublisher {
   /** Resolves once every message is acknowledged by all in-sync replicas. */
-  publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string> }[]): Promise<void>;
+  publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string | Buffer> }[]): Promise<void>;
 }
 
 export type IngestOutcome =
@@ -84,6 +84,8 @@ export interface IngestDeps {
   now: () => string;
   unannounced?: UnannouncedBatches;
   announced?: AnnouncedBatches;
+  /** Batches up to this many bytes travel with their announcement (0: never). */
+  inlineBodyMaxBytes?: number;
 }
 
 /** The key existed with metadata that was gone by the time it was read; only a deletion racing us does this. */
@@ -121,7 +123,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
   if (put.status === 'created') {
     const event = buildBatchIngestedEvent(batch, ingestedAt);
     try {
-      await deps.publisher.publish(deps.topic, [batchIngestedMessage(event)]);
+      await deps.publisher.publish(deps.topic, [batchIngestedMessage(event, inline(batch, deps))]);
     } catch (err) {
       deps.unannounced?.add(batch.objectKey);
       throw err;
@@ -136,7 +138,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
   // Re-announce with the first acceptance time, so the repeated event equals the original one.
   const firstIngestedAt = stored[RAW_METADATA.ingestedAt] && !Number.isNaN(Date.parse(stored[RAW_METADATA.ingestedAt])) ? stored[RAW_METADATA.ingestedAt] : ingestedAt;
   const event = buildBatchIngestedEvent(batch, firstIngestedAt);
-  await deps.publisher.publish(deps.topic, [batchIngestedMessage(event)]);
+  await deps.publisher.publish(deps.topic, [batchIngestedMessage(event, inline(batch, deps))]);
   deps.announced?.set(batch.objectKey, batch.sha256);
   if (deps.unannounced?.has(batch.objectKey)) {
     deps.unannounced.delete(batch.objectKey);
@@ -144,3 +146,5 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
   }
   return { kind: 'duplicate', batchId: batch.batchId, entries: batch.entries, event };
 }
+
+const inline = (batch: PreparedBatch, deps: IngestDeps) => (batch.body.byteLength <= (deps.inlineBodyMaxBytes ?? 0) ? batch.body : undefined);

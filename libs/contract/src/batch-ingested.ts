@@ -36,8 +36,16 @@ export function parseBatchIngestedEvent(input: unknown): Parsed<BatchIngestedEve
   return { ok: true, value: e };
 }
 
-/** The message (key and canonical JSON value) that announces `event`. */
-export function batchIngestedMessage(event: BatchIngestedEvent): { key: string; value: string } {
+/**
+ * Headers of a `batch-ingested` message. `raw-body`, when present, carries the raw batch's bytes,
+ * exactly as stored: a small batch travels with its announcement, so the summarizer need not read
+ * it back from S3 (it checks the bytes against the event's sha256 and reads S3 when they differ
+ * or are absent). The stored object stays the durable copy.
+ */
+export const BATCH_INGESTED_HEADERS = { rawBody: 'raw-body' } as const;
+
+/** The message (key, canonical JSON value and, for a small batch, its bytes) that announces `event`. */
+export function batchIngestedMessage(event: BatchIngestedEvent, rawBody?: Uint8Array): { key: string; value: string; headers?: Record<string, Buffer> } {
   const canonical: BatchIngestedEvent = {
     v: 1,
     batchId: event.batchId,
@@ -47,5 +55,7 @@ export function batchIngestedMessage(event: BatchIngestedEvent): { key: string; 
     sha256: event.sha256,
     ingestedAt: event.ingestedAt,
   };
-  return { key: batchIngestedKey(event.customerId, event.batchId), value: JSON.stringify(canonical) };
+  const message = { key: batchIngestedKey(event.customerId, event.batchId), value: JSON.stringify(canonical) };
+  if (!rawBody) return message;
+  return { ...message, headers: { [BATCH_INGESTED_HEADERS.rawBody]: Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength) } };
 }
