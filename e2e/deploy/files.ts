@@ -96,7 +96,7 @@ export function appEnvironment(app: App, platformShapes: Record<string, Record<s
   const consumers = [...source.matchAll(/\.\.\.consumerEnv\('([A-Z]+)'/g)].map((m) => m[1]);
   const own = [
     ...[...source.matchAll(/^\s{2}([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]),
-    ...consumers.flatMap((prefix) => Object.keys(consumerEnv(prefix, { groupId: 'g', partitionsConcurrently: 1, maxBytesInFlight: 1, fetchMaxWaitMs: 1, fetchMinBytes: 1 }))),
+    ...consumers.flatMap((prefix) => Object.keys(consumerEnv(prefix, { groupId: 'g', partitionsConcurrently: 1, maxBytesInFlight: 1, fetchMaxWaitMs: 1, fetchMinBytes: 1, commitIntervalMs: 0 }))),
   ];
   const known = new Set([...shapes.flatMap((s) => Object.keys(platformShapes[s])), ...own]);
   return { known, shapes, own };

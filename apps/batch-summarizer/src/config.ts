@@ -18,6 +18,8 @@ export const summarizerEnv = {
     maxBytesInFlight: 24 * 1024 * 1024,
     fetchMaxWaitMs: 100,
     fetchMinBytes: 1,
+    // Events are small and many: one commit a second instead of one per event.
+    commitIntervalMs: 1_000,
   }),
   /** Events of one partition worked on at the same time; offsets are committed up to the first unfinished one. */
   SUMMARIZER_EVENT_CONCURRENCY: positiveInt(16),

@@ -108,7 +108,7 @@ function setup(store = new MemoryStore()) {
   const logger = pino({ level: 'silent' });
   const aggregator = new WindowAggregator(store, cache, metrics, logger, { allowedLatenessMs: 300_000 });
   const worker = new PartitionWorker(
-    { topic: 'insight-events', groupId: 'g', dlqTopic: 'insight-events-dlq', handler: aggregator, unit: 'batch', concurrency: 1, heartbeatIntervalMs: 1_000, retry: { baseMs: 1, maxMs: 5 }, poisonAfterAttempts: 5 },
+    { topic: 'insight-events', groupId: 'g', dlqTopic: 'insight-events-dlq', handler: aggregator, unit: 'batch', concurrency: 1, heartbeatIntervalMs: 1_000, commitIntervalMs: 0, retry: { baseMs: 1, maxMs: 5 }, poisonAfterAttempts: 5 },
     dlq,
     new WeightedLimiter(1_000_000),
     new ConsumerMetrics(registry, () => [], () => 0),

@@ -20,6 +20,8 @@ export const aggregatorEnv = {
     fetchMaxWaitMs: 200,
     // Fewer, larger inserts under load.
     fetchMinBytes: 65_536,
+    // One commit per fetched batch: there is one insert per batch anyway.
+    commitIntervalMs: 0,
   }),
   /** Bytes of window states held in memory (estimated); the least recently used leave first and reload on demand. */
   AGGREGATOR_WINDOW_CACHE_BYTES: positiveInt(64 * 1024 * 1024),

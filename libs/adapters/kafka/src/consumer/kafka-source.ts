@@ -89,6 +89,8 @@ export class KafkaSource implements Source {
     this.stopping = true;
     clearInterval(this.lagTimer);
     await this.starting?.catch(() => undefined);
+    // Partitions idle since their last units finished still have a prefix waiting for its commit.
+    await this.worker.flushCommits();
     const consumer = this.consumer;
     this.consumer = undefined;
     this.joined = false;

@@ -99,7 +99,7 @@ function setup(handler: MessageHandler, over: Partial<PartitionWorkerOptions> & 
   const holder: { worker?: PartitionWorker } = {};
   const metrics = new ConsumerMetrics(registry, () => holder.worker!.stalledSeconds(), () => 0);
   const worker = (holder.worker = new PartitionWorker(
-    { topic: 'in', groupId: 'g', dlqTopic: 'in-dlq', handler, unit: 'message', concurrency: 16, heartbeatIntervalMs: 1_000, retry: { baseMs: 1, maxMs: 4 }, poisonAfterAttempts: 3, ...over },
+    { topic: 'in', groupId: 'g', dlqTopic: 'in-dlq', handler, unit: 'message', concurrency: 16, heartbeatIntervalMs: 1_000, commitIntervalMs: 0, retry: { baseMs: 1, maxMs: 4 }, poisonAfterAttempts: 3, ...over },
     dlq,
     new WeightedLimiter(over.budget ?? 1_000_000),
     metrics,
@@ -299,6 +299,32 @@ describe('PartitionWorker', () => {
     expect(calls).not.toContain('102');
     expect(state.resolved).toEqual(['100']);
     expect(state.commits).toEqual(['101']);
+  });
+
+  it('with a commit interval, commits the done prefix at most once per interval, and at once when leaving', async () => {
+    const handler: MessageHandler = { handle: async () => undefined };
+    let stopping = false;
+    const { worker } = setup(handler, { commitIntervalMs: 200, stopping: () => stopping });
+    const first = fetched(['a', 'b']);
+    await worker.run(first.payload);
+    // The first prefix goes at once; the rest of the batch waits for the interval.
+    expect(first.state.commits).toEqual(['101']);
+    await until(() => first.state.commits.length === 2);
+    expect(first.state.commits).toEqual(['101', '102']);
+    const second = fetched(['c'], 102);
+    await worker.run(second.payload);
+    expect(second.state.commits).toEqual([]); // within the interval: later
+    await until(() => second.state.commits.length === 1);
+    expect(second.state.commits).toEqual(['103']);
+    const third = fetched(['d'], 103);
+    await worker.run(third.payload);
+    expect(third.state.commits).toEqual([]);
+    await worker.flushCommits(); // a drain
+    expect(third.state.commits).toEqual(['104']);
+    stopping = true;
+    const last = fetched(['e'], 104);
+    await worker.run(last.payload);
+    expect(last.state.commits).toEqual([]);
   });
 
   it('stops retrying when a heartbeat says the group is rebalancing', async () => {

@@ -28,6 +28,12 @@ export interface PartitionWorkerOptions {
   /** The in-flight budget a message takes (default: its value's bytes). */
   weightOf?(message: KafkaMessage): number;
   heartbeatIntervalMs: number;
+  /**
+   * How often a partition's done prefix is committed at most (0: as soon as it grows). A longer
+   * interval spares the broker a commit per message; what is not yet committed when a member dies
+   * is redelivered, which every handler tolerates.
+   */
+  commitIntervalMs: number;
   retry: { baseMs: number; maxMs: number };
   /**
    * A unit that fails with the same transient error this many times in a row while `probe`
@@ -83,6 +89,7 @@ export interface Stall {
 export class PartitionWorker {
   /** Units retrying a transient failure, by `partition:first offset`. */
   private readonly stalls = new Map<string, Stall>();
+  private readonly committers = new Map<number, Committer>();
   private readonly classify: (err: unknown) => FailureKind;
   private readonly reasonOf: (err: unknown) => string;
 
@@ -98,9 +105,11 @@ export class PartitionWorker {
     this.reasonOf = options.reasonOf ?? defaultReason;
   }
 
-  /** Forgets stalls of partitions this member may no longer own. */
+  /** A new assignment: stalls and pending commits of partitions this member may no longer own are void. */
   reset(): void {
     this.stalls.clear();
+    for (const c of this.committers.values()) c.drop();
+    this.committers.clear();
   }
 
   /** The oldest unit still retrying a transient failure, if any. */
@@ -132,24 +141,15 @@ export class PartitionWorker {
     const keeper = setInterval(() => void ctx.heartbeat(), o.heartbeatIntervalMs);
     keeper.unref();
 
-    let committing: Promise<void> | undefined;
-    let toCommit: string | undefined;
-    const commit = () => {
-      committing ??= (async () => {
-        while (toCommit !== undefined && !rejoin) {
-          const offset = toCommit;
-          toCommit = undefined;
-          try {
-            await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
-          } catch (err) {
-            // Not fatal: the next commit covers it; until then a restart redelivers, which is harmless.
-            if (mustRejoin(err)) rejoin = true;
-            this.log.warn({ partition, err: errorMessage(err) }, 'offset commit failed; will retry with the next one');
-          }
-        }
-      })().finally(() => {
-        committing = undefined;
-      });
+    const committer = this.committerOf(partition);
+    const commitPrefix = async (offset: string) => {
+      try {
+        await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      } catch (err) {
+        // Not fatal: the next commit covers it; until then a restart redelivers, which is harmless.
+        if (mustRejoin(err)) rejoin = true;
+        this.log.warn({ partition, err: errorMessage(err) }, 'offset commit failed; will retry with the next one');
+      }
     };
 
     const units: KafkaMessage[][] = o.unit === 'batch' ? [batch.messages] : batch.messages.map((m) => [m]);
@@ -169,15 +169,30 @@ export class PartitionWorker {
         onDonePrefix: (index) => {
           const last = units[index][units[index].length - 1].offset;
           resolveOffset(last);
-          toCommit = (BigInt(last) + 1n).toString();
-          commit();
+          committer.advance((BigInt(last) + 1n).toString(), commitPrefix);
         },
       });
       if (result.error) throw result.error;
     } finally {
       clearInterval(keeper);
-      while (committing) await committing;
+      // Leaving (stop, rebalance) or committing eagerly: the done prefix is committed before this
+      // returns. Otherwise the committer's timer commits it within the interval.
+      if (ctx.shouldStop() || o.commitIntervalMs === 0) await committer.flush();
     }
+  }
+
+  /** Commits every partition's done prefix now (drain, before leaving the group). */
+  async flushCommits(): Promise<void> {
+    await Promise.all([...this.committers.values()].map((c) => c.flush()));
+  }
+
+  private committerOf(partition: number): Committer {
+    let committer = this.committers.get(partition);
+    if (!committer) {
+      committer = new Committer(this.options.commitIntervalMs);
+      this.committers.set(partition, committer);
+    }
+    return committer;
   }
 
   /**
@@ -315,6 +330,51 @@ export class PartitionWorker {
     const oldest = new Map<number, number>();
     for (const s of this.stalls.values()) oldest.set(s.partition, Math.min(oldest.get(s.partition) ?? s.since, s.since));
     return [...oldest].map(([partition, since]) => ({ topic: this.options.topic, partition, seconds: (now - since) / 1000 }));
+  }
+}
+
+/** One partition's commits: the latest done prefix, at most one commit in flight, at most one per interval. */
+class Committer {
+  private offset?: string;
+  private commit?: (offset: string) => Promise<void>;
+  private inFlight?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private lastAt = 0;
+
+  constructor(private readonly intervalMs: number) {}
+
+  advance(offset: string, commit: (offset: string) => Promise<void>): void {
+    this.offset = offset;
+    this.commit = commit;
+    if (this.timer || this.inFlight) return;
+    const wait = this.lastAt + this.intervalMs - Date.now();
+    if (wait <= 0) {
+      void this.flush();
+      return;
+    }
+    this.timer = setTimeout(() => void this.flush(), wait);
+    this.timer.unref();
+  }
+
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.inFlight) await this.inFlight;
+    if (this.offset === undefined || !this.commit) return;
+    const offset = this.offset;
+    this.offset = undefined;
+    this.lastAt = Date.now();
+    this.inFlight = this.commit(offset).finally(() => {
+      this.inFlight = undefined;
+    });
+    await this.inFlight;
+    if (this.offset !== undefined) this.advance(this.offset, this.commit);
+  }
+
+  drop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.offset = undefined;
   }
 }
 

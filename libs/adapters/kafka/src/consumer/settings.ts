@@ -9,6 +9,7 @@ export interface ConsumerDefaults {
   maxBytesInFlight: number;
   fetchMaxWaitMs: number;
   fetchMinBytes: number;
+  commitIntervalMs: number;
 }
 
 const SUFFIXES = [
@@ -21,6 +22,7 @@ const SUFFIXES = [
   'FETCH_MIN_BYTES',
   'FETCH_MAX_BYTES_PER_PARTITION',
   'LAG_INTERVAL_MS',
+  'COMMIT_INTERVAL_MS',
   'RETRY_MAX_MS',
   'STALL_UNREADY_MS',
   'POISON_AFTER_ATTEMPTS',
@@ -51,6 +53,8 @@ export function consumerEnv<P extends string>(prefix: P, d: ConsumerDefaults): C
     FETCH_MIN_BYTES: positiveInt(d.fetchMinBytes),
     /** Most bytes fetched per partition at once. */
     FETCH_MAX_BYTES_PER_PARTITION: positiveInt(1_048_576),
+    /** A partition's finished work is committed at most this often (0: as soon as it finishes); uncommitted work is redelivered after a crash. */
+    COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(d.commitIntervalMs),
     /** How often the consumer_lag gauge is refreshed. */
     LAG_INTERVAL_MS: positiveInt(10_000),
     /** Upper bound of the backoff between retries of a transient failure. */
@@ -69,7 +73,7 @@ export function consumerSettings<P extends string>(
   env: ConsumerEnv<P>,
 ): Pick<
   KafkaSourceOptions,
-  'groupId' | 'partitionsConsumedConcurrently' | 'maxBytesInFlight' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'fetch' | 'lagIntervalMs' | 'retry' | 'stallUnreadyAfterMs' | 'poisonAfterAttempts'
+  'groupId' | 'partitionsConsumedConcurrently' | 'maxBytesInFlight' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'commitIntervalMs' | 'fetch' | 'lagIntervalMs' | 'retry' | 'stallUnreadyAfterMs' | 'poisonAfterAttempts'
 > {
   const v = env as unknown as Record<string, string & number>;
   const get = (s: Suffix) => v[`${prefix}_${s}`];
@@ -81,6 +85,7 @@ export function consumerSettings<P extends string>(
     heartbeatIntervalMs: Math.min(get('HEARTBEAT_INTERVAL_MS'), Math.floor(get('SESSION_TIMEOUT_MS') / 3)),
     fetch: { minBytes: get('FETCH_MIN_BYTES'), maxWaitTimeInMs: get('FETCH_MAX_WAIT_MS'), maxBytesPerPartition: get('FETCH_MAX_BYTES_PER_PARTITION') },
     lagIntervalMs: get('LAG_INTERVAL_MS'),
+    commitIntervalMs: get('COMMIT_INTERVAL_MS'),
     retry: { baseMs: 200, maxMs: get('RETRY_MAX_MS') },
     stallUnreadyAfterMs: get('STALL_UNREADY_MS'),
     poisonAfterAttempts: get('POISON_AFTER_ATTEMPTS'),
