@@ -30,8 +30,8 @@ export class MeasuredStore implements RawBatchStore {
     private readonly timeoutMs: number,
   ) {}
 
-  putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType?: string) {
-    return this.call('PutObject', () => this.inner.putIfAbsent(key, body, metadata, contentType));
+  putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType?: string, payloadSha256?: string) {
+    return this.call('PutObject', () => this.inner.putIfAbsent(key, body, metadata, contentType, payloadSha256));
   }
 
   head(key: string) {

@@ -3,8 +3,8 @@ import { PreparedBatch } from './body';
 
 /** The slice of object storage ingestion needs (an ObjectStore satisfies it). */
 export interface RawBatchStore {
-  /** Create-only write (`If-None-Match: *`): never overwrites, says whether the key was taken. */
-  putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType?: string): Promise<{ status: 'created' | 'exists' }>;
+  /** Create-only write (`If-None-Match: *`): never overwrites, says whether the key was taken. `payloadSha256`: the body's digest, already known. */
+  putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType?: string, payloadSha256?: string): Promise<{ status: 'created' | 'exists' }>;
   /** User metadata of an object, or null when there is none under the key. */
   head(key: string): Promise<Record<string, string> | null>;
 }
@@ -119,7 +119,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
     [RAW_METADATA.ingestedAt]: ingestedAt,
   };
   const body = Buffer.from(batch.body.buffer, batch.body.byteOffset, batch.body.byteLength);
-  const put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json');
+  const put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json', batch.sha256);
   if (put.status === 'created') {
     const event = buildBatchIngestedEvent(batch, ingestedAt);
     try {

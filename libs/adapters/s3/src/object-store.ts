@@ -13,8 +13,11 @@ export interface StoredObject {
 export interface ObjectStore {
   readonly bucket: string;
   ensureBucket(): Promise<void>;
-  /** Writes with `If-None-Match: *`: never overwrites, and says whether the key was taken. */
-  putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType?: string): Promise<PutOutcome>;
+  /**
+   * Writes with `If-None-Match: *`: never overwrites, and says whether the key was taken.
+   * `payloadSha256` (hex) is the body's digest when the caller already has it.
+   */
+  putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType?: string, payloadSha256?: string): Promise<PutOutcome>;
   /** The object, or null when the key does not exist. */
   get(key: string): Promise<StoredObject | null>;
   /** User metadata only, or null when the key does not exist. */

@@ -1,16 +1,14 @@
 import {
   CreateBucketCommand,
-  GetObjectCommand,
   HeadBucketCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
 import { errorMessage, S3Env } from '@pipeline/platform';
+import { errorCodeOf, metadataOf, ObjectHttpClient, ObjectResponse } from './object-http';
 import { ListedObject, ObjectStore, ObjectStoreError, PutOutcome, StoredObject } from './object-store';
 
 export interface S3Settings {
@@ -56,14 +54,19 @@ export function createS3Client(s: S3Settings): S3Client {
 const statusOf = (err: unknown) =>
   err instanceof S3ServiceException ? err.$metadata?.httpStatusCode : (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 
+/**
+ * S3 for the pipeline: object reads and writes on the request path through ObjectHttpClient,
+ * bucket-level operations (create, list, probe) through the AWS SDK.
+ */
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly client: S3Client,
+    private readonly objects: ObjectHttpClient,
     readonly bucket: string,
   ) {}
 
   static fromSettings(s: S3Settings): S3ObjectStore {
-    return new S3ObjectStore(createS3Client(s), s.bucket);
+    return new S3ObjectStore(createS3Client(s), new ObjectHttpClient(s), s.bucket);
   }
 
   async ensureBucket(): Promise<void> {
@@ -82,46 +85,35 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType = 'application/json'): Promise<PutOutcome> {
+  async putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>, contentType = 'application/json', payloadSha256?: string): Promise<PutOutcome> {
+    const headers: Record<string, string> = { 'content-type': contentType, 'if-none-match': '*' };
+    for (const [name, value] of Object.entries(metadata)) headers[`x-amz-meta-${name}`] = value;
     // MinIO answers 409 ConditionalRequestConflict while a concurrent conditional write to the
     // same key is in flight; once that write settles the key exists, so we ask again.
     for (let attempt = 0; ; attempt++) {
-      try {
-        await this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, Metadata: metadata, ContentType: contentType, IfNoneMatch: '*' }),
-        );
-        return { status: 'created' };
-      } catch (err) {
-        const status = statusOf(err);
-        if (status === 412) return { status: 'exists' };
-        if (status === 409 && attempt < 20) {
-          await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
-          continue;
-        }
-        throw this.unavailable('PutObject', err);
+      const res = await this.call('PutObject', () => this.objects.request('PUT', key, { body, headers, payloadSha256 }));
+      if (res.status === 200) return { status: 'created' };
+      if (res.status === 412) return { status: 'exists' };
+      if (res.status === 409 && attempt < 20) {
+        await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+        continue;
       }
+      throw this.refused('PutObject', res);
     }
   }
 
   async get(key: string): Promise<StoredObject | null> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const bytes = await out.Body!.transformToByteArray();
-      return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), metadata: out.Metadata ?? {} };
-    } catch (err) {
-      if (statusOf(err) === 404 || (err as Error).name === 'NoSuchKey') return null;
-      throw this.unavailable('GetObject', err);
-    }
+    const res = await this.call('GetObject', () => this.objects.request('GET', key));
+    if (res.status === 200) return { body: res.body, metadata: metadataOf(res.headers) };
+    if (res.status === 404) return null;
+    throw this.refused('GetObject', res);
   }
 
   async head(key: string): Promise<Record<string, string> | null> {
-    try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return out.Metadata ?? {};
-    } catch (err) {
-      if (statusOf(err) === 404 || (err as Error).name === 'NotFound') return null;
-      throw this.unavailable('HeadObject', err);
-    }
+    const res = await this.call('HeadObject', () => this.objects.request('HEAD', key));
+    if (res.status === 200) return metadataOf(res.headers);
+    if (res.status === 404) return null;
+    throw this.refused('HeadObject', res);
   }
 
   async list(prefix: string, options: { startAfter?: string; maxKeys?: number } = {}): Promise<{ objects: ListedObject[]; truncated: boolean }> {
@@ -144,6 +136,22 @@ export class S3ObjectStore implements ObjectStore {
 
   destroy(): void {
     this.client.destroy();
+    this.objects.destroy();
+  }
+
+  /** A request that got no answer (refused connection, reset, timeout) is an outage. */
+  private async call(op: string, send: () => Promise<ObjectResponse>): Promise<ObjectResponse> {
+    try {
+      return await send();
+    } catch (err) {
+      throw new ObjectStoreError(true, 'unavailable', `S3 ${op} failed: ${errorMessage(err)}`, err);
+    }
+  }
+
+  /** An answer other than the expected ones, typed like the SDK's errors below. */
+  private refused(op: string, res: ObjectResponse): ObjectStoreError {
+    const name = errorCodeOf(res.body) ?? 'Error';
+    return this.unavailable(op, Object.assign(new Error(name), { name, $metadata: { httpStatusCode: res.status } }));
   }
 
   /**
