@@ -38,6 +38,10 @@ export function createKafka(s: KafkaSettings, logger?: Logger): Kafka {
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;
       const { message, ...extra } = entry.log;
+      // Producer retries are bounded on purpose (a publish must fail fast into a 503 or a backoff);
+      // exactness rests on idempotent consumers, not on Kafka's exactly-once, so this start-up
+      // warning says nothing an operator could act on.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       logger[levels[entry.level] ?? 'info']({ kafka: { namespace: entry.namespace, ...extra } }, message);
     },
   });
