@@ -2,6 +2,7 @@ import { ClickHouseContainer } from '@testcontainers/clickhouse';
 import { MinioContainer } from '@testcontainers/minio';
 import { GenericContainer, getContainerRuntimeClient, Network, StartedNetwork, StartedTestContainer, Wait } from 'testcontainers';
 import { environmentOf, loadCompose, ROOT } from '../deploy/files';
+import { gatewayToken } from './http';
 import { ServiceControl, ServiceName, SERVICES, Stack, StackOptions } from './stack';
 
 /**
@@ -62,7 +63,7 @@ export async function startContainerStack(options: StackOptions): Promise<Stack>
 
     // Downstream first, like the native stack: the aggregator owns the migrations.
     for (const app of [...SERVICES].reverse()) {
-      const env = { ...environmentOf(def(app)), ...options.env };
+      const env: Record<string, string> = { ...environmentOf(def(app)), GATEWAY_TOKEN: gatewayToken(), ...options.env };
       const port = Number(env.PORT);
       const build = def(app).build!;
       const image = await GenericContainer.fromDockerfile(ROOT, build.dockerfile ?? 'Dockerfile')

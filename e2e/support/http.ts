@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import type { Send } from '../scenarios';
 
@@ -9,11 +10,25 @@ export interface Answer {
   ms: number;
 }
 
+/**
+ * The gateway token every request of this run carries: E2E_GATEWAY_TOKEN, or one made up for the
+ * run (native and containers modes configure the services they start with it; against an
+ * external stack it must be set to the stack's token).
+ */
+export function gatewayToken(env: NodeJS.ProcessEnv = process.env): string {
+  env.E2E_GATEWAY_TOKEN ||= `e2e-${randomBytes(24).toString('base64url')}`;
+  return env.E2E_GATEWAY_TOKEN;
+}
+
 /** A keep-alive HTTP/1.1 client for POST /logs, sized for `concurrency` requests in flight. */
 export class IngestClient {
   private readonly agent: Agent;
 
-  constructor(concurrency: number, private readonly timeoutMs = 30_000) {
+  constructor(
+    concurrency: number,
+    private readonly timeoutMs = 30_000,
+    private readonly token = gatewayToken(),
+  ) {
     this.agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   }
 
@@ -24,6 +39,7 @@ export class IngestClient {
       'content-type': send.contentType,
       'content-length': send.body.length,
       'x-customer-id': send.customerId,
+      authorization: `Bearer ${this.token}`,
     };
     if (send.idempotencyKey !== undefined) headers['idempotency-key'] = send.idempotencyKey;
     if (send.contentEncoding) headers['content-encoding'] = send.contentEncoding;

@@ -2,6 +2,7 @@ import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Clie
 import { ClickHouseGateway } from '@pipeline/clickhouse';
 import { createKafka } from '@pipeline/kafka';
 import { AppProcess, startApp, stackEndpoints } from '@pipeline/testing';
+import { gatewayToken } from './http';
 import { ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
 
 /** Lower-case letters and digits: valid in topic, bucket and database names alike. */
@@ -25,6 +26,7 @@ export function nativeStackEnv(name: string, env: NodeJS.ProcessEnv = process.en
     CLICKHOUSE_URL: endpoints.clickhouseUrl,
     ...passThrough,
     LOG_LEVEL: env.E2E_LOG_LEVEL ?? 'info',
+    GATEWAY_TOKEN: gatewayToken(env),
     TOPIC_BATCH_INGESTED: `e2e-${id}-batch-ingested`,
     TOPIC_INSIGHT_EVENTS: `e2e-${id}-insight-events`,
     TOPIC_BATCH_INGESTED_DLQ: `e2e-${id}-batch-ingested-dlq`,

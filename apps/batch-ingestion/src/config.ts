@@ -8,6 +8,19 @@ export const ingestionEnv = {
   ...topicEnv,
   ...s3Env,
   PORT: port(8080),
+  /**
+   * The gateways allowed to post, by the SHA-256 of their tokens: `name=<hex>[@customer|customer]`,
+   * several separated by spaces (see docs/security.md).
+   */
+  GATEWAY_TOKENS: z.string().optional(),
+  /** One gateway token in clear (local stacks, docker-compose); hashed at start and kept only as its hash. */
+  GATEWAY_TOKEN: z.string().min(16, 'a gateway token needs at least 16 characters').optional(),
+  /** Requests a second (sustained, and the burst above it) one gateway token may send; beyond it 429 with Retry-After. */
+  RATE_LIMIT_PER_TOKEN: positiveInt(5_000),
+  RATE_LIMIT_PER_TOKEN_BURST: positiveInt(10_000),
+  /** The same for each customer, whichever gateway sends for it. */
+  RATE_LIMIT_PER_CUSTOMER: positiveInt(2_000),
+  RATE_LIMIT_PER_CUSTOMER_BURST: positiveInt(4_000),
   /** Longest time a client may take to send one request body before it is answered 408. */
   HTTP_BODY_TIMEOUT_MS: positiveInt(30_000),
   /** Bytes of request bodies held at once; beyond it requests are answered 503 with Retry-After. */

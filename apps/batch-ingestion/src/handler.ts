@@ -4,6 +4,8 @@ import { Logger } from 'pino';
 import {
   AnnouncedBatches,
   BatchEventPublisher,
+  GatewayAuthenticator,
+  IngestRateLimits,
   BatchHeaders,
   MAX_BATCH_BYTES,
   RawBatchStore,
@@ -34,6 +36,9 @@ export interface Answer {
 }
 
 export interface IngestionHandlerDeps {
+  /** Only authenticated gateways get in. */
+  auth: GatewayAuthenticator;
+  limits: IngestRateLimits;
   store: RawBatchStore;
   publisher: BatchEventPublisher;
   topic: string;
@@ -94,6 +99,11 @@ export class IngestionHandler {
     const rejected = (r: Rejection, extra: Record<string, unknown> = {}, unreadBody = false) =>
       answer(outcomeOfRejection(r), { status: r.status, body: errorBody(r.code, r.message, r.details), unreadBody }, { code: r.code, ...extra });
 
+    // Who is calling comes first: an unknown caller learns nothing else and sends nothing further.
+    const gateway = this.deps.auth.authenticate(headers.authorization);
+    if (!gateway.ok) return rejected(gateway.rejection, {}, !!body && !body.readableEnded);
+    log.gateway = gateway.value.name;
+
     const checked = checkBatchHeaders({
       customerId: headers['x-customer-id'],
       idempotencyKey: key,
@@ -101,6 +111,13 @@ export class IngestionHandler {
       contentEncoding: headers['content-encoding'],
     });
     if (!checked.ok) return rejected(checked.rejection, {}, !!body && !body.readableEnded);
+    const allowed = this.deps.auth.authorize(gateway.value, checked.value.customerId);
+    if (!allowed.ok) return rejected(allowed.rejection, {}, !!body && !body.readableEnded);
+    const limited = this.deps.limits.check(gateway.value.name, checked.value.customerId);
+    if (!limited.ok) {
+      const a = rejected(limited.rejection, {}, !!body && !body.readableEnded);
+      return { ...a, headers: { ...a.headers, 'retry-after': String(limited.retryAfterSeconds) } };
+    }
 
     const declared = Number(headers['content-length']);
     if (Number.isFinite(declared) && declared > MAX_BATCH_BYTES) {

@@ -5,7 +5,17 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { BatchEventPublisher, MAX_BATCH_BYTES, RawBatchStore } from '@pipeline/batch';
+import {
+  BatchEventPublisher,
+  GatewayAuthenticator,
+  gatewayTokenFromSecret,
+  gatewayTokenHash,
+  IngestRateLimits,
+  MAX_BATCH_BYTES,
+  parseGatewayTokens,
+  RateLimiter,
+  RawBatchStore,
+} from '@pipeline/batch';
 import { parseBatchIngestedEvent } from '@pipeline/contract';
 import { ReadinessCheck, serviceModule } from '@pipeline/platform';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
@@ -55,6 +65,12 @@ function batchOfSize(size: number): Buffer {
 }
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+const TOKEN = 'edge-token-0123456789abcdef';
+const SCOPED = 'scoped-token-0123456789abcdef';
+const ROTATED = 'rotated-token-0123456789abcdef';
+/** The rate-limit tests run with a small per-customer budget; every other test with a large one. */
+const limitFor = (test: string) => (/rate limit/.test(test) ? 3 : 1_000_000);
+
 describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
   let app: NestFastifyApplication;
   let store: FakeStore;
@@ -64,7 +80,12 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
   let draining: boolean;
   let checks: ReadinessCheck[];
 
+  let clock: number;
+  let limitPerCustomer: number;
+
   beforeEach(async () => {
+    clock = 0;
+    limitPerCustomer = limitFor(expect.getState().currentTestName ?? '');
     store = new FakeStore();
     publisher = new FakePublisher();
     registry = new Registry();
@@ -74,6 +95,11 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
     const logger = pino({ level: 'silent' });
     checks = [{ name: 's3', check: async () => (store.mode === 'up' ? undefined : Promise.reject(new Error('down'))) }];
     const handler = new IngestionHandler({
+      auth: new GatewayAuthenticator([
+        gatewayTokenFromSecret('edge', TOKEN),
+        ...parseGatewayTokens(`scoped=${gatewayTokenHash(SCOPED)}@cus-axon|cus-beta rotated=${gatewayTokenHash(ROTATED)}`),
+      ]),
+      limits: new IngestRateLimits(new RateLimiter({ perSecond: 1_000, burst: 1_000 }, () => clock), new RateLimiter({ perSecond: limitPerCustomer, burst: limitPerCustomer }, () => clock)),
       store: new MeasuredStore(store, metrics, 200),
       publisher: new MeasuredPublisher(publisher, metrics, 200),
       topic: 'batch-ingested',
@@ -93,13 +119,64 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
 
   afterEach(() => app.close());
 
-  const post = (payload: Buffer | Readable | string | undefined, headers: Record<string, string> = {}) =>
+  /** POST /logs as an authenticated gateway; a header given as undefined is left out. */
+  const post = (payload: Buffer | Readable | string | undefined, headers: Record<string, string | undefined> = {}) =>
     app.inject({
       method: 'POST',
       url: '/logs',
-      headers: { 'content-type': 'application/json', 'x-customer-id': 'cus-axon', ...headers },
+      headers: Object.fromEntries(
+        Object.entries({ 'content-type': 'application/json', 'x-customer-id': 'cus-axon', authorization: `Bearer ${TOKEN}`, ...headers }).filter(([, v]) => v !== undefined),
+      ) as Record<string, string>,
       payload,
     });
+
+  describe('gateway authentication', () => {
+    it.each([
+      ['no Authorization header', undefined],
+      ['an empty one', ''],
+      ['another scheme', `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`],
+      ['an unknown token', 'Bearer not-a-known-token-at-all'],
+      ['a token with a stray character', `Bearer ${TOKEN}x`],
+    ])('answers 401 to %s, before reading the body, storing or publishing nothing', async (_label, authorization) => {
+      const res = await post(json([entry()]), { authorization, 'idempotency-key': 'k' });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+      expect(res.body).not.toContain(TOKEN);
+      expect(store.calls).toBe(0);
+      expect(publisher.sent).toEqual([]);
+    });
+
+    it('answers 401 before even the customer header is looked at', async () => {
+      const res = await post(json([entry()]), { authorization: 'Bearer nope-nope-nope-nope', 'x-customer-id': '../../etc' });
+      expect(res.statusCode).toBe(401);
+    });
+
+    it('accepts every active token: two at once is how one is rotated', async () => {
+      expect((await post(json([entry()]), { 'idempotency-key': 'a' })).statusCode).toBe(202);
+      expect((await post(json([entry()]), { authorization: `Bearer ${ROTATED}`, 'idempotency-key': 'b' })).statusCode).toBe(202);
+      expect((await post(json([entry()]), { authorization: `bearer   ${ROTATED}`, 'idempotency-key': 'c' })).statusCode).toBe(202);
+    });
+
+    it('answers 403 to a token used for a customer outside its scope, and accepts it inside', async () => {
+      const outside = await post(json([entry()]), { authorization: `Bearer ${SCOPED}`, 'x-customer-id': 'cus-gamma' });
+      expect(outside.statusCode).toBe(403);
+      expect(outside.json().error.code).toBe('forbidden_customer');
+      expect(store.calls).toBe(0);
+      expect((await post(json([entry()]), { authorization: `Bearer ${SCOPED}`, 'x-customer-id': 'cus-beta' })).statusCode).toBe(202);
+    });
+
+    it('answers 429 with Retry-After beyond a customer\'s rate limit, and accepts again once it refilled', async () => {
+      for (let i = 0; i < 3; i++) expect((await post(json([entry()]), { 'idempotency-key': `r${i}` })).statusCode).toBe(202);
+      const limited = await post(json([entry()]), { 'idempotency-key': 'r3' });
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['retry-after']).toBe('1');
+      expect(limited.json().error.code).toBe('rate_limited');
+      // Another customer has its own budget.
+      expect((await post(json([entry()]), { 'x-customer-id': 'cus-other', 'idempotency-key': 'r3' })).statusCode).toBe(202);
+      clock += 1_000;
+      expect((await post(json([entry()]), { 'idempotency-key': 'r3' })).statusCode).toBe(202);
+    });
+  });
 
   describe('accepted batches', () => {
     it('stores the body byte for byte under raw/{customer}/{key}.json, publishes, then answers 202', async () => {
@@ -173,7 +250,7 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
 
   describe('headers', () => {
     it('answers 401 without x-customer-id', async () => {
-      const res = await app.inject({ method: 'POST', url: '/logs', headers: { 'content-type': 'application/json' }, payload: json([entry()]) });
+      const res = await app.inject({ method: 'POST', url: '/logs', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, payload: json([entry()]) });
       expect(res.statusCode).toBe(401);
       expect(res.json()).toEqual({ error: { code: 'missing_customer_id', message: expect.any(String) } });
     });
@@ -204,7 +281,7 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
     });
 
     it('answers 415 without a Content-Type', async () => {
-      const res = await app.inject({ method: 'POST', url: '/logs', headers: { 'x-customer-id': 'c' }, payload: json([entry()]) });
+      const res = await app.inject({ method: 'POST', url: '/logs', headers: { 'x-customer-id': 'c', authorization: `Bearer ${TOKEN}` }, payload: json([entry()]) });
       expect(res.statusCode).toBe(415);
     });
 

@@ -6,7 +6,7 @@ import { MAX_BATCH_BYTES } from '@pipeline/batch';
 import { parseBatchIngestedEvent } from '@pipeline/contract';
 import { S3ObjectStore } from '@pipeline/s3';
 import { AppProcess, TopicReader, deleteTopics, metricValue, scrape, sleep, startApp, waitFor } from '@pipeline/testing';
-import { ItNames, appEnv, dropBucket, entry, itKafka, itNames, itStore, listKeys, postLogs } from './it-support';
+import { ItNames, IT_GATEWAY_TOKEN, appEnv, dropBucket, entry, itKafka, itNames, itStore, listKeys, postLogs } from './it-support';
 
 jest.setTimeout(180_000);
 
@@ -158,7 +158,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(`${app.url}/logs`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-customer-id': 'cus-it', 'transfer-encoding': 'chunked' },
+        headers: { 'content-type': 'application/json', 'x-customer-id': 'cus-it', authorization: `Bearer ${IT_GATEWAY_TOKEN}`, 'transfer-encoding': 'chunked' },
       });
       let answered = false;
       req.on('response', (res) => {
@@ -209,7 +209,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     const half = Math.floor(sent.length / 2);
     const req = request(`${app.url}/logs`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-customer-id': 'cus-it', 'idempotency-key': 'b-in-flight', 'content-length': String(sent.length) },
+      headers: { 'content-type': 'application/json', 'x-customer-id': 'cus-it', authorization: `Bearer ${IT_GATEWAY_TOKEN}`, 'idempotency-key': 'b-in-flight', 'content-length': String(sent.length) },
     });
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
       req.on('response', (res) => {

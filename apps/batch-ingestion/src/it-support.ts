@@ -27,9 +27,13 @@ export function appEnv(names: ItNames, extra: Record<string, string> = {}): Reco
     KAFKA_REQUEST_TIMEOUT_MS: '3000',
     S3_REQUEST_TIMEOUT_MS: '3000',
     LOG_LEVEL: 'info',
+    GATEWAY_TOKEN: IT_GATEWAY_TOKEN,
     ...extra,
   };
 }
+
+/** The gateway token the tests' requests carry (a service under test is configured with it). */
+export const IT_GATEWAY_TOKEN = 'it-gateway-token-0123456789';
 
 export function itKafka(brokers = stackEndpoints().kafkaBrokers): Kafka {
   return new Kafka({ clientId: 'it-batch-ingestion', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 } });
@@ -74,7 +78,7 @@ export interface PostResult {
 
 /** POST /logs with JSON defaults; `headers` override or (with undefined) remove them. */
 export async function postLogs(url: string, body: string | Buffer, headers: Record<string, string | undefined> = {}): Promise<PostResult> {
-  const merged: Record<string, string | undefined> = { 'content-type': 'application/json', 'x-customer-id': 'cus-it', ...headers };
+  const merged: Record<string, string | undefined> = { 'content-type': 'application/json', 'x-customer-id': 'cus-it', authorization: `Bearer ${IT_GATEWAY_TOKEN}`, ...headers };
   const res = await fetch(`${url}/logs`, {
     method: 'POST',
     headers: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>,

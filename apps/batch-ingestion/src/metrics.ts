@@ -10,6 +10,8 @@ export const BATCH_OUTCOMES = [
   'unavailable',
   'unsupported_media',
   'unauthorized',
+  'forbidden',
+  'rate_limited',
   'timeout',
   'aborted',
   'error',

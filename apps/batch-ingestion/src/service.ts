@@ -1,13 +1,26 @@
-import { MAX_BATCH_BYTES, RecentAnnouncements } from '@pipeline/batch';
+import { GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, IngestRateLimits, MAX_BATCH_BYTES, parseGatewayTokens, RateLimiter, RecentAnnouncements } from '@pipeline/batch';
 import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
-import { ServiceDefinition, Source } from '@pipeline/platform';
+import { ConfigError, errorMessage, ServiceDefinition, Source } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
-import { ingestionEnv } from './config';
+import { IngestionConfig, ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
 import { configureHttp, INGESTION_HANDLER, LogsController } from './http';
 import { IngestionMetrics } from './metrics';
 import { Reconciler } from './reconciler';
+
+/** The configured gateway tokens; a service that would let anyone in does not start. */
+function gatewayTokens(config: IngestionConfig): GatewayToken[] {
+  const tokens: GatewayToken[] = [];
+  try {
+    if (config.GATEWAY_TOKENS) tokens.push(...parseGatewayTokens(config.GATEWAY_TOKENS));
+  } catch (err) {
+    throw new ConfigError([`GATEWAY_TOKENS: ${errorMessage(err)}`]);
+  }
+  if (config.GATEWAY_TOKEN) tokens.push(gatewayTokenFromSecret('default', config.GATEWAY_TOKEN));
+  if (tokens.length === 0) throw new ConfigError(['GATEWAY_TOKENS or GATEWAY_TOKEN: no gateway token configured; only authenticated gateways may post (see docs/security.md)']);
+  return tokens;
+}
 
 /**
  * POST /logs -> raw batch in S3 (create-only) -> batch-ingested.
@@ -27,6 +40,11 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     const probe = new KafkaProbe(kafka, [topic]);
 
     const handler = new IngestionHandler({
+      auth: new GatewayAuthenticator(gatewayTokens(config)),
+      limits: new IngestRateLimits(
+        new RateLimiter({ perSecond: config.RATE_LIMIT_PER_TOKEN, burst: config.RATE_LIMIT_PER_TOKEN_BURST }),
+        new RateLimiter({ perSecond: config.RATE_LIMIT_PER_CUSTOMER, burst: config.RATE_LIMIT_PER_CUSTOMER_BURST }),
+      ),
       store: new MeasuredStore(s3, metrics, config.S3_REQUEST_TIMEOUT_MS),
       // The producer enforces KAFKA_REQUEST_TIMEOUT_MS per send; the outer deadline bounds a
       // request's whole wait, including the send ahead of it in the coalescing queue.

@@ -3,3 +3,5 @@ export * from './headers';
 export * from './body';
 export * from './ingest';
 export * from './announced';
+export * from './gateway-auth';
+export * from './rate-limit';

@@ -3,13 +3,16 @@
  * stable machine-readable code, a sentence for humans, and optional structured details.
  */
 export interface Rejection {
-  status: 400 | 401 | 413 | 415 | 422;
+  status: 400 | 401 | 403 | 413 | 415 | 422 | 429;
   code: RejectionCode;
   message: string;
   details?: unknown;
 }
 
 export type RejectionCode =
+  | 'unauthorized'
+  | 'forbidden_customer'
+  | 'rate_limited'
   | 'missing_customer_id'
   | 'invalid_customer_id'
   | 'invalid_idempotency_key'
@@ -24,10 +27,14 @@ export type RejectionCode =
   | 'idempotency_key_reused';
 
 /** The outcome label of a rejection, as counted in the batches-by-outcome metric. */
-export function outcomeOfRejection(r: Rejection): 'invalid' | 'too_large' | 'unsupported_media' | 'unauthorized' | 'key_reused' {
+export function outcomeOfRejection(r: Rejection): 'invalid' | 'too_large' | 'unsupported_media' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'key_reused' {
   switch (r.status) {
     case 401:
       return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 429:
+      return 'rate_limited';
     case 413:
       return 'too_large';
     case 415:
