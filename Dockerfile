@@ -1,10 +1,14 @@
-# syntax=docker/dockerfile:1
-#
 # One image per service, built from the same sources with the same build script as the native
 # build (`node infra/build/build-app.js <app>`: an esbuild bundle with npm packages external).
 # Targets: batch-ingestion, batch-summarizer, window-aggregator.
 #
 #   docker build --target batch-ingestion -t log-analytics/batch-ingestion .
+#
+# Needs BuildKit (the default builder of current Docker). NODE_IMAGE picks the Node.js base
+# (infra/docker/offline-images passes its locally built one). Behind a TLS-inspecting proxy, give
+# npm the machine's certificates as a secret; it is used by the build only, never stored:
+#
+#   docker build --secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt ...
 
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
@@ -12,13 +16,17 @@ ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN --mount=type=secret,id=ca-certificates,required=false \
+    if [ -f /run/secrets/ca-certificates ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # The bundles, built exactly like the native build.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=ca-certificates,required=false \
+    if [ -f /run/secrets/ca-certificates ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates; fi \
+ && npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY infra/build infra/build
 COPY infra/clickhouse infra/clickhouse

@@ -1,51 +1,143 @@
 import { spawnSync } from 'node:child_process';
+import { parse } from 'yaml';
 import { topicEnv } from '@pipeline/contract';
 import { clickhouseEnv, kafkaEnv, loadConfig, s3Env, serviceEnv } from '@pipeline/platform';
-import { App, appEnvironment, APPS, dockerStages, environmentOf, INFRASTRUCTURE, loadCompose, readRepoFile, repoPathExists, ROOT, splitImage } from './files';
+import {
+  App,
+  appEnvironment,
+  APPS,
+  dockerStages,
+  environmentOf,
+  INFRASTRUCTURE,
+  loadCompose,
+  loadComposeRaw,
+  parseEnvFile,
+  readRepoFile,
+  repoPathExists,
+  ROOT,
+  splitImage,
+  variableOf,
+} from './files';
 
 /**
- * The deployment files checked the way this machine can (no Docker engine): docker-compose
- * validates the file offline, and the services, images and variables are cross-checked
- * against the apps' own configuration and the native build.
+ * The deployment files checked without a Docker engine: docker-compose validates the file
+ * offline, and the services, images and variables are cross-checked against the apps' own
+ * configuration, the native build, the pinned versions and the locally built images
+ * (infra/docker/offline-images).
  */
 const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, topicEnv, s3Env, clickhouseEnv } as Record<string, Record<string, unknown>>;
 /** Variables with safe defaults that only tune timing, or that are optional; a deployment may leave them out. */
 const TUNING = /(_TIMEOUT_MS|_CLIENT_ID)$|^OPS_(PORT|HOST)$/;
 
-const compose = loadCompose();
+// Checked with every variable unset: what users get.
+const compose = loadCompose('docker-compose.yml', {});
+const raw = loadComposeRaw();
 const env = (service: string) => environmentOf(compose.services[service]);
 const hostPort = (url: string) => {
   const u = new URL(url.includes('://') ? url : `tcp://${url}`);
   return [u.hostname, u.port] as const;
 };
+const versions = parseEnvFile(readRepoFile('infra/local/versions.env'));
+const dockerfileArgs = dockerStages(readRepoFile('Dockerfile')).args;
+/** Image variables with the official images users get by default. */
+const OFFICIAL_IMAGES: Record<string, [variable: string, image: string | RegExp]> = {
+  kafka: ['KAFKA_IMAGE', `apache/kafka:${versions.KAFKA_VERSION}`],
+  minio: ['MINIO_IMAGE', `quay.io/minio/minio:${versions.MINIO_IMAGE_TAG}`],
+  clickhouse: ['CLICKHOUSE_IMAGE', `clickhouse/clickhouse-server:${versions.CLICKHOUSE_IMAGE_TAG}`],
+  prometheus: ['PROMETHEUS_IMAGE', `prom/prometheus:${versions.PROMETHEUS_IMAGE_TAG}`],
+  grafana: ['GRAFANA_IMAGE', /^grafana\/grafana:\d+\.\d+\.\d+$/],
+};
+const APP_IMAGE_VARIABLES: Record<App, string> = {
+  'batch-ingestion': 'BATCH_INGESTION_IMAGE',
+  'batch-summarizer': 'BATCH_SUMMARIZER_IMAGE',
+  'window-aggregator': 'WINDOW_AGGREGATOR_IMAGE',
+};
+
+function dockerCompose(args: string[], extraEnv: Record<string, string> = {}) {
+  const run = spawnSync('docker-compose', ['-f', 'docker-compose.yml', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...extraEnv },
+  });
+  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    throw new Error('docker-compose is not installed: it validates docker-compose.yml offline (Debian: apt-get install docker-compose)');
+  }
+  return run;
+}
+
+/** What infra/docker/offline-images writes into offline.env (computed without building). */
+function offlineEnv() {
+  const run = spawnSync('bash', ['infra/docker/offline-images', '--print-env'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+  return parseEnvFile(run.stdout);
+}
 
 describe('docker-compose.yml', () => {
-  it('is valid for docker-compose (config -q)', () => {
-    const run = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('docker-compose is not installed: it validates docker-compose.yml offline (Debian: apt-get install docker-compose)');
+  it('is valid for docker-compose (config -q), with official images and with the local ones', () => {
+    for (const extraEnv of [{}, offlineEnv()]) {
+      const run = dockerCompose(['config', '-q'], extraEnv);
+      expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 0, stderr: '' });
     }
-    expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 0, stderr: '' });
   });
 
   it('runs Kafka, MinIO, ClickHouse and the three services', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining([...INFRASTRUCTURE, ...APPS]));
   });
 
-  it('pins the official images: apache/kafka (KRaft), the last community MinIO, clickhouse-server', () => {
-    const images = Object.fromEntries(INFRASTRUCTURE.map((s) => [s, splitImage(compose.services[s].image ?? '')]));
-    expect(images.kafka[0]).toBe('apache/kafka');
-    expect(images.kafka[1]).toMatch(/^4\.\d+\.\d+$/);
-    expect(images.minio[0]).toBe('minio/minio');
-    expect(images.minio[1]).toMatch(/^RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
-    expect(images.clickhouse[0]).toBe('clickhouse/clickhouse-server');
-    expect(images.clickhouse[1]).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-    for (const service of Object.values(compose.services)) if (service.image) expect(splitImage(service.image)[1]).not.toMatch(/^(latest)?$/);
+  it('takes every image from a variable whose default is the pinned official image', () => {
+    for (const [service, [variable, image]] of Object.entries(OFFICIAL_IMAGES)) {
+      expect([service, variableOf(raw.services[service].image ?? '')]).toEqual([service, { name: variable, fallback: expect.stringMatching(image) }]);
+      if (typeof image === 'string') expect(compose.services[service].image).toBe(image);
+    }
+    for (const app of APPS) {
+      expect([app, variableOf(raw.services[app].image ?? '')]).toEqual([app, { name: APP_IMAGE_VARIABLES[app], fallback: `log-analytics/${app}:local` }]);
+    }
+    // ClickHouse LTS lines are x.3 and x.8; the community MinIO images end in 2025.
+    expect(versions.CLICKHOUSE_IMAGE_TAG).toMatch(/^\d+\.[38]$/);
+    expect(versions.MINIO_IMAGE_TAG).toMatch(/^RELEASE\.2025-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z$/);
+    expect(versions.PROMETHEUS_IMAGE_TAG).toMatch(/^v3\.\d+\.\d+$/);
+    for (const service of Object.values(compose.services)) expect(splitImage(service.image ?? '')[1]).not.toMatch(/^(latest)?$/);
     expect(env('kafka').KAFKA_PROCESS_ROLES).toBe('broker,controller');
   });
 
-  it.each(APPS)('builds %s from its own target of the root Dockerfile', (app) => {
-    expect(compose.services[app].build).toEqual({ context: '.', dockerfile: 'Dockerfile', target: app });
+  it('runs with the images infra/docker/offline-images builds, named in offline.env by the same variables', () => {
+    const offline = offlineEnv();
+    const imageVariables = [...Object.entries(OFFICIAL_IMAGES).filter(([s]) => s !== 'grafana'), ...APPS.map((a) => [a, [APP_IMAGE_VARIABLES[a]]] as const)].map(
+      ([, [variable]]) => variable,
+    );
+    expect(Object.keys(offline).filter((k) => k.endsWith('_IMAGE')).sort()).toEqual([...imageVariables, 'NODE_IMAGE'].sort());
+    // --print-env names images only (the open-file limit is measured on the engine at build time).
+    expect(Object.keys(offline).filter((k) => !k.endsWith('_IMAGE'))).toEqual([]);
+    const local = loadCompose('docker-compose.yml', offline);
+    for (const variable of imageVariables) expect(offline[variable]).toMatch(/^log-analytics\/[a-z-]+:[A-Za-z0-9_.-]+$/);
+    expect(local.services.kafka.image).toBe(`log-analytics/kafka:${versions.KAFKA_VERSION}`);
+    expect(local.services.minio.image).toBe(`log-analytics/minio:${versions.MINIO_VERSION}`);
+    expect(splitImage(offline.NODE_IMAGE)[1]).toMatch(new RegExp(`^${versions.NODE_VERSION.replace(/\./g, '\\.')}-`));
+    for (const app of APPS) {
+      expect(local.services[app].image).not.toBe(compose.services[app].image);
+      expect(local.services[app].build?.args?.NODE_IMAGE).toBe(offline.NODE_IMAGE);
+    }
+  });
+
+  it.each(APPS)('builds %s from its own target of the root Dockerfile, on the Node image of NODE_IMAGE', (app) => {
+    expect(raw.services[app].build).toEqual({ context: '.', dockerfile: 'Dockerfile', target: app, args: { NODE_IMAGE: `\${NODE_IMAGE:-${dockerfileArgs.NODE_IMAGE}}` } });
+  });
+
+  it('publishes every port on 127.0.0.1 only, each host port from a variable of its own', () => {
+    const seen = new Map<string, string>();
+    for (const [name, service] of Object.entries(raw.services)) {
+      for (const mapping of service.ports ?? []) {
+        const m = /^127\.0\.0\.1:\$\{([A-Z_]+_HOST_PORT):-(\d+)\}:(\d+)$/.exec(mapping);
+        expect([name, mapping, m !== null]).toEqual([name, mapping, true]);
+        expect([m![1], seen.get(m![1])]).toEqual([m![1], undefined]);
+        seen.set(m![1], name);
+      }
+    }
+    // Kafka tells clients on the host the address they reach it by: the published host port.
+    const published = /\$\{(KAFKA_HOST_PORT):-(\d+)\}:19092/.exec(raw.services.kafka.ports![0])!;
+    expect(environmentOf(raw.services.kafka).KAFKA_ADVERTISED_LISTENERS).toContain(`HOST://127.0.0.1:\${${published[1]}:-${published[2]}}`);
+    expect(env('kafka').KAFKA_LISTENERS).toContain('HOST://:19092');
   });
 
   it.each(APPS)('gives %s every variable it needs, all known to its configuration and valid', (app) => {
@@ -87,6 +179,22 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(service.healthcheck?.test)).toContain(`127.0.0.1:${port}/health/ready`);
   });
 
+  it('checks the health of Kafka, MinIO, ClickHouse and Prometheus with what both the official and the local images carry', () => {
+    const test = (service: string) => JSON.stringify(compose.services[service].healthcheck?.test);
+    const image = (name: string) => readRepoFile(`infra/docker/images/${name}/Dockerfile`);
+    // apache/kafka: /opt/kafka/bin/*.sh; the local image makes one script per line of its tools list.
+    const tool = /\/opt\/kafka\/bin\/([a-z-]+)\.sh/.exec(test('kafka'))![1];
+    expect(readRepoFile('infra/docker/images/kafka/docker/tools').split('\n').map((l) => l.split(' ')[0])).toContain(tool);
+    // minio/minio carries mc; the local image builds it.
+    expect(compose.services.minio.healthcheck?.test).toEqual(['CMD', 'mc', 'ready', 'local']);
+    expect(image('minio')).toMatch(/^COPY minio mc \/usr\/bin\/$/m);
+    // clickhouse-server and prom/prometheus carry wget; the local images install it.
+    for (const service of ['clickhouse', 'prometheus']) {
+      expect(test(service)).toMatch(/"?wget"?/);
+      expect(image(service)).toMatch(/apt-get install [^\n]*\\\n[^\n]*\bwget\b/);
+    }
+  });
+
   it('starts each service after the servers it uses are healthy', () => {
     const uses = (app: App) => {
       const vars = env(app);
@@ -107,6 +215,21 @@ describe('docker-compose.yml', () => {
       expect([service, volume && Object.keys(compose.volumes ?? {}).includes(volume[0])]).toEqual([service, true]);
     }
     expect(env('kafka').KAFKA_LOG_DIRS).toBe(mounts.kafka);
+  });
+
+  it('offers Prometheus in its own profile, scraping /metrics of the three services', () => {
+    const prometheus = compose.services.prometheus;
+    expect(prometheus.profiles).toEqual(['monitoring']);
+    const mount = (prometheus.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target === '/etc/prometheus/prometheus.yml')!;
+    expect(repoPathExists(mount[0])).toBe(true);
+    expect(prometheus.command).toEqual(['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus']);
+    expect((prometheus.volumes ?? []).some((v) => v.endsWith(':/prometheus') && Object.keys(compose.volumes ?? {}).includes(v.split(':')[0]))).toBe(true);
+    const config = parse(readRepoFile(mount[0])) as { scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[] };
+    const targets = config.scrape_configs.flatMap((c) => {
+      expect(c.metrics_path ?? '/metrics').toBe('/metrics');
+      return c.static_configs.flatMap((t) => t.targets);
+    });
+    expect(targets.sort()).toEqual(APPS.map((a) => `${a}:${env(a).PORT}`).sort());
   });
 
   it('offers Grafana in its own profile with the provisioning files of the repository', () => {
@@ -149,9 +272,22 @@ describe('Dockerfile', () => {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
 
-  it('starts from Node.js 24', () => {
-    expect(args.NODE_IMAGE).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim$/);
+  it('starts from Node.js 24, the official image unless NODE_IMAGE names another', () => {
+    expect(args.NODE_IMAGE).toBe(`node:${versions.NODE_VERSION}-bookworm-slim`);
+    expect(versions.NODE_VERSION).toMatch(/^24\.\d+\.\d+$/);
     for (const s of stages) expect([s.name, s.from]).toEqual([s.name, expect.stringMatching(/^(\$\{NODE_IMAGE\}|prod-deps|build|runtime)$/)]);
+  });
+
+  it('needs no frontend image (no syntax line) and keeps the build certificates out of the images', () => {
+    const text = readRepoFile('Dockerfile');
+    expect(text).not.toMatch(/^#\s*syntax\s*=/im);
+    const npmRuns = stages.flatMap((s) => s.lines.filter((l) => l.startsWith('RUN') && l.includes('npm ci')));
+    expect(npmRuns).toHaveLength(2);
+    for (const run of npmRuns) {
+      expect(run).toMatch(/^RUN --mount=type=secret,id=ca-certificates,required=false /);
+      expect(run).toContain('NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates');
+    }
+    expect(text).not.toMatch(/ENV NODE_EXTRA_CA_CERTS|COPY .*ca-certificates/);
   });
 
   it.each(APPS)('builds %s with the command of its Nx build target', (app) => {
@@ -178,7 +314,7 @@ describe('Dockerfile', () => {
   });
 
   it('installs production dependencies only into the images and runs them as a non-root user', () => {
-    expect(stage('prod-deps').lines).toContain('RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force');
+    expect(stage('prod-deps').lines.find((l) => l.includes('npm ci'))).toMatch(/ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force$/);
     const runtime = stage('runtime').lines;
     expect(runtime).toContain('COPY --from=prod-deps /app/node_modules ./node_modules');
     const user = runtime.filter((l) => l.startsWith('USER ')).pop();

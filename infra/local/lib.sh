@@ -82,7 +82,9 @@ install_minio() {
   say "building MinIO $MINIO_VERSION with go install (a few minutes, once)"
   local gobin="$CACHE_DIR/minio-$MINIO_VERSION"
   mkdir -p "$gobin"
-  GOBIN="$gobin" GOFLAGS=-trimpath go install "$MINIO_MODULE@$MINIO_VERSION" \
+  # Static (no cgo), as MinIO's own release builds: the same binary also runs in the local
+  # container image, whatever the C library of the machine that built it.
+  GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MINIO_MODULE@$MINIO_VERSION" \
     || die "go install $MINIO_MODULE@$MINIO_VERSION failed"
 }
 
