@@ -21,6 +21,8 @@ CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
 
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 MINIO_BIN="$CACHE_DIR/minio-$MINIO_VERSION/minio"
+MC_BIN="$CACHE_DIR/mc-$MC_VERSION/mc"
+CREDENTIALS_FILE="$STACK_DIR/credentials.env"
 NODE_HOME="$CACHE_DIR/node24"
 CHDB_VENV="$CACHE_DIR/chdb-$CHDB_VERSION"
 
@@ -88,6 +90,16 @@ install_minio() {
     || die "go install $MINIO_MODULE@$MINIO_VERSION failed"
 }
 
+# The MinIO client: it creates the services' account on MinIO (admin API).
+install_mc() {
+  if [ -x "$MC_BIN" ]; then return; fi
+  command -v go >/dev/null || die "Go is needed to build the MinIO client (mc)"
+  say "building the MinIO client $MC_VERSION with go install (a few minutes, once)"
+  mkdir -p "$(dirname "$MC_BIN")"
+  GOBIN="$(dirname "$MC_BIN")" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MC_MODULE@$MC_VERSION" \
+    || die "go install $MC_MODULE@$MC_VERSION failed"
+}
+
 install_clickhouse() {
   if command -v clickhouse-server >/dev/null || [ -x /usr/bin/clickhouse ]; then return; fi
   say "installing clickhouse-server from Debian"
@@ -126,9 +138,51 @@ install_compose() {
 install_all() {
   install_kafka
   install_minio
+  install_mc
   install_clickhouse
   install_chdb
   install_compose
+}
+
+# --- credentials --------------------------------------------------------------------------------
+# Every secret of the local stack is minted on first use, kept in .stack/credentials.env (private
+# to this clone, ignored by git) and reused afterwards. No server runs with a default or empty
+# password: MinIO's root, ClickHouse's `default`, the services' own accounts, the gateway token.
+secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+
+ensure_credentials() {
+  if [ ! -f "$CREDENTIALS_FILE" ]; then
+    mkdir -p "$STACK_DIR"
+    (
+      umask 077
+      {
+        echo "# Secrets of this clone's local stack, minted by infra/local/pipeline. Private: never commit or share."
+        echo "# Use them with:  set -a; . .stack/credentials.env; set +a"
+        echo "# The token API gateways send: Authorization: Bearer <GATEWAY_TOKEN>"
+        echo "GATEWAY_TOKEN=gw-$(secret)"
+        echo "# ClickHouse: read-only reader (analysts, Grafana), the window-aggregator's writer, the administrator."
+        echo "CLICKHOUSE_READER_USER=analyst"
+        echo "CLICKHOUSE_READER_PASSWORD=$(secret)"
+        echo "CLICKHOUSE_WRITER_USER=pipeline_writer"
+        echo "CLICKHOUSE_WRITER_PASSWORD=$(secret)"
+        echo "CLICKHOUSE_ADMIN_USER=default"
+        echo "CLICKHOUSE_ADMIN_PASSWORD=$(secret)"
+        echo "# MinIO: the services' account (their bucket only) and the root account (administration)."
+        echo "S3_ACCESS_KEY_ID=pipeline-service"
+        echo "S3_SECRET_ACCESS_KEY=$(secret)"
+        echo "MINIO_ROOT_USER=lap-admin"
+        echo "MINIO_ROOT_PASSWORD=$(secret)"
+        echo "# Grafana's administrator (docker-compose profile grafana)."
+        echo "GRAFANA_ADMIN_PASSWORD=$(secret)"
+      } >"$CREDENTIALS_FILE.partial"
+    )
+    mv "$CREDENTIALS_FILE.partial" "$CREDENTIALS_FILE"
+    say "minted the local stack's secrets into $CREDENTIALS_FILE"
+  fi
+  set -a
+  # shellcheck disable=SC1090
+  source "$CREDENTIALS_FILE"
+  set +a
 }
 
 # --- processes ----------------------------------------------------------------------------------
@@ -213,10 +267,25 @@ start_minio() {
   require_free_port minio-console "$MINIO_CONSOLE_PORT"
   mkdir -p "$STACK_DIR/minio"
   say "starting minio on 127.0.0.1:$MINIO_PORT"
-  MINIO_ROOT_USER=${S3_ACCESS_KEY_ID:-minioadmin} MINIO_ROOT_PASSWORD=${S3_SECRET_ACCESS_KEY:-minioadmin} \
-    MINIO_BROWSER=on MINIO_UPDATE=off start_process minio "$MINIO_BIN" server "$STACK_DIR/minio" \
+  MINIO_BROWSER=on MINIO_UPDATE=off start_process minio "$MINIO_BIN" server "$STACK_DIR/minio" \
     --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT" --quiet
-  wait_until minio 60 probe s3 "http://127.0.0.1:$MINIO_PORT"
+  S3_ACCESS_KEY_ID=$MINIO_ROOT_USER S3_SECRET_ACCESS_KEY=$MINIO_ROOT_PASSWORD wait_until minio 60 probe s3 "http://127.0.0.1:$MINIO_PORT"
+  provision_minio_account
+}
+
+# The services' MinIO account: its own keys, and a policy that allows their bucket and nothing
+# else (MinIO's root keys stay with the administrator). Idempotent.
+provision_minio_account() {
+  local mc=("$MC_BIN" --config-dir "$STACK_DIR/mc" --quiet) bucket=${S3_BUCKET:-log-batches}
+  local policy="$STACK_DIR/mc/pipeline-policy.json"
+  mkdir -p "$STACK_DIR/mc"
+  sed "s#@BUCKET@#$bucket#g" "$REPO_ROOT/infra/minio/pipeline-policy.json" >"$policy"
+  {
+    "${mc[@]}" alias set lap "http://127.0.0.1:$MINIO_PORT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" &&
+      "${mc[@]}" admin policy create lap pipeline-bucket "$policy" &&
+      "${mc[@]}" admin user add lap "$S3_ACCESS_KEY_ID" "$S3_SECRET_ACCESS_KEY" &&
+      { "${mc[@]}" admin policy attach lap pipeline-bucket --user "$S3_ACCESS_KEY_ID" 2>&1 | grep -v 'already' || true; }
+  } >>"$LOG_DIR/minio.log" 2>&1 || die "could not create the services' MinIO account (log: $LOG_DIR/minio.log)"
 }
 
 start_clickhouse() {
@@ -228,26 +297,44 @@ start_clickhouse() {
   sed -e "s#@DATA@#$dir#g" -e "s#@HTTP_PORT@#$CLICKHOUSE_HTTP_PORT#" -e "s#@TCP_PORT@#$CLICKHOUSE_TCP_PORT#" \
     "$LOCAL_DIR/clickhouse/config.xml" >"$dir/config.xml"
   cp "$LOCAL_DIR/clickhouse/users.xml" "$dir/users.xml"
+  mkdir -p "$dir/users.d" && cp "$REPO_ROOT/infra/clickhouse/users.d/pipeline-users.xml" "$dir/users.d/"
   local bin; bin=$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)
   say "starting clickhouse on 127.0.0.1:$CLICKHOUSE_HTTP_PORT (native protocol on $CLICKHOUSE_TCP_PORT)"
+  # The passwords reach the users' definitions from the environment (from_env), never a file.
   start_process clickhouse "$bin" --config-file="$dir/config.xml"
-  wait_until clickhouse 60 probe clickhouse "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
+  CLICKHOUSE_USER=$CLICKHOUSE_ADMIN_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_ADMIN_PASSWORD wait_until clickhouse 60 probe clickhouse "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
 }
 
 SERVERS=(kafka minio clickhouse)
 SERVICES=(batch-ingestion batch-summarizer window-aggregator)
 
 start_servers() {
+  ensure_credentials
   start_kafka
   start_minio
   start_clickhouse
 }
 
-# Environment of the three services against this stack (the same variables as under Docker).
+# Environment of the three services against this stack (the same variables as under Docker),
+# each with the least it needs: the services' MinIO account, ClickHouse's writer, the gateway token.
 service_env() {
+  ensure_credentials
   export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
   export S3_ENDPOINT=${S3_ENDPOINT:-http://127.0.0.1:$MINIO_PORT}
   export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
+  export CLICKHOUSE_USER=$CLICKHOUSE_WRITER_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD
+}
+
+# Environment of the tests: they create buckets, topics and databases of their own, so they use
+# the administrators' accounts (a test of its own holds the services' accounts to their limits).
+test_env() {
+  ensure_credentials
+  export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
+  export S3_ENDPOINT=${S3_ENDPOINT:-http://127.0.0.1:$MINIO_PORT}
+  export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
+  export S3_ACCESS_KEY_ID=$MINIO_ROOT_USER S3_SECRET_ACCESS_KEY=$MINIO_ROOT_PASSWORD
+  export CLICKHOUSE_USER=$CLICKHOUSE_ADMIN_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_ADMIN_PASSWORD
+  export LAP_CREDENTIALS_FILE=$CREDENTIALS_FILE
 }
 
 service_port() {

@@ -35,7 +35,9 @@ async function s3(endpoint) {
 }
 
 async function clickhouse(url) {
-  const res = await fetch(`${url}/?query=${encodeURIComponent('SELECT 1')}`, { signal: timeout(3000) });
+  const user = process.env.CLICKHOUSE_USER ?? 'default';
+  const headers = { authorization: `Basic ${Buffer.from(`${user}:${process.env.CLICKHOUSE_PASSWORD ?? ''}`).toString('base64')}` };
+  const res = await fetch(`${url}/?query=${encodeURIComponent('SELECT 1')}`, { signal: timeout(3000), headers });
   const text = await res.text();
   if (!res.ok || text.trim() !== '1') throw new Error(`SELECT 1 answered ${res.status} ${text.slice(0, 200)}`);
 }

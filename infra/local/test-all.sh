@@ -45,7 +45,7 @@ cd "$REPO_ROOT"
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 phase install bootstrap
 phase servers servers
-service_env
+test_env
 phase lint npx nx run-many -t lint --outputStyle=static --skip-nx-cache
 phase typecheck npx tsc -p tsconfig.json --noEmit
 phase unit npx jest --selectProjects unit --ci

@@ -13,6 +13,10 @@ export const ingestionEnv = {
    * several separated by spaces (see docs/security.md).
    */
   GATEWAY_TOKENS: z.string().optional(),
+  /** A file of such tokens (one or more a line, `#` comments), re-read when it changes: rotation without a restart. */
+  GATEWAY_TOKENS_FILE: z.string().min(1).optional(),
+  /** How often GATEWAY_TOKENS_FILE is checked for changes. */
+  GATEWAY_TOKENS_RELOAD_MS: positiveInt(2_000),
   /** One gateway token in clear (local stacks, docker-compose); hashed at start and kept only as its hash. */
   GATEWAY_TOKEN: z.string().min(16, 'a gateway token needs at least 16 characters').optional(),
   /** Requests a second (sustained, and the burst above it) one gateway token may send; beyond it 429 with Retry-After. */

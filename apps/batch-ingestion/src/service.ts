@@ -7,19 +7,30 @@ import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
 import { configureHttp, INGESTION_HANDLER, LogsController } from './http';
 import { IngestionMetrics } from './metrics';
+import { GatewayTokensFile, readTokensFile } from './gateway-tokens';
 import { Reconciler } from './reconciler';
 
-/** The configured gateway tokens; a service that would let anyone in does not start. */
-function gatewayTokens(config: IngestionConfig): GatewayToken[] {
-  const tokens: GatewayToken[] = [];
+/**
+ * The gateway tokens configured in the environment (`fixed`) and in GATEWAY_TOKENS_FILE; a service
+ * that would let anyone in does not start.
+ */
+function gatewayTokens(config: IngestionConfig): { fixed: GatewayToken[]; all: GatewayToken[] } {
+  const fixed: GatewayToken[] = [];
+  const fromFile: GatewayToken[] = [];
   try {
-    if (config.GATEWAY_TOKENS) tokens.push(...parseGatewayTokens(config.GATEWAY_TOKENS));
+    if (config.GATEWAY_TOKENS) fixed.push(...parseGatewayTokens(config.GATEWAY_TOKENS));
   } catch (err) {
     throw new ConfigError([`GATEWAY_TOKENS: ${errorMessage(err)}`]);
   }
-  if (config.GATEWAY_TOKEN) tokens.push(gatewayTokenFromSecret('default', config.GATEWAY_TOKEN));
-  if (tokens.length === 0) throw new ConfigError(['GATEWAY_TOKENS or GATEWAY_TOKEN: no gateway token configured; only authenticated gateways may post (see docs/security.md)']);
-  return tokens;
+  if (config.GATEWAY_TOKEN) fixed.push(gatewayTokenFromSecret('default', config.GATEWAY_TOKEN));
+  try {
+    if (config.GATEWAY_TOKENS_FILE) fromFile.push(...readTokensFile(config.GATEWAY_TOKENS_FILE));
+  } catch (err) {
+    throw new ConfigError([`GATEWAY_TOKENS_FILE: ${errorMessage(err)}`]);
+  }
+  const all = [...fixed, ...fromFile];
+  if (all.length === 0) throw new ConfigError(['GATEWAY_TOKENS, GATEWAY_TOKENS_FILE or GATEWAY_TOKEN: no gateway token configured; only authenticated gateways may post (see docs/security.md)']);
+  return { fixed, all };
 }
 
 /**
@@ -39,8 +50,10 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     const publisher = new CoalescingPublisher(producer, { ...DEFAULT_COALESCING_LIMITS, maxPendingBytes: config.INGESTION_MAX_PUBLISH_QUEUE_BYTES });
     const probe = new KafkaProbe(kafka, [topic]);
 
+    const tokens = gatewayTokens(config);
+    const auth = new GatewayAuthenticator(tokens.all);
     const handler = new IngestionHandler({
-      auth: new GatewayAuthenticator(gatewayTokens(config)),
+      auth,
       limits: new IngestRateLimits(
         new RateLimiter({ perSecond: config.RATE_LIMIT_PER_TOKEN, burst: config.RATE_LIMIT_PER_TOKEN_BURST }),
         new RateLimiter({ perSecond: config.RATE_LIMIT_PER_CUSTOMER, burst: config.RATE_LIMIT_PER_CUSTOMER_BURST }),
@@ -63,6 +76,9 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     // Requests in flight finish while the server closes (platform); nothing else to stop.
     const intake: Source = { name: 'http', start: () => undefined, drain: async () => undefined };
     const sources: Source[] = [intake];
+    if (config.GATEWAY_TOKENS_FILE) {
+      sources.push(new GatewayTokensFile(config.GATEWAY_TOKENS_FILE, auth, tokens.fixed, runtime.logger, config.GATEWAY_TOKENS_RELOAD_MS));
+    }
     if (config.RECONCILER_ENABLED) {
       sources.push(
         new Reconciler({

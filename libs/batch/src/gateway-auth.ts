@@ -21,7 +21,9 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  */
 export function parseGatewayTokens(text: string): GatewayToken[] {
   const tokens: GatewayToken[] = [];
-  for (const entry of text.split(/[\s,;]+/).filter(Boolean)) {
+  // A tokens file may carry comments.
+  const uncommented = text.replace(/#[^\n]*/g, ' ');
+  for (const entry of uncommented.split(/[\s,;]+/).filter(Boolean)) {
     const m = /^([A-Za-z0-9._-]{1,64})=([0-9a-fA-F]{64})(?:@(.+))?$/.exec(entry);
     if (!m) throw new Error(`not name=<sha256 hex>[@customer|customer]: ${JSON.stringify(entry.slice(0, 80))}`);
     const customers = m[3]?.split('|');
@@ -49,8 +51,25 @@ export function gatewayTokenHash(secret: string): string {
  * neither timing nor logs reveal a token.
  */
 export class GatewayAuthenticator {
-  constructor(private readonly tokens: readonly GatewayToken[]) {
+  private tokens: readonly GatewayToken[];
+
+  constructor(tokens: readonly GatewayToken[]) {
+    this.tokens = GatewayAuthenticator.checked(tokens);
+  }
+
+  /** Swaps the whole set at once (a reloaded tokens file): a request sees the old set or the new. */
+  replace(tokens: readonly GatewayToken[]): void {
+    this.tokens = GatewayAuthenticator.checked(tokens);
+  }
+
+  /** The names of the tokens in force (never the tokens). */
+  get names(): string[] {
+    return this.tokens.map((t) => t.name);
+  }
+
+  private static checked(tokens: readonly GatewayToken[]): readonly GatewayToken[] {
     if (tokens.length === 0) throw new Error('no gateway token configured');
+    return [...tokens];
   }
 
   authenticate(authorization: string | string[] | undefined): Checked<GatewayToken> {

@@ -64,6 +64,12 @@ export const kafkaEnv = {
   KAFKA_TOPIC_PARTITIONS: positiveInt(6),
   KAFKA_REPLICATION_FACTOR: positiveInt(1),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt(5_000),
+  /** SASL authentication to the brokers (off when unset): scram-sha-256, scram-sha-512 or plain. */
+  KAFKA_SASL_MECHANISM: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** TLS to the brokers (the system's trusted certificates). */
+  KAFKA_SSL: bool(false),
 };
 export type KafkaEnv = z.infer<z.ZodObject<typeof kafkaEnv>>;
 

@@ -50,14 +50,16 @@ export async function startApp(app: AppName, env: Record<string, string>, option
   if (!existsSync(main)) throw new Error(`${main} missing after build`);
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const url = `http://127.0.0.1:${port}`;
+  // With OPS_PORT the health endpoints are on a port of their own.
+  const healthUrl = env.OPS_PORT ? `http://127.0.0.1:${env.OPS_PORT}` : url;
   const proc = new ManagedProcess(`${app}-${port}`, process.execPath, ['--enable-source-maps', '--max-semi-space-size=16', main], {
     cwd: join(REPO_ROOT, 'dist/apps', app),
     env: { LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
   });
   const waitReady = async (timeoutMs = options.timeoutMs ?? 60_000, path = '/health/ready') => {
-    await waitFor(`${app} ${path} on ${url}`, async () => {
+    await waitFor(`${app} ${path} on ${healthUrl}`, async () => {
       if (!proc.running) throw new GiveUp(`${app} exited; see ${proc.logFile}`);
-      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(3_000) });
+      const res = await fetch(`${healthUrl}${path}`, { signal: AbortSignal.timeout(3_000) });
       return res.ok;
     }, timeoutMs);
   };

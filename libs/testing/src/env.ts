@@ -29,8 +29,9 @@ export function testClickHouseEnv(
 ): ClickHouseEnv {
   return loadConfig(clickhouseEnv, {
     CLICKHOUSE_URL: options.url ?? stackEndpoints().clickhouseUrl,
-    CLICKHOUSE_USER: options.credentials?.username,
-    CLICKHOUSE_PASSWORD: options.credentials?.password,
+    // A private server's own login, else the test environment's (the shared stack's administrator).
+    CLICKHOUSE_USER: options.credentials?.username ?? process.env.CLICKHOUSE_USER,
+    CLICKHOUSE_PASSWORD: options.credentials?.password ?? process.env.CLICKHOUSE_PASSWORD,
     CLICKHOUSE_DATABASE: database,
     CLICKHOUSE_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
   });

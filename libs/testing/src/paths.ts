@@ -40,3 +40,19 @@ export function uniqueName(prefix: string, separator = '-'): string {
   const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   return `${prefix}${separator}${suffix}`;
 }
+
+/**
+ * The shared native stack's accounts (infra/local mints them into .stack/credentials.env and the
+ * test environment names the file in LAP_CREDENTIALS_FILE): for tests that hold the services'
+ * own accounts to their limits.
+ */
+export function stackCredentials(): Record<string, string> {
+  const file = process.env.LAP_CREDENTIALS_FILE ?? join(REPO_ROOT, '.stack', 'credentials.env');
+  if (!existsSync(file)) throw new Error(`no ${file}: start the native stack (infra/local/pipeline stack) or run the tests through infra/local/pipeline test`);
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => /^[A-Z][A-Z0-9_]*=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}

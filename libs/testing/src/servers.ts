@@ -9,9 +9,9 @@ import { REPO_ROOT, stackInstall, uniqueName } from './paths';
 const run = promisify(execFile);
 const PROBE = join(REPO_ROOT, 'infra/local/probe.js');
 
-async function probe(kind: 'kafka' | 's3' | 'clickhouse' | 'http', target: string): Promise<boolean> {
+async function probe(kind: 'kafka' | 's3' | 'clickhouse' | 'http', target: string, env: Record<string, string> = {}): Promise<boolean> {
   try {
-    await run(process.execPath, [PROBE, kind, target], { cwd: REPO_ROOT, timeout: 10_000 });
+    await run(process.execPath, [PROBE, kind, target], { cwd: REPO_ROOT, timeout: 10_000, env: { ...process.env, ...env } });
     return true;
   } catch {
     return false;
@@ -71,31 +71,54 @@ function serverDir(kind: string): string {
   return dir;
 }
 
+/** The administrator's S3 keys of the shared stack (the test environment's), as private MinIO servers use them too. */
+export function adminS3(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: process.env.S3_ACCESS_KEY_ID || 'minioadmin', secretAccessKey: process.env.S3_SECRET_ACCESS_KEY || 'minioadmin' };
+}
+
 export async function privateMinio(): Promise<PrivateServer> {
   const dir = serverDir('minio');
   const [port, consolePort] = [await freePort(), await freePort()];
   const endpoint = `http://127.0.0.1:${port}`;
   const proc = new ManagedProcess(`minio-${port}`, stackInstall().minioBin, ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
-    env: { MINIO_ROOT_USER: 'minioadmin', MINIO_ROOT_PASSWORD: 'minioadmin', MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
+    // The same administrator as the shared stack's, so the tests' clients need nothing else.
+    env: { MINIO_ROOT_USER: adminS3().accessKeyId, MINIO_ROOT_PASSWORD: adminS3().secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
   });
   const server = new ProcessServer(endpoint, proc, () => probe('s3', endpoint), dir, 60_000);
   await server.start();
   return server;
 }
 
-export async function privateKafka(): Promise<PrivateServer> {
+export interface PrivateKafka extends PrivateServer {
+  /** `host:port` of the SASL/SCRAM listener, when the broker has one. */
+  readonly saslEndpoint?: string;
+}
+
+/**
+ * A broker of a test's own. With `scram`, it also listens with SASL (SCRAM-SHA-256) on a second
+ * port, for that one user (created when the storage is formatted).
+ */
+export async function privateKafka(options: { scram?: { username: string; password: string } } = {}): Promise<PrivateKafka> {
   const dir = serverDir('kafka');
-  const [port, controllerPort] = [await freePort(), await freePort()];
+  const [port, controllerPort, saslPort] = [await freePort(), await freePort(), await freePort()];
   const { kafkaLibs } = stackInstall();
-  const config = readFileSync(join(REPO_ROOT, 'infra/local/kafka/server.properties'), 'utf8')
+  let config = readFileSync(join(REPO_ROOT, 'infra/local/kafka/server.properties'), 'utf8')
     .replaceAll('@DATA@', join(dir, 'data'))
     .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
     .replaceAll('@PORT@', String(port));
+  if (options.scram) {
+    config = config
+      .replace(/^listeners=(.*)$/m, `listeners=$1,SASL_PLAINTEXT://127.0.0.1:${saslPort}`)
+      .replace(/^advertised\.listeners=(.*)$/m, `advertised.listeners=$1,SASL_PLAINTEXT://127.0.0.1:${saslPort}`)
+      .replace(/^listener\.security\.protocol\.map=(.*)$/m, 'listener.security.protocol.map=$1,SASL_PLAINTEXT:SASL_PLAINTEXT')
+      .concat('\nsasl.enabled.mechanisms=SCRAM-SHA-256\nlistener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n');
+  }
   const configFile = join(dir, 'server.properties');
   writeFileSync(configFile, config);
   const classpath = `${kafkaLibs}/*`;
   const { stdout: clusterId } = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid']);
-  await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId.trim(), '-c', configFile]);
+  const scram = options.scram ? ['--add-scram', `SCRAM-SHA-256=[name=${options.scram.username},password=${options.scram.password}]`] : [];
+  await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId.trim(), '-c', configFile, ...scram]);
   const proc = new ManagedProcess(`kafka-${port}`, 'java', [
     '-Xms128m',
     '-Xmx512m',
@@ -108,7 +131,7 @@ export async function privateKafka(): Promise<PrivateServer> {
   const endpoint = `127.0.0.1:${port}`;
   const server = new ProcessServer(endpoint, proc, () => probe('kafka', endpoint), dir, 90_000);
   await server.start();
-  return server;
+  return Object.assign(server, options.scram ? { saslEndpoint: `127.0.0.1:${saslPort}` } : {});
 }
 
 export async function privateClickHouse(): Promise<PrivateServer> {
@@ -121,9 +144,15 @@ export async function privateClickHouse(): Promise<PrivateServer> {
     .replaceAll('@TCP_PORT@', String(tcpPort));
   writeFileSync(join(dir, 'config.xml'), config);
   writeFileSync(join(dir, 'users.xml'), readFileSync(join(REPO_ROOT, 'infra/local/clickhouse/users.xml')));
-  const proc = new ManagedProcess(`clickhouse-${httpPort}`, stackInstall().clickhouseBin, [`--config-file=${join(dir, 'config.xml')}`], { cwd: dir });
+  // The administrator of the shared stack's (a password of its own where the tests run without one).
+  const credentials = { username: 'default', password: process.env.CLICKHOUSE_PASSWORD || randomBytes(12).toString('hex') };
+  const proc = new ManagedProcess(`clickhouse-${httpPort}`, stackInstall().clickhouseBin, [`--config-file=${join(dir, 'config.xml')}`], {
+    cwd: dir,
+    env: { CLICKHOUSE_ADMIN_PASSWORD: credentials.password },
+  });
   const endpoint = `http://127.0.0.1:${httpPort}`;
-  const server = new ProcessServer(endpoint, proc, () => probe('clickhouse', endpoint), dir, 60_000);
+  const login = { CLICKHOUSE_USER: credentials.username, CLICKHOUSE_PASSWORD: credentials.password };
+  const server = new ProcessServer(endpoint, proc, () => probe('clickhouse', endpoint, login), dir, 60_000, credentials);
   await server.start();
   return server;
 }

@@ -1,17 +1,24 @@
-import { Kafka, logLevel, LogEntry, Admin, ITopicConfig } from 'kafkajs';
+import { Kafka, logLevel, LogEntry, Admin, ITopicConfig, SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { KafkaEnv } from '@pipeline/platform';
+import { ConfigError, KafkaEnv } from '@pipeline/platform';
 import { toEventBusError } from './errors';
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
   requestTimeoutMs: number;
+  sasl?: { mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain'; username: string; password: string };
+  ssl?: boolean;
 }
 
 /** The client settings the shared KAFKA_* variables describe; `clientId` applies when KAFKA_CLIENT_ID is unset. */
 export function kafkaSettingsFromEnv(env: KafkaEnv, clientId: string): KafkaSettings {
-  return { brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID ?? clientId, requestTimeoutMs: env.KAFKA_REQUEST_TIMEOUT_MS };
+  const settings: KafkaSettings = { brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID ?? clientId, requestTimeoutMs: env.KAFKA_REQUEST_TIMEOUT_MS, ssl: env.KAFKA_SSL };
+  if (env.KAFKA_SASL_MECHANISM) {
+    if (!env.KAFKA_SASL_USERNAME || !env.KAFKA_SASL_PASSWORD) throw new ConfigError(['KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM']);
+    settings.sasl = { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD };
+  }
+  return settings;
 }
 
 const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -29,6 +36,9 @@ export function createKafka(s: KafkaSettings, logger?: Logger): Kafka {
   return new Kafka({
     clientId: s.clientId,
     brokers: s.brokers,
+    ssl: s.ssl,
+    // kafkajs types SASL as a union keyed by the mechanism; the settings hold one of its members.
+    sasl: s.sasl as SASLOptions | undefined,
     connectionTimeout: Math.min(s.requestTimeoutMs, 3_000),
     requestTimeout: s.requestTimeoutMs,
     // Reconnects are driven by the callers' own backoff; a long client-level retry would turn a

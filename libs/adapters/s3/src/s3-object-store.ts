@@ -74,7 +74,9 @@ export class S3ObjectStore implements ObjectStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
       return;
     } catch (err) {
-      if (statusOf(err) !== 404) throw this.unavailable('HeadBucket', err);
+      // MinIO answers 403, not 404, to an account limited to a bucket that does not exist yet.
+      const status = statusOf(err);
+      if (status !== 404 && status !== 403) throw this.unavailable('HeadBucket', err);
     }
     try {
       await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));

@@ -1,0 +1,54 @@
+import { stackCredentials, stackEndpoints, uniqueName } from '@pipeline/testing';
+import { ClickHouseGateway } from './gateway';
+
+/**
+ * The ClickHouse users on the native stack (infra/clickhouse/users.d/pipeline-users.xml, the same
+ * file docker-compose mounts): the writer may build and fill log_analytics and nothing else, the
+ * reader may only read it, and `default` takes no empty password.
+ */
+describe('ClickHouse users', () => {
+  const creds = stackCredentials();
+  const as = (username: string, password: string) => ClickHouseGateway.fromSettings({ url: stackEndpoints().clickhouseUrl, username, password, database: 'log_analytics', requestTimeoutMs: 10_000 });
+  const outcome = (p: Promise<unknown>) => p.then(() => 'allowed', (err: Error) => (/Code: (\d+)/.exec(err.message)?.[1] ? `refused ${/Code: (\d+)/.exec(err.message)![1]}` : `refused: ${err.message}`));
+  const table = `privilege_${uniqueName('t', '_')}`;
+
+  it('the writer creates and fills tables in log_analytics, and nothing elsewhere', async () => {
+    const writer = as(creds.CLICKHOUSE_WRITER_USER, creds.CLICKHOUSE_WRITER_PASSWORD);
+    try {
+      await writer.command('CREATE DATABASE IF NOT EXISTS log_analytics');
+      await writer.command(`CREATE TABLE log_analytics.${table} (a UInt8) ENGINE = MergeTree ORDER BY a`);
+      await writer.insert(table, [{ a: 1 }]);
+      expect(await writer.query(`SELECT count() AS n FROM log_analytics.${table}`)).toEqual([{ n: expect.anything() }]);
+      expect(await outcome(writer.command(`CREATE DATABASE ${uniqueName('elsewhere', '_')}`))).toMatch(/^refused/);
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('the reader reads log_analytics and cannot change anything', async () => {
+    const reader = as(creds.CLICKHOUSE_READER_USER, creds.CLICKHOUSE_READER_PASSWORD);
+    try {
+      expect(await outcome(reader.query(`SELECT count() AS n FROM log_analytics.${table}`))).toBe('allowed');
+      expect(await outcome(reader.command(`INSERT INTO log_analytics.${table} VALUES (2)`))).toMatch(/^refused/);
+      expect(await outcome(reader.command(`DROP TABLE log_analytics.${table}`))).toMatch(/^refused/);
+      expect(await outcome(reader.command(`CREATE TABLE log_analytics.${table}_2 (a UInt8) ENGINE = Memory`))).toMatch(/^refused/);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('no login without a password, not even the administrator\'s', async () => {
+    const anonymous = as('default', '');
+    try {
+      expect(await outcome(anonymous.ping())).toMatch(/^refused/);
+    } finally {
+      await anonymous.close();
+    }
+    const admin = as(creds.CLICKHOUSE_ADMIN_USER, creds.CLICKHOUSE_ADMIN_PASSWORD);
+    try {
+      await admin.command(`DROP TABLE IF EXISTS log_analytics.${table}`);
+    } finally {
+      await admin.close();
+    }
+  });
+});
