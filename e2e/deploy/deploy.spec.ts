@@ -27,11 +27,15 @@ import {
  */
 const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, topicEnv, s3Env, clickhouseEnv } as Record<string, Record<string, unknown>>;
 /** Variables with safe defaults that only tune timing, or that are optional; a deployment may leave them out. */
-const TUNING = /(_TIMEOUT_MS|_CLIENT_ID)$|^OPS_(PORT|HOST)$/;
+const TUNING = /(_TIMEOUT_MS|_CLIENT_ID)$|^OPS_(PORT|HOST)$|^KAFKA_(SASL_[A-Z]+|SSL)$/;
 
-// Checked with every variable unset: what users get.
-const compose = loadCompose('docker-compose.yml', {});
 const raw = loadComposeRaw();
+/** The secrets compose refuses to start without (`${NAME:?...}`), each given a distinct dummy value. */
+const SECRETS = Object.fromEntries(
+  [...new Set([...readRepoFile('docker-compose.yml').matchAll(/\$\{([A-Z0-9_]+):\?[^}]*\}/g)].map((m) => m[1]))].map((name) => [name, `dummy-${name.toLowerCase()}`]),
+);
+// Checked with only the secrets set: what users get.
+const compose = loadCompose('docker-compose.yml', SECRETS);
 const env = (service: string) => environmentOf(compose.services[service]);
 const hostPort = (url: string) => {
   const u = new URL(url.includes('://') ? url : `tcp://${url}`);
@@ -76,9 +80,31 @@ function offlineEnv() {
 describe('docker-compose.yml', () => {
   it('is valid for docker-compose (config -q), with official images and with the local ones', () => {
     for (const extraEnv of [{}, offlineEnv()]) {
-      const run = dockerCompose(['config', '-q'], extraEnv);
+      const run = dockerCompose(['config', '-q'], { ...SECRETS, ...extraEnv });
       expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 0, stderr: '' });
     }
+  });
+
+  it('refuses to start without the credentials, naming where they are explained', () => {
+    expect(Object.keys(SECRETS).sort()).toEqual(
+      [
+        'CLICKHOUSE_ADMIN_PASSWORD',
+        'CLICKHOUSE_READER_PASSWORD',
+        'CLICKHOUSE_WRITER_PASSWORD',
+        'GATEWAY_TOKEN',
+        'GRAFANA_ADMIN_PASSWORD',
+        'MINIO_ROOT_PASSWORD',
+        'MINIO_ROOT_USER',
+        'S3_ACCESS_KEY_ID',
+        'S3_SECRET_ACCESS_KEY',
+      ].sort(),
+    );
+    const run = dockerCompose(['config', '-q'], { ...SECRETS, GATEWAY_TOKEN: '' });
+    expect([run.status, run.stderr]).toEqual([1, expect.stringMatching(/GATEWAY_TOKEN.*set the credentials \(docs\/security\.md\)/)]);
+    for (const missing of Object.keys(SECRETS)) {
+      expect(() => loadCompose('docker-compose.yml', { ...SECRETS, [missing]: '' })).toThrow(`${missing}: set the credentials (docs/security.md)`);
+    }
+    expect(repoPathExists('docs/security.md')).toBe(true);
   });
 
   it('runs Kafka, MinIO, ClickHouse and the three services', () => {
@@ -109,7 +135,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(offline).filter((k) => k.endsWith('_IMAGE')).sort()).toEqual([...imageVariables, 'NODE_IMAGE'].sort());
     // --print-env names images only (the open-file limit is measured on the engine at build time).
     expect(Object.keys(offline).filter((k) => !k.endsWith('_IMAGE'))).toEqual([]);
-    const local = loadCompose('docker-compose.yml', offline);
+    const local = loadCompose('docker-compose.yml', { ...SECRETS, ...offline });
     for (const variable of imageVariables) expect(offline[variable]).toMatch(/^log-analytics\/[a-z-]+:[A-Za-z0-9_.-]+$/);
     expect(local.services.kafka.image).toBe(`log-analytics/kafka:${versions.KAFKA_VERSION}`);
     expect(local.services.minio.image).toBe(`log-analytics/minio:${versions.MINIO_VERSION}`);
@@ -153,7 +179,13 @@ describe('docker-compose.yml', () => {
   });
 
   it('points the services at the containers of the stack, with the same names and credentials', () => {
-    const users = { minio: env('minio'), clickhouse: env('clickhouse') };
+    const account = env('minio-account');
+    const clickhouse = env('clickhouse');
+    // The services use MinIO's account limited to their bucket, never the root keys.
+    expect([account.S3_ACCESS_KEY_ID, account.S3_SECRET_ACCESS_KEY]).toEqual([SECRETS.S3_ACCESS_KEY_ID, SECRETS.S3_SECRET_ACCESS_KEY]);
+    expect([account.MINIO_ROOT_USER, account.MINIO_ROOT_PASSWORD]).toEqual([env('minio').MINIO_ROOT_USER, env('minio').MINIO_ROOT_PASSWORD]);
+    expect(account.S3_BUCKET).toBe(env('batch-ingestion').S3_BUCKET);
+    expect(hostPort(account.MINIO_URL)).toEqual(['minio', '9000']);
     const topics = ['TOPIC_BATCH_INGESTED', 'TOPIC_INSIGHT_EVENTS', 'TOPIC_BATCH_INGESTED_DLQ'];
     for (const app of APPS) {
       const vars = env(app);
@@ -161,11 +193,15 @@ describe('docker-compose.yml', () => {
       for (const t of topics) expect([app, t, vars[t]]).toEqual([app, t, env('batch-summarizer')[t]]);
       if (vars.S3_ENDPOINT) {
         expect(hostPort(vars.S3_ENDPOINT)).toEqual(['minio', '9000']);
-        expect([vars.S3_ACCESS_KEY_ID, vars.S3_SECRET_ACCESS_KEY]).toEqual([users.minio.MINIO_ROOT_USER, users.minio.MINIO_ROOT_PASSWORD]);
+        expect([vars.S3_ACCESS_KEY_ID, vars.S3_SECRET_ACCESS_KEY]).toEqual([account.S3_ACCESS_KEY_ID, account.S3_SECRET_ACCESS_KEY]);
+        expect(vars.S3_ACCESS_KEY_ID).not.toBe(account.MINIO_ROOT_USER);
       }
       if (vars.CLICKHOUSE_URL) {
         expect(hostPort(vars.CLICKHOUSE_URL)).toEqual(['clickhouse', '8123']);
-        expect([vars.CLICKHOUSE_USER, vars.CLICKHOUSE_PASSWORD]).toEqual([users.clickhouse.CLICKHOUSE_USER, users.clickhouse.CLICKHOUSE_PASSWORD]);
+        // The writer of infra/clickhouse/users.d, not the administrator.
+        expect([vars.CLICKHOUSE_USER, vars.CLICKHOUSE_PASSWORD]).toEqual(['pipeline_writer', clickhouse.CLICKHOUSE_WRITER_PASSWORD]);
+        expect(vars.CLICKHOUSE_USER).not.toBe(clickhouse.CLICKHOUSE_USER);
+        expect(readRepoFile('infra/clickhouse/users.d/pipeline-users.xml')).toContain(`<${vars.CLICKHOUSE_USER}>`);
       }
     }
     expect(env('batch-ingestion').S3_BUCKET).toBe(env('batch-summarizer').S3_BUCKET);
@@ -198,13 +234,17 @@ describe('docker-compose.yml', () => {
   it('starts each service after the servers it uses are healthy', () => {
     const uses = (app: App) => {
       const vars = env(app);
-      return ['kafka', vars.S3_ENDPOINT && 'minio', vars.CLICKHOUSE_URL && 'clickhouse'].filter(Boolean).sort();
+      // MinIO through the account made once it is healthy.
+      return ['kafka', vars.S3_ENDPOINT && 'minio-account', vars.CLICKHOUSE_URL && 'clickhouse'].filter(Boolean).sort();
     };
     for (const app of APPS) {
       const deps = compose.services[app].depends_on as Record<string, { condition?: string }>;
       expect([app, Object.keys(deps).sort()]).toEqual([app, uses(app)]);
-      for (const d of Object.values(deps)) expect(d.condition).toBe('service_healthy');
+      for (const [name, d] of Object.entries(deps)) {
+        expect([name, d.condition]).toEqual([name, name === 'minio-account' ? 'service_completed_successfully' : 'service_healthy']);
+      }
     }
+    expect(compose.services['minio-account'].depends_on).toEqual({ minio: { condition: 'service_healthy' } });
     for (const name of [...INFRASTRUCTURE, ...APPS]) expect([name, compose.services[name].healthcheck?.test]).toEqual([name, expect.anything()]);
   });
 
@@ -247,9 +287,12 @@ describe('docker-compose.yml', () => {
     const clickhouse = env('clickhouse');
     expect(source).toContain('type: grafana-clickhouse-datasource');
     expect(source).toMatch(/host: clickhouse\n\s+port: 8123\n\s+protocol: http/);
-    expect(source).toContain(`username: ${clickhouse.CLICKHOUSE_USER}`);
-    expect(source).toContain('password: $CLICKHOUSE_PASSWORD');
-    expect(env('grafana').CLICKHOUSE_PASSWORD).toBe(clickhouse.CLICKHOUSE_PASSWORD);
+    // The read-only user, never the administrator.
+    expect(source).toContain('username: $CLICKHOUSE_READER_USER');
+    expect(source).toContain('password: $CLICKHOUSE_READER_PASSWORD');
+    expect(env('grafana').CLICKHOUSE_READER_USER).toBe('analyst');
+    expect(env('grafana').CLICKHOUSE_READER_PASSWORD).toBe(clickhouse.CLICKHOUSE_READER_PASSWORD);
+    expect(readRepoFile('infra/clickhouse/users.d/pipeline-users.xml')).toMatch(/<analyst>[\s\S]*<profile>reader<\/profile>/);
     const uid = /uid: (\S+)/.exec(source)![1];
     const dashboard = JSON.parse(readRepoFile('infra/grafana/dashboards/requests-per-minute.json'));
     const queries: string[] = dashboard.panels.flatMap((p: { targets: { rawSql: string; datasource: { uid: string } }[] }) =>
@@ -326,7 +369,7 @@ describe('Dockerfile', () => {
     expect(s.from).toBe('runtime');
     expect(s.lines).toContain(`COPY --from=build /src/dist/apps/${app} ./`);
     expect(s.lines.filter((l) => l.startsWith('USER '))).toEqual([]);
-    const port = environmentOf(loadCompose().services[app]).PORT;
+    const port = environmentOf(compose.services[app]).PORT;
     expect(s.lines).toEqual(expect.arrayContaining([`ENV PORT=${port}`, `EXPOSE ${port}`, 'CMD ["node", "--enable-source-maps", "main.js"]']));
     expect(s.lines.some((l) => l.startsWith('HEALTHCHECK') && l.includes('/health/ready'))).toBe(true);
   });

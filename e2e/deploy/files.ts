@@ -38,11 +38,12 @@ export interface ComposeFile {
 
 export type Environment = Record<string, string | undefined>;
 
-const VARIABLE = /\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g;
+const VARIABLE = /\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g;
 
 /**
  * docker-compose's substitution of variables in a value: `${NAME}`, `$NAME`, `${NAME:-default}`
- * (default when unset or empty), `${NAME-default}` (default when unset) and `$$` for a dollar.
+ * (default when unset or empty), `${NAME-default}` (default when unset), `${NAME:?message}` and
+ * `${NAME?message}` (refused with the message when unset or empty, or unset) and `$$` for a dollar.
  */
 export function interpolate(value: string, env: Environment): string {
   return value.replace(VARIABLE, (whole, braced?: string, op?: string, fallback?: string, bare?: string) => {
@@ -51,6 +52,7 @@ export function interpolate(value: string, env: Environment): string {
     const set = env[name];
     if (op === ':-') return set ? set : fallback!;
     if (op === '-') return set ?? fallback!;
+    if ((op === ':?' && !set) || (op === '?' && set === undefined)) throw new Error(`${name}: ${fallback}`);
     return set ?? '';
   });
 }

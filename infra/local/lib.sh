@@ -273,19 +273,11 @@ start_minio() {
   provision_minio_account
 }
 
-# The services' MinIO account: its own keys, and a policy that allows their bucket and nothing
-# else (MinIO's root keys stay with the administrator). Idempotent.
+# The services' MinIO account, limited to their bucket (infra/minio/provision-account.sh).
 provision_minio_account() {
-  local mc=("$MC_BIN" --config-dir "$STACK_DIR/mc" --quiet) bucket=${S3_BUCKET:-log-batches}
-  local policy="$STACK_DIR/mc/pipeline-policy.json"
-  mkdir -p "$STACK_DIR/mc"
-  sed "s#@BUCKET@#$bucket#g" "$REPO_ROOT/infra/minio/pipeline-policy.json" >"$policy"
-  {
-    "${mc[@]}" alias set lap "http://127.0.0.1:$MINIO_PORT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" &&
-      "${mc[@]}" admin policy create lap pipeline-bucket "$policy" &&
-      "${mc[@]}" admin user add lap "$S3_ACCESS_KEY_ID" "$S3_SECRET_ACCESS_KEY" &&
-      { "${mc[@]}" admin policy attach lap pipeline-bucket --user "$S3_ACCESS_KEY_ID" 2>&1 | grep -v 'already' || true; }
-  } >>"$LOG_DIR/minio.log" 2>&1 || die "could not create the services' MinIO account (log: $LOG_DIR/minio.log)"
+  MINIO_URL="http://127.0.0.1:$MINIO_PORT" MC="$MC_BIN" MC_CONFIG_DIR="$STACK_DIR/mc" \
+    sh "$REPO_ROOT/infra/minio/provision-account.sh" >>"$LOG_DIR/minio.log" 2>&1 ||
+    die "could not create the services' MinIO account (log: $LOG_DIR/minio.log)"
 }
 
 start_clickhouse() {

@@ -101,7 +101,10 @@ export class IngestionHandler {
 
     // Who is calling comes first: an unknown caller learns nothing else and sends nothing further.
     const gateway = this.deps.auth.authenticate(headers.authorization);
-    if (!gateway.ok) return rejected(gateway.rejection, {}, !!body && !body.readableEnded);
+    if (!gateway.ok) {
+      const a = rejected(gateway.rejection, {}, !!body && !body.readableEnded);
+      return { ...a, headers: { ...a.headers, 'www-authenticate': 'Bearer realm="log-analytics"' } };
+    }
     log.gateway = gateway.value.name;
 
     const checked = checkBatchHeaders({

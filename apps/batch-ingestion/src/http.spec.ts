@@ -140,6 +140,7 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
     ])('answers 401 to %s, before reading the body, storing or publishing nothing', async (_label, authorization) => {
       const res = await post(json([entry()]), { authorization, 'idempotency-key': 'k' });
       expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="log-analytics"');
       expect(res.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
       expect(res.body).not.toContain(TOKEN);
       expect(store.calls).toBe(0);

@@ -1,9 +1,11 @@
 import { ConfigError } from '@pipeline/platform';
 import { loadSummarizerConfig } from './config';
 
+const CREDENTIALS = { S3_ACCESS_KEY_ID: 'svc', S3_SECRET_ACCESS_KEY: 'svc-secret' };
+
 describe('summarizer configuration', () => {
   it('has working defaults', () => {
-    const c = loadSummarizerConfig({});
+    const c = loadSummarizerConfig(CREDENTIALS);
     expect(c).toMatchObject({
       PORT: 8081,
       HOST: '127.0.0.1',
@@ -24,7 +26,7 @@ describe('summarizer configuration', () => {
   });
 
   it('reads overrides and names every bad variable', () => {
-    expect(loadSummarizerConfig({ PORT: '9001', UA_CACHE_SIZE: '50', SUMMARIZER_PARTITIONS_CONCURRENCY: '2', SUMMARIZER_EVENT_CONCURRENCY: '1' })).toMatchObject({
+    expect(loadSummarizerConfig({ ...CREDENTIALS, PORT: '9001', UA_CACHE_SIZE: '50', SUMMARIZER_PARTITIONS_CONCURRENCY: '2', SUMMARIZER_EVENT_CONCURRENCY: '1' })).toMatchObject({
       PORT: 9001,
       UA_CACHE_SIZE: 50,
       SUMMARIZER_PARTITIONS_CONCURRENCY: 2,

@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { ConfigError, clickhouseEnv, kafkaEnv, loadConfig, port, s3Env, serviceEnv } from './config';
 
 const shape = { ...serviceEnv, PORT: port(8080), ...kafkaEnv, ...s3Env, ...clickhouseEnv };
+const CREDENTIALS = { S3_ACCESS_KEY_ID: 'svc', S3_SECRET_ACCESS_KEY: 'svc-secret', CLICKHOUSE_USER: 'writer', CLICKHOUSE_PASSWORD: 'pw' };
 
 describe('loadConfig', () => {
   it('fills defaults that match the native stack', () => {
-    const config = loadConfig(shape, {});
+    const config = loadConfig(shape, CREDENTIALS);
     expect(config.PORT).toBe(8080);
     expect(config.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
     expect(config.S3_BUCKET).toBe('log-batches');
@@ -14,14 +15,14 @@ describe('loadConfig', () => {
   });
 
   it('parses lists, numbers and booleans from strings', () => {
-    const config = loadConfig(shape, { KAFKA_BROKERS: 'a:1, b:2', PORT: '9000', S3_FORCE_PATH_STYLE: 'false' });
+    const config = loadConfig(shape, { ...CREDENTIALS, KAFKA_BROKERS: 'a:1, b:2', PORT: '9000', S3_FORCE_PATH_STYLE: 'false' });
     expect(config.KAFKA_BROKERS).toEqual(['a:1', 'b:2']);
     expect(config.PORT).toBe(9000);
     expect(config.S3_FORCE_PATH_STYLE).toBe(false);
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadConfig(shape, { PORT: '  ' }).PORT).toBe(8080);
+    expect(loadConfig(shape, { ...CREDENTIALS, PORT: '  ' }).PORT).toBe(8080);
   });
 
   it('names every invalid variable in one error', () => {
@@ -34,6 +35,18 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
     for (const name of ['PORT', 'KAFKA_BROKERS', 'CLICKHOUSE_DATABASE', 'S3_ENDPOINT']) expect(message).toContain(name);
+  });
+
+  it('has no default credentials: each missing one is named, with where they are explained', () => {
+    expect(() => loadConfig(shape, { ...CREDENTIALS, CLICKHOUSE_PASSWORD: '' })).toThrow(/CLICKHOUSE_PASSWORD: required: .*docs\/security\.md/);
+    const message = (() => {
+      try {
+        loadConfig(shape, {});
+      } catch (err) {
+        return (err as ConfigError).message;
+      }
+    })();
+    for (const name of Object.keys(CREDENTIALS)) expect(message).toContain(`${name}: required`);
   });
 
   it('reports a missing required variable by name', () => {

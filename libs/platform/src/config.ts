@@ -30,6 +30,9 @@ export function loadConfig<S extends z.ZodRawShape>(
   return result.data;
 }
 
+/** A credential that must be given: no default, and a message saying what it is. */
+const secret = (what: string) => z.string({ required_error: `required: ${what} (docs/security.md)` }).min(1);
+
 export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 export const bool = (fallback: boolean) =>
@@ -76,8 +79,9 @@ export type KafkaEnv = z.infer<z.ZodObject<typeof kafkaEnv>>;
 export const s3Env = {
   S3_ENDPOINT: z.string().url().default('http://127.0.0.1:9000'),
   S3_REGION: z.string().min(1).default('us-east-1'),
-  S3_ACCESS_KEY_ID: z.string().min(1).default('minioadmin'),
-  S3_SECRET_ACCESS_KEY: z.string().min(1).default('minioadmin'),
+  // No default credentials: a service runs with the account it is given (docs/security.md).
+  S3_ACCESS_KEY_ID: secret('the access key of the services\' S3 account'),
+  S3_SECRET_ACCESS_KEY: secret('the secret key of the services\' S3 account'),
   S3_BUCKET: z
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name')
@@ -89,8 +93,8 @@ export type S3Env = z.infer<z.ZodObject<typeof s3Env>>;
 
 export const clickhouseEnv = {
   CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
-  CLICKHOUSE_USER: z.string().default('default'),
-  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_USER: secret('the ClickHouse user the service writes as'),
+  CLICKHOUSE_PASSWORD: secret('the password of CLICKHOUSE_USER'),
   CLICKHOUSE_DATABASE: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier')
