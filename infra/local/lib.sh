@@ -148,7 +148,8 @@ install_all() {
 # Every secret of the local stack is minted on first use, kept in .stack/credentials.env (private
 # to this clone, ignored by git) and reused afterwards. No server runs with a default or empty
 # password: MinIO's root, ClickHouse's `default`, the services' own accounts, the gateway token.
-secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# Letters and digits only (a leading '-' would read as an option to the tools that take them).
+secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
 
 ensure_credentials() {
   if [ ! -f "$CREDENTIALS_FILE" ]; then
@@ -165,7 +166,7 @@ ensure_credentials() {
         echo "CLICKHOUSE_READER_PASSWORD=$(secret)"
         echo "CLICKHOUSE_WRITER_USER=pipeline_writer"
         echo "CLICKHOUSE_WRITER_PASSWORD=$(secret)"
-        echo "CLICKHOUSE_ADMIN_USER=default"
+        echo "CLICKHOUSE_ADMIN_USER=admin"
         echo "CLICKHOUSE_ADMIN_PASSWORD=$(secret)"
         echo "# MinIO: the services' account (their bucket only) and the root account (administration)."
         echo "S3_ACCESS_KEY_ID=pipeline-service"
@@ -288,7 +289,7 @@ start_clickhouse() {
   mkdir -p "$dir/log" "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
   sed -e "s#@DATA@#$dir#g" -e "s#@HTTP_PORT@#$CLICKHOUSE_HTTP_PORT#" -e "s#@TCP_PORT@#$CLICKHOUSE_TCP_PORT#" \
     "$LOCAL_DIR/clickhouse/config.xml" >"$dir/config.xml"
-  cp "$LOCAL_DIR/clickhouse/users.xml" "$dir/users.xml"
+  sed "s#@ADMIN_USER@#$CLICKHOUSE_ADMIN_USER#g" "$LOCAL_DIR/clickhouse/users.xml" >"$dir/users.xml"
   mkdir -p "$dir/users.d" && cp "$REPO_ROOT/infra/clickhouse/users.d/pipeline-users.xml" "$dir/users.d/"
   local bin; bin=$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)
   say "starting clickhouse on 127.0.0.1:$CLICKHOUSE_HTTP_PORT (native protocol on $CLICKHOUSE_TCP_PORT)"

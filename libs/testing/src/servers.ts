@@ -143,9 +143,9 @@ export async function privateClickHouse(): Promise<PrivateServer> {
     .replaceAll('@HTTP_PORT@', String(httpPort))
     .replaceAll('@TCP_PORT@', String(tcpPort));
   writeFileSync(join(dir, 'config.xml'), config);
-  writeFileSync(join(dir, 'users.xml'), readFileSync(join(REPO_ROOT, 'infra/local/clickhouse/users.xml')));
-  // The administrator of the shared stack's (a password of its own where the tests run without one).
-  const credentials = { username: 'default', password: process.env.CLICKHOUSE_PASSWORD || randomBytes(12).toString('hex') };
+  // The shared stack's administrator (a password of its own where the tests run without one).
+  const credentials = { username: process.env.CLICKHOUSE_USER || 'admin', password: process.env.CLICKHOUSE_PASSWORD || randomBytes(12).toString('hex') };
+  writeFileSync(join(dir, 'users.xml'), readFileSync(join(REPO_ROOT, 'infra/local/clickhouse/users.xml'), 'utf8').replaceAll('@ADMIN_USER@', credentials.username));
   const proc = new ManagedProcess(`clickhouse-${httpPort}`, stackInstall().clickhouseBin, [`--config-file=${join(dir, 'config.xml')}`], {
     cwd: dir,
     env: { CLICKHOUSE_ADMIN_PASSWORD: credentials.password },
