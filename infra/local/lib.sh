@@ -148,7 +148,8 @@ install_all() {
 # Every secret of the local stack is minted on first use, kept in .stack/credentials.env (private
 # to this clone, ignored by git) and reused afterwards. No server runs with a default or empty
 # password: MinIO's root, ClickHouse's `default`, the services' own accounts, the gateway token.
-secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# Letters and digits only: a secret starting with `-` would be read as an option by mc.
+secret() { head -c 24 /dev/urandom | base64 | tr '+/' 'xy' | tr -d '=\n'; }
 
 ensure_credentials() {
   if [ ! -f "$CREDENTIALS_FILE" ]; then
