@@ -97,6 +97,7 @@ export class WindowAggregator implements MessageHandler {
       writeMs = performance.now() - writeStart;
       this.metrics.writeDuration.observe(writeMs / 1000);
       this.metrics.rowsWritten.inc(result.changed.length);
+      this.metrics.lastWrite.setToCurrentTime();
     }
 
     // From here on the batch is durable: memory may reflect it.

@@ -9,6 +9,7 @@ export class AggregatorMetrics {
   readonly writeDuration: Histogram;
   readonly rowsWritten: Counter;
   readonly windowsLoaded: Counter;
+  readonly lastWrite: Gauge;
 
   constructor(registry: Registry, cache: () => { windows: number; bytes: number }) {
     const registers = [registry];
@@ -23,6 +24,11 @@ export class AggregatorMetrics {
     this.writeDuration = new Histogram({ name: 'aggregator_write_duration_seconds', help: 'Time of one insert of window revisions (one per fetched batch)', buckets: LATENCY_BUCKETS, registers });
     this.rowsWritten = new Counter({ name: 'aggregator_rows_written_total', help: 'Window revision rows written to ClickHouse', registers });
     this.windowsLoaded = new Counter({ name: 'aggregator_windows_loaded_total', help: 'Window states looked up in ClickHouse because they were not in memory', registers });
+    this.lastWrite = new Gauge({
+      name: 'aggregator_last_write_timestamp_seconds',
+      help: 'When window revisions were last written to ClickHouse (Unix time): with consumer_lag, how fresh the aggregates are',
+      registers,
+    });
     new Gauge({
       name: 'aggregator_windows_in_memory',
       help: 'Window states held in memory',
