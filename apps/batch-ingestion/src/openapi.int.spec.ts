@@ -82,7 +82,7 @@ describe('batch-ingestion OpenAPI document against real answers', () => {
     const res = await fetch(`${app.url}/openapi.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    doc = await res.json();
+    doc = (await res.json()) as typeof doc;
     ajv.addSchema({ $id: 'served.json', ...doc } as object);
     operation = doc.paths['/logs'].post;
   });
