@@ -1,4 +1,4 @@
-import { PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketLifecycleCommand, PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
 import { loadConfig, s3Env } from '@pipeline/platform';
 import { stackCredentials, stackEndpoints } from '@pipeline/testing';
 import { createS3Client, S3ObjectStore, s3SettingsFromEnv } from './s3-object-store';
@@ -18,17 +18,19 @@ describe('bucket expiry rules on MinIO', () => {
   const summary = (rules: Awaited<ReturnType<S3ObjectStore['lifecycleRules']>>) =>
     rules.map((r) => [r.ID, r.Filter?.Prefix ?? r.Prefix, r.Expiration?.Days, r.Status]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
   const rules = (raw: number, summaries: number) => expiryRulesFromEnv({ S3_RAW_RETENTION_DAYS: raw, S3_SUMMARY_RETENTION_DAYS: summaries });
+  const OPERATOR_RULE = 'operator-scratch';
   let before: Awaited<ReturnType<S3ObjectStore['lifecycleRules']>> = [];
 
   beforeAll(async () => {
     await store.ensureBucket();
-    before = await store.lifecycleRules();
+    // Whatever was there, less this test's own rule (a run cut short may have left it).
+    before = (await store.lifecycleRules()).filter((r) => r.ID !== OPERATOR_RULE);
   });
 
   afterAll(async () => {
     // Leave the bucket's configuration as it was found.
     if (before.length > 0) await client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'log-batches', LifecycleConfiguration: { Rules: before } }));
-    else await store.ensureExpiry(rules(0, 0));
+    else await client.send(new DeleteBucketLifecycleCommand({ Bucket: 'log-batches' }));
     store.destroy();
     client.destroy();
   });
@@ -46,8 +48,8 @@ describe('bucket expiry rules on MinIO', () => {
     expect(await store.ensureExpiry(rules(30, 45))).toBe('unchanged');
 
     // An operator's own rule survives every change of ours.
-    const current = await store.lifecycleRules();
-    const operator = { ID: 'operator-scratch', Status: 'Enabled' as const, Filter: { Prefix: 'scratch/' }, Expiration: { Days: 2 } };
+    const current = (await store.lifecycleRules()).filter((r) => r.ID !== OPERATOR_RULE);
+    const operator = { ID: OPERATOR_RULE, Status: 'Enabled' as const, Filter: { Prefix: 'scratch/' }, Expiration: { Days: 2 } };
     await client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'log-batches', LifecycleConfiguration: { Rules: [...current, operator] } }));
     expect(await store.ensureExpiry(rules(7, 0))).toBe('updated');
     expect(summary(await store.lifecycleRules())).toEqual(
