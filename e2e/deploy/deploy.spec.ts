@@ -259,7 +259,7 @@ describe('docker-compose.yml', () => {
 
   it('offers Prometheus in its own profile, scraping /metrics of the three services', () => {
     const prometheus = compose.services.prometheus;
-    expect(prometheus.profiles).toEqual(['monitoring']);
+    expect(prometheus.profiles).toEqual(['monitoring', 'grafana']);
     const mount = (prometheus.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target === '/etc/prometheus/prometheus.yml')!;
     expect(repoPathExists(mount[0])).toBe(true);
     expect(prometheus.command).toEqual(['--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus']);

@@ -30,6 +30,25 @@ say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Runs a long step (a build, a download) and says every LAP_PROGRESS_SECONDS (30) that it is still
+# at work, with the time spent, so a first install that takes minutes never looks hung. The step's
+# own output and exit status are passed through.
+with_progress() {
+  local what=$1 every=${LAP_PROGRESS_SECONDS:-30} start=$SECONDS pid i elapsed
+  shift
+  "$@" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for ((i = 0; i < every * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break 2
+      sleep 0.1
+    done
+    elapsed=$((SECONDS - start))
+    say "still $what ($((elapsed / 60))m$(printf '%02d' $((elapsed % 60)))s)"
+  done
+  wait "$pid"
+}
+
 # Root runs apt-get directly; anyone else needs sudo.
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
@@ -72,7 +91,7 @@ install_kafka() {
   say "installing Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
   local tmp="$KAFKA_LIBS.partial"
   rm -rf "$tmp" && mkdir -p "$tmp"
-  mvn -q -B -f "$LOCAL_DIR/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  with_progress "downloading Kafka's jars with Maven" mvn -q -B -f "$LOCAL_DIR/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
     || die "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
   rm -rf "$KAFKA_LIBS" && mv "$tmp" "$KAFKA_LIBS"
@@ -86,7 +105,7 @@ install_minio() {
   mkdir -p "$gobin"
   # Static (no cgo), as MinIO's own release builds: the same binary also runs in the local
   # container image, whatever the C library of the machine that built it.
-  GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MINIO_MODULE@$MINIO_VERSION" \
+  with_progress "building MinIO" env GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MINIO_MODULE@$MINIO_VERSION" \
     || die "go install $MINIO_MODULE@$MINIO_VERSION failed"
 }
 
@@ -96,7 +115,7 @@ install_mc() {
   command -v go >/dev/null || die "Go is needed to build the MinIO client (mc)"
   say "building the MinIO client $MC_VERSION with go install (a few minutes, once)"
   mkdir -p "$(dirname "$MC_BIN")"
-  GOBIN="$(dirname "$MC_BIN")" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MC_MODULE@$MC_VERSION" \
+  with_progress "building the MinIO client" env GOBIN="$(dirname "$MC_BIN")" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MC_MODULE@$MC_VERSION" \
     || die "go install $MC_MODULE@$MC_VERSION failed"
 }
 
@@ -147,7 +166,7 @@ install_all() {
 # --- credentials --------------------------------------------------------------------------------
 # Every secret of the local stack is minted on first use, kept in .stack/credentials.env (private
 # to this clone, ignored by git) and reused afterwards. No server runs with a default or empty
-# password: MinIO's root, ClickHouse's `default`, the services' own accounts, the gateway token.
+# password: MinIO's root, ClickHouse's administrator, the services' own accounts, the gateway token.
 # Letters and digits only (a leading '-' would read as an option to the tools that take them).
 secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
 

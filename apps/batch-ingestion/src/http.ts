@@ -1,10 +1,10 @@
-import { ArgumentsHost, Catch, Controller, ExceptionFilter, HttpException, Inject, Post, Req, Res } from '@nestjs/common';
+import { ArgumentsHost, Catch, Controller, ExceptionFilter, Get, Header, HttpException, Inject, Post, Req, Res } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { Logger } from 'pino';
-import { MAX_BATCH_BYTES } from '@pipeline/batch';
+import { logsOpenApiDocument, MAX_BATCH_BYTES } from '@pipeline/batch';
 import { discardRest } from './body-reader';
 import { Answer, IngestionHandler, errorBody } from './handler';
 import { IngestionMetrics } from './metrics';
@@ -19,9 +19,19 @@ function send(reply: FastifyReply, a: Answer): void {
   reply.code(a.status).headers({ ...a.headers, 'content-type': JSON_TYPE }).send(JSON.stringify(a.body));
 }
 
+/** Built once: it depends on nothing configurable. */
+const OPENAPI_JSON = JSON.stringify(logsOpenApiDocument());
+
 @Controller()
 export class LogsController {
   constructor(@Inject(INGESTION_HANDLER) private readonly handler: IngestionHandler) {}
+
+  /** The contract of POST /logs; public like the contract itself (it holds no secret), so no token. */
+  @Get('openapi.json')
+  @Header('content-type', JSON_TYPE)
+  openApi(): string {
+    return OPENAPI_JSON;
+  }
 
   @Post('logs')
   async ingest(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {

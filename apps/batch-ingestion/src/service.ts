@@ -1,7 +1,7 @@
 import { GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, IngestRateLimits, MAX_BATCH_BYTES, parseGatewayTokens, RateLimiter, RecentAnnouncements } from '@pipeline/batch';
 import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
 import { ConfigError, errorMessage, ServiceDefinition, Source } from '@pipeline/platform';
-import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
+import { expiryRulesFromEnv, S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { IngestionConfig, ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
@@ -45,6 +45,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     const metrics = new IngestionMetrics(runtime.registry);
     const topic = config.TOPIC_BATCH_INGESTED;
     const s3 = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
+    const expiry = expiryRulesFromEnv(config);
     const kafka = createKafka(kafkaSettingsFromEnv(config, 'batch-ingestion'), runtime.logger);
     const producer = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
     const publisher = new CoalescingPublisher(producer, { ...DEFAULT_COALESCING_LIMITS, maxPendingBytes: config.INGESTION_MAX_PUBLISH_QUEUE_BYTES });
@@ -98,6 +99,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     return {
       async provision() {
         await s3.ensureBucket();
+        if ((await s3.ensureExpiry(expiry)) === 'updated') runtime.logger.info({ expiry }, 'bucket expiry rules updated');
         await provisionTopics(kafka, [topic], { partitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
         // Connecting now spares the first batch the handshake.
         await producer.connect();

@@ -1,7 +1,7 @@
 import { UserAgentClassifier } from '@pipeline/entry';
 import { CoalescingPublisher, consumerSettings, createKafka, KafkaEventPublisher, kafkaSettingsFromEnv, KafkaSource, provisionTopics } from '@pipeline/kafka';
 import { ServiceDefinition } from '@pipeline/platform';
-import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
+import { expiryRulesFromEnv, S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { summarizerEnv } from './config';
 import { SummarizerMetrics } from './metrics';
 import { announcedBytes, SummarizeHandler } from './summarize-handler';
@@ -20,6 +20,7 @@ export const summarizerService: ServiceDefinition<typeof summarizerEnv> = {
     // Events finish concurrently; their partials share produce requests instead of queueing.
     const publisher = new CoalescingPublisher(producer);
     const store = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
+    const expiry = expiryRulesFromEnv(config);
     const classifier = new UserAgentClassifier(config.UA_CACHE_SIZE);
     const metrics = new SummarizerMetrics(runtime.registry, classifier);
 
@@ -52,6 +53,7 @@ export const summarizerService: ServiceDefinition<typeof summarizerEnv> = {
     return {
       async provision() {
         await store.ensureBucket();
+        if ((await store.ensureExpiry(expiry)) === 'updated') runtime.logger.info({ expiry }, 'bucket expiry rules updated');
         await provisionTopics(kafka, topics, { partitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
         await producer.connect();
       },

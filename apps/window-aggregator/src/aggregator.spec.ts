@@ -100,13 +100,13 @@ function batchOf(values: Array<Partial | string>, firstOffset = 0, partition = 0
 }
 
 /** The aggregator on the consumer runtime it runs on in production, with Kafka's side in memory. */
-function setup(store = new MemoryStore()) {
+function setup(store = new MemoryStore(), retention: { retentionDays?: number; now?: () => number } = {}) {
   const registry = new Registry();
   const cache = new WindowStateCache({ maxBytes: 1_000_000, idleEvictMs: 60_000 });
   const metrics = new AggregatorMetrics(registry, () => ({ windows: cache.size, bytes: cache.bytes }));
   const dlq = new MemoryPublisher();
   const logger = pino({ level: 'silent' });
-  const aggregator = new WindowAggregator(store, cache, metrics, logger, { allowedLatenessMs: 300_000 });
+  const aggregator = new WindowAggregator(store, cache, metrics, logger, { allowedLatenessMs: 300_000, ...retention });
   const worker = new PartitionWorker(
     { topic: 'insight-events', groupId: 'g', dlqTopic: 'insight-events-dlq', handler: aggregator, unit: 'batch', concurrency: 1, heartbeatIntervalMs: 1_000, commitIntervalMs: 0, retry: { baseMs: 1, maxMs: 5 }, poisonAfterAttempts: 5 },
     dlq,
@@ -251,6 +251,26 @@ describe('WindowAggregator', () => {
     await run(batchOf([partial('b1', '2025-12-28T18:03Z')]));
     await run(batchOf([partial('b2', '2025-12-28T18:30Z'), partial('b3', '2025-12-28T18:03Z')], 1));
     expect(await metric('late_events_total')).toBe(1);
+  });
+
+  it('refuses, as late, partials of windows older than the retention, and commits past them', async () => {
+    const now = Date.parse('2026-01-31T12:00:00Z');
+    const { store, run, metric } = setup(new MemoryStore(), { retentionDays: 30, now: () => now });
+    // 2025-12-28 is 34 days back: closed. 2026-01-15 is within the 30 days.
+    const b = batchOf([partial('old'), partial('new', '2026-01-15T10:00Z'), partial('old2', '2025-12-28T18:04Z')]);
+    await run(b);
+    expect(store.rows.map((r) => [r.window_start, r.batch_ids])).toEqual([['2026-01-15 10:00:00', ['new']]]);
+    expect(b.commits).toEqual(['3']);
+    expect(await metric('aggregator_partials_expired_total')).toBe(2);
+    expect(await metric('late_events_total')).toBe(2);
+    expect(await metric('aggregator_partials_merged_total')).toBe(1);
+  });
+
+  it('accepts windows of any age when the retention is 0', async () => {
+    const { store, run, metric } = setup(new MemoryStore(), { retentionDays: 0, now: () => Date.parse('2090-01-01T00:00:00Z') });
+    await run(batchOf([partial('b1', '1970-01-01T00:00Z')]));
+    expect(store.rows).toHaveLength(1);
+    expect(await metric('aggregator_partials_expired_total')).toBe(0);
   });
 
   it('merges the parts of a split partial each once', async () => {

@@ -2,12 +2,15 @@ import { insightEventKey, Partial, parsePartial } from '@pipeline/contract';
 import type { ConsumedMessage, MessageHandler, Rejection, UnitContext } from '@pipeline/kafka';
 import { emptyWindowState, KnownWindow, markWritten, mergeBatch, OffsetPartial, WindowStateCache } from '@pipeline/partial';
 import type { Logger } from '@pipeline/platform';
-import { windowKey } from '@pipeline/window';
+import { isExpiredWindow, parseMinute, windowKey } from '@pipeline/window';
 import { AggregatorMetrics } from './metrics';
 import { WindowRef, WindowStore } from './window-store';
 
 export interface AggregatorOptions {
   allowedLatenessMs: number;
+  /** CLICKHOUSE_RETENTION_DAYS: partials of windows older than this are refused; 0 accepts every window. */
+  retentionDays?: number;
+  now?: () => number;
 }
 
 /** Why a message is refused for good (a closed set: it is a metric label and a dead-letter header). */
@@ -55,10 +58,15 @@ export class WindowAggregator implements MessageHandler {
 
     const valid: OffsetPartial[] = [];
     const rejected: Rejection[] = [];
+    const expired: OffsetPartial[] = [];
+    const nowMs = (this.options.now ?? Date.now)();
+    const retentionDays = this.options.retentionDays ?? 0;
     for (const message of messages) {
       const checked = check(message);
-      if (checked.ok) valid.push({ offset: toOffset(message.offset), partial: checked.value });
-      else rejected.push({ message, code: checked.code, reason: checked.reason });
+      if (!checked.ok) rejected.push({ message, code: checked.code, reason: checked.reason });
+      // parsePartial accepted the window, so it parses.
+      else if (isExpiredWindow(parseMinute(checked.value.windowStart)!, nowMs, retentionDays)) expired.push({ offset: toOffset(message.offset), partial: checked.value });
+      else valid.push({ offset: toOffset(message.offset), partial: checked.value });
     }
 
     const known = new Map<string, KnownWindow>();
@@ -89,6 +97,7 @@ export class WindowAggregator implements MessageHandler {
       writeMs = performance.now() - writeStart;
       this.metrics.writeDuration.observe(writeMs / 1000);
       this.metrics.rowsWritten.inc(result.changed.length);
+      this.metrics.lastWrite.setToCurrentTime();
     }
 
     // From here on the batch is durable: memory may reflect it.
@@ -100,7 +109,15 @@ export class WindowAggregator implements MessageHandler {
     }
     this.metrics.merged.inc(result.merged);
     this.metrics.duplicates.inc(result.duplicates);
-    this.metrics.late.inc(result.late);
+    this.metrics.late.inc(result.late + expired.length);
+    this.metrics.expired.inc(expired.length);
+    for (const { partial, offset } of expired) {
+      // Its window's ids may already be gone with the retention: merging could count it twice.
+      this.logger.warn(
+        { batchId: partial.batchId, part: partial.part, customerId: partial.customerId, window: partial.windowStart, partition, offset, retentionDays },
+        'late partial refused: its window is older than the retention',
+      );
+    }
     const debug = this.logger.isLevelEnabled('debug');
     for (const o of result.outcomes) {
       if (o.outcome === 'merged' && !o.late && !debug) continue;

@@ -1,9 +1,7 @@
 import { topicEnv } from '@pipeline/contract';
 import { consumerEnv } from '@pipeline/kafka';
-import { clickhouseEnv, kafkaEnv, loadConfig, port, positiveInt, serviceEnv } from '@pipeline/platform';
+import { clickhouseEnv, kafkaEnv, loadConfig, nonNegativeInt, port, positiveInt, serviceEnv } from '@pipeline/platform';
 import { z } from 'zod';
-
-const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
 export const aggregatorEnv = {
   ...serviceEnv,
@@ -29,6 +27,16 @@ export const aggregatorEnv = {
   AGGREGATOR_IDLE_EVICT_MS: positiveInt(300_000),
   /** How far (event time) behind the newest window of its partition a written window may still change without counting as late. */
   AGGREGATOR_ALLOWED_LATENESS_SECONDS: nonNegativeInt(300),
+  /**
+   * Days a window's revisions (and so its minute, hourly and daily aggregates) are kept, by the age
+   * of the window; 0 keeps everything. Partials of older windows are refused (counted as late and
+   * expired): see "Retention" in docs/semantics.md.
+   */
+  CLICKHOUSE_RETENTION_DAYS: nonNegativeInt(0),
+  /** `auto`: a table TTL where the server has one (19.6 and later), else a job dropping expired month partitions. */
+  CLICKHOUSE_RETENTION_MODE: z.enum(['auto', 'ttl', 'partitions']).default('auto'),
+  /** Pause between runs of the partition job (servers without TTL, or CLICKHOUSE_RETENTION_MODE=partitions). */
+  CLICKHOUSE_RETENTION_INTERVAL_MS: positiveInt(3_600_000),
   /** Folder of the NNN_name.sql migrations; by default the one shipped next to the bundle. */
   CLICKHOUSE_MIGRATIONS_DIR: z.string().min(1).optional(),
 };

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { ClickHouseError, ClickHouseGateway, clickHouseSettingsFromEnv, readMigrations, sqlString, sqlValue, SqlValue } from '@pipeline/clickhouse';
 import { dateTimeTextToMinute, WindowState } from '@pipeline/partial';
 import { PrivateServer, privateChdb, privateClickHouse, REPO_ROOT, stackInstall, testClickHouseEnv, uniqueName } from '@pipeline/testing';
-import { formatMinute, parseMinute, windowKey } from '@pipeline/window';
+import { expiredPartitions, formatMinute, monthPartition, parseMinute, windowKey } from '@pipeline/window';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { ClickHouseRetention, RetentionMode } from './retention';
 import { ClickHouseWindowStore, WindowRef } from './window-store';
 
 jest.setTimeout(180_000);
@@ -554,5 +557,105 @@ describe('the query surface: minute, hourly and daily views with a plain SELECT'
     }
     const edge = expectedRows(latest.values(), PERIODS.hourly_aggregates).filter((r) => r.window_start === '1970-01-01T00:00Z');
     expectOnBoth(await onBoth((e) => read(e, 'hourly_aggregates', ` WHERE window_start = ${sqlValue(new Date(0))}`)), edge);
+  });
+});
+
+// --- retention: a table TTL where the engine has one, the partition job everywhere ------------
+
+describe('retention of window revisions', () => {
+  const retentionDb = uniqueName('retention', '_');
+  const gateways = new Map<string, ClickHouseGateway>();
+  const gatewayOf = (e: Engine) => gateways.get(e.label)!;
+  const retention = (e: Engine, days: number, mode: RetentionMode, now = Date.now()) =>
+    new ClickHouseRetention(gatewayOf(e), { days, mode, intervalMs: 60_000, logger: pino({ level: 'silent' }), registry: new Registry(), now: () => now });
+  const row = (windowStart: string, batch: string) => ({
+    customer_id: 'cus-retention',
+    window_start: windowStart,
+    revision: 1,
+    total_requests: 1,
+    path_keys: ['GET /'],
+    path_counts: [1],
+    ua_keys: ['curl'],
+    ua_counts: [1],
+    batch_ids: [batch],
+    written_at: '2026-01-01 00:00:00',
+  });
+  const windowsLeft = (e: Engine) =>
+    gatewayOf(e)
+      .query<{ w: string }>(`SELECT toString(window_start) AS w FROM ${retentionDb}.minute_aggregates ORDER BY w`)
+      .then((rows) => rows.map((r) => r.w));
+  const createStatement = (e: Engine) => gatewayOf(e).query<{ statement: string }>(`SHOW CREATE TABLE ${retentionDb}.window_revisions`).then(([r]) => r.statement);
+
+  beforeAll(async () => {
+    for (const e of engines) {
+      const ch = ClickHouseGateway.fromSettings(
+        clickHouseSettingsFromEnv(testClickHouseEnv(retentionDb, { url: e.server.endpoint, credentials: e.server.credentials, requestTimeoutMs: 60_000 })),
+      );
+      gateways.set(e.label, ch);
+      await ch.migrate(migrations);
+    }
+  });
+
+  afterAll(async () => {
+    for (const ch of gateways.values()) await ch.close();
+  });
+
+  it('a table TTL is a syntax error on 18.16 and is taken by current ClickHouse', async () => {
+    const outcome = await onBoth((e) =>
+      gatewayOf(e)
+        .command(`CREATE TABLE ${retentionDb}.ttl_probe (w DateTime('UTC')) ENGINE = MergeTree PARTITION BY toYYYYMM(w) ORDER BY w TTL w + INTERVAL 1 DAY`)
+        .then(() => 'created', (err: ClickHouseError) => err.code),
+    );
+    expect(Object.fromEntries(engines.map((e) => [e.line, outcome[e.label]]))).toEqual({ '18.16': 'syntax_error', [engines[1].line]: 'created' });
+  });
+
+  it('chooses the mechanism by version: the partition job on 18.16, the TTL on current ClickHouse; a forced TTL fails on 18.16', async () => {
+    const mechanisms = await onBoth(async (e) => {
+      const r = retention(e, 0, 'auto');
+      await r.prepare();
+      return r.mechanism;
+    });
+    expect(Object.fromEntries(engines.map((e) => [e.line, mechanisms[e.label]]))).toEqual({ '18.16': 'partitions', [engines[1].line]: 'ttl' });
+    const forced = await onBoth((e) => retention(e, 30, 'ttl').prepare().then(() => 'ttl set', (err: Error) => err.message));
+    expect(forced[engines[0].label]).toMatch(/has no table TTL/);
+    expect(forced[engines[1].label]).toBe('ttl set');
+    await onBoth((e) => retention(e, 0, 'auto').prepare());
+  });
+
+  it('the partition job drops exactly the months whose windows are all past the retention, the same on both', async () => {
+    const windows = ['2025-10-31 23:59:00', '2025-11-01 00:00:00', '2025-11-30 23:59:00', '2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00'];
+    await onBoth((e) => gatewayOf(e).insert('window_revisions', windows.map((w, i) => row(w, `b${i}`))));
+    // Now 2026-01-15, 30 days: windows before 2025-12-16 are closed; November ended 2025-12-01,
+    // 15 days before the horizon, past the grace day; December still holds open windows.
+    const now = Date.parse('2026-01-15T00:00:00Z');
+    const dropped = await onBoth((e) => retention(e, 30, 'partitions', now).dropExpired());
+    expectOnBoth(dropped, [202510, 202511]);
+    expectOnBoth(await onBoth(windowsLeft), ['2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00']);
+    expectOnBoth(await onBoth((e) => retention(e, 30, 'partitions', now).dropExpired()), []);
+    // At 0 days nothing is ever dropped.
+    expectOnBoth(await onBoth((e) => retention(e, 0, 'partitions', Date.parse('2100-01-01T00:00:00Z')).dropExpired()), []);
+    expectOnBoth(await onBoth(windowsLeft), ['2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00']);
+  });
+
+  it('current ClickHouse: the TTL is set once, removes the months the job would, and goes at 0 days', async () => {
+    const current = engines[1];
+    const recent = new Date(Date.now() - 86_400_000).toISOString().slice(0, 16).replace('T', ' ') + ':00';
+    await gatewayOf(current).insert('window_revisions', [row('2020-03-10 00:00:00', 'ancient'), row(recent, 'recent')]);
+    await retention(current, 30, 'auto').prepare();
+    const statement = await createStatement(current);
+    expect(statement).toMatch(/TTL .*toIntervalDay\(31\)/);
+    await retention(current, 30, 'auto').prepare();
+    expect(await createStatement(current)).toBe(statement);
+    const before = await windowsLeft(current);
+    // A TTL merge removes expired rows; OPTIMIZE ... FINAL forces one now.
+    await gatewayOf(current).command(`OPTIMIZE TABLE ${retentionDb}.window_revisions FINAL`);
+    const left = await windowsLeft(current);
+    expect(left).toContain(recent);
+    expect(left).not.toContain('2020-03-10 00:00:00');
+    // The same rule as the partition job: exactly the windows of months it would keep remain.
+    const keptByJob = before.filter((w) => expiredPartitions([monthPartition(Date.parse(`${w.replace(' ', 'T')}Z`))], Date.now(), 30).length === 0);
+    expect(left).toEqual(keptByJob);
+    await retention(current, 0, 'auto').prepare();
+    expect(await createStatement(current)).not.toMatch(/\bTTL\b/);
   });
 });

@@ -5,18 +5,30 @@ export class AggregatorMetrics {
   readonly merged: Counter;
   readonly duplicates: Counter;
   readonly late: Counter;
+  readonly expired: Counter;
   readonly writeDuration: Histogram;
   readonly rowsWritten: Counter;
   readonly windowsLoaded: Counter;
+  readonly lastWrite: Gauge;
 
   constructor(registry: Registry, cache: () => { windows: number; bytes: number }) {
     const registers = [registry];
     this.merged = new Counter({ name: 'aggregator_partials_merged_total', help: 'Partials merged into a window and written', registers });
     this.duplicates = new Counter({ name: 'aggregator_partials_duplicate_total', help: 'Partials ignored because they were already part of their window', registers });
-    this.late = new Counter({ name: 'late_events_total', help: 'Partials merged into a window that had already been written (a correction: new revision)', registers });
+    this.late = new Counter({
+      name: 'late_events_total',
+      help: 'Late partials: merged into a window that had already been written (a correction: new revision), or refused because their window is past the retention',
+      registers,
+    });
+    this.expired = new Counter({ name: 'aggregator_partials_expired_total', help: 'Partials refused because their window is older than CLICKHOUSE_RETENTION_DAYS (also counted in late_events_total)', registers });
     this.writeDuration = new Histogram({ name: 'aggregator_write_duration_seconds', help: 'Time of one insert of window revisions (one per fetched batch)', buckets: LATENCY_BUCKETS, registers });
     this.rowsWritten = new Counter({ name: 'aggregator_rows_written_total', help: 'Window revision rows written to ClickHouse', registers });
     this.windowsLoaded = new Counter({ name: 'aggregator_windows_loaded_total', help: 'Window states looked up in ClickHouse because they were not in memory', registers });
+    this.lastWrite = new Gauge({
+      name: 'aggregator_last_write_timestamp_seconds',
+      help: 'When window revisions were last written to ClickHouse (Unix time): with consumer_lag, how fresh the aggregates are',
+      registers,
+    });
     new Gauge({
       name: 'aggregator_windows_in_memory',
       help: 'Window states held in memory',

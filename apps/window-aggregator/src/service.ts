@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { WindowAggregator } from './aggregator';
 import { AggregatorConfig, aggregatorEnv } from './config';
 import { AggregatorMetrics } from './metrics';
+import { ClickHouseRetention } from './retention';
 import { ClickHouseWindowStore } from './window-store';
 
 /** The migrations shipped next to the bundle, or the repository's when running from sources. */
@@ -35,6 +36,14 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
     const metrics = new AggregatorMetrics(runtime.registry, () => ({ windows: cache.size, bytes: cache.bytes }));
     const handler = new WindowAggregator(new ClickHouseWindowStore(gateway), cache, metrics, runtime.logger, {
       allowedLatenessMs: config.AGGREGATOR_ALLOWED_LATENESS_SECONDS * 1000,
+      retentionDays: config.CLICKHOUSE_RETENTION_DAYS,
+    });
+    const retention = new ClickHouseRetention(gateway, {
+      days: config.CLICKHOUSE_RETENTION_DAYS,
+      mode: config.CLICKHOUSE_RETENTION_MODE,
+      intervalMs: config.CLICKHOUSE_RETENTION_INTERVAL_MS,
+      logger: runtime.logger,
+      registry: runtime.registry,
     });
     const source = new KafkaSource(
       kafka,
@@ -57,13 +66,15 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
       async provision() {
         const applied = await gateway.migrate(migrations);
         runtime.logger.info({ database: gateway.database, applied }, 'ClickHouse schema up to date');
+        await retention.prepare();
+        runtime.logger.info({ retentionDays: config.CLICKHOUSE_RETENTION_DAYS, mechanism: retention.mechanism }, 'ClickHouse retention in force');
         await provisionTopics(kafka, [config.TOPIC_INSIGHT_EVENTS, config.TOPIC_INSIGHT_EVENTS_DLQ], {
           partitions: config.KAFKA_TOPIC_PARTITIONS,
           replicationFactor: config.KAFKA_REPLICATION_FACTOR,
         });
         await publisher.connect();
       },
-      sources: [source],
+      sources: [source, retention],
       sinks: [
         { name: 'clickhouse', ping: () => gateway.ping(), close: () => gateway.close() },
         { name: 'kafka', ping: () => source.ping(), close: () => publisher.disconnect() },

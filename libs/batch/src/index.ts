@@ -5,3 +5,4 @@ export * from './ingest';
 export * from './announced';
 export * from './gateway-auth';
 export * from './rate-limit';
+export * from './openapi';

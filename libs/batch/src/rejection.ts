@@ -3,28 +3,48 @@
  * stable machine-readable code, a sentence for humans, and optional structured details.
  */
 export interface Rejection {
-  status: 400 | 401 | 403 | 413 | 415 | 422 | 429;
+  status: RejectionStatus;
   code: RejectionCode;
   message: string;
   details?: unknown;
 }
 
-export type RejectionCode =
-  | 'unauthorized'
-  | 'forbidden_customer'
-  | 'rate_limited'
-  | 'missing_customer_id'
-  | 'invalid_customer_id'
-  | 'invalid_idempotency_key'
-  | 'unsupported_media_type'
-  | 'unsupported_content_encoding'
-  | 'payload_too_large'
-  | 'invalid_body'
-  | 'invalid_json'
-  | 'not_an_array'
-  | 'empty_batch'
-  | 'invalid_entries'
-  | 'idempotency_key_reused';
+/**
+ * Every refusal of a batch and the status it is answered with: the one list the checks, the
+ * handler and the OpenAPI document (openapi.ts) are built from.
+ */
+export const REJECTION_STATUS = {
+  unauthorized: 401,
+  missing_customer_id: 401,
+  forbidden_customer: 403,
+  rate_limited: 429,
+  invalid_customer_id: 400,
+  invalid_idempotency_key: 400,
+  unsupported_media_type: 415,
+  unsupported_content_encoding: 415,
+  payload_too_large: 413,
+  invalid_body: 400,
+  invalid_json: 400,
+  not_an_array: 400,
+  empty_batch: 400,
+  invalid_entries: 400,
+  idempotency_key_reused: 422,
+} as const;
+
+export type RejectionCode = keyof typeof REJECTION_STATUS;
+export type RejectionStatus = (typeof REJECTION_STATUS)[RejectionCode];
+
+/** Answers of the service itself rather than refusals of the batch, with their status. */
+export const SERVICE_ERROR_STATUS = {
+  request_timeout: 408,
+  busy: 503,
+  unavailable: 503,
+  internal_error: 500,
+} as const;
+
+export type ServiceErrorCode = keyof typeof SERVICE_ERROR_STATUS;
+/** Every `error.code` POST /logs may answer with. */
+export type ErrorCode = RejectionCode | ServiceErrorCode;
 
 /** The outcome label of a rejection, as counted in the batches-by-outcome metric. */
 export function outcomeOfRejection(r: Rejection): 'invalid' | 'too_large' | 'unsupported_media' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'key_reused' {
@@ -49,7 +69,8 @@ export function outcomeOfRejection(r: Rejection): 'invalid' | 'too_large' | 'uns
 export type Checked<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
 
 export const accept = <T>(value: T): Checked<T> => ({ ok: true, value });
-export const reject = (status: Rejection['status'], code: RejectionCode, message: string, details?: unknown): Checked<never> => ({
+/** The status must be the one REJECTION_STATUS gives the code (checked by the compiler). */
+export const reject = <C extends RejectionCode>(status: (typeof REJECTION_STATUS)[C], code: C, message: string, details?: unknown): Checked<never> => ({
   ok: false,
   rejection: details === undefined ? { status, code, message } : { status, code, message, details },
 });

@@ -14,13 +14,13 @@ export const MAX_USER_AGENT_CHARS = 1024;
 export const MAX_REPORTED_ERRORS = 20;
 
 /** RFC 9110 `token`: the grammar of an HTTP method. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const HTTP_METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * RFC 3339 `date-time`. The offset is mandatory: a local time without one names no instant, so
  * it could not be put into a UTC minute window. `t`/`z` may be lower case (RFC 3339 section 5.6).
  */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+export const RFC3339_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const daysInMonth = (year: number, month: number) =>
@@ -32,7 +32,7 @@ const daysInMonth = (year: number, month: number) =>
  * fields rather than with `Date.parse`, whose accepted forms vary and include offset-less ones.
  */
 export function parseTimestamp(text: string): number | null {
-  const m = RFC3339.exec(text);
+  const m = RFC3339_TIMESTAMP.exec(text);
   if (!m) return null;
   const year = +m[1];
   const month = +m[2];
@@ -71,7 +71,7 @@ function charLength(s: string, atMost: number): number {
   return n;
 }
 
-const STORABLE_RANGE = `${new Date(EARLIEST_EVENT_MS).toISOString()} and ${new Date(LATEST_EVENT_MS).toISOString()}`;
+export const STORABLE_RANGE = `${new Date(EARLIEST_EVENT_MS).toISOString()} and ${new Date(LATEST_EVENT_MS).toISOString()}`;
 /** A lone surrogate (`"\ud800"` in JSON) names no character: it could not be stored or counted as sent. */
 const NOT_WELL_FORMED = 'must be well-formed Unicode (it holds a lone surrogate such as \\ud800)';
 
@@ -94,7 +94,7 @@ export function validateEntry(input: unknown, index: number): EntryError[] {
 
   if (method === undefined) fail('method', 'is required');
   else if (typeof method !== 'string') fail('method', 'must be a string');
-  else if (!TOKEN.test(method)) fail('method', 'must be an HTTP method token, e.g. GET');
+  else if (!HTTP_METHOD_TOKEN.test(method)) fail('method', 'must be an HTTP method token, e.g. GET');
 
   if (path === undefined) fail('path', 'is required');
   else if (typeof path !== 'string') fail('path', 'must be a string');

@@ -35,6 +35,7 @@ const secret = (what: string) => z.string({ required_error: `required: ${what} (
 
 export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 export const bool = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -88,6 +89,10 @@ export const s3Env = {
     .default('log-batches'),
   S3_FORCE_PATH_STYLE: bool(true),
   S3_REQUEST_TIMEOUT_MS: positiveInt(5_000),
+  /** Raw batches expire this many days after they were stored (a bucket lifecycle rule set at start); 0 keeps them forever. */
+  S3_RAW_RETENTION_DAYS: nonNegativeInt(0),
+  /** The same for summaries: 0, or more than S3_RAW_RETENTION_DAYS (the reconciler re-announces raw batches without a summary). */
+  S3_SUMMARY_RETENTION_DAYS: nonNegativeInt(0),
 };
 export type S3Env = z.infer<z.ZodObject<typeof s3Env>>;
 

@@ -1,1 +1,2 @@
 export * from './minute';
+export * from './retention';

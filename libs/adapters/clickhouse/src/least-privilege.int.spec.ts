@@ -25,6 +25,26 @@ describe('ClickHouse users', () => {
     }
   });
 
+  it('the writer may enforce retention in log_analytics (list its partitions, drop one); the reader may not', async () => {
+    const writer = as(creds.CLICKHOUSE_WRITER_USER, creds.CLICKHOUSE_WRITER_PASSWORD);
+    const reader = as(creds.CLICKHOUSE_READER_USER, creds.CLICKHOUSE_READER_PASSWORD);
+    const parted = `${table}_months`;
+    try {
+      await writer.command(`CREATE TABLE log_analytics.${parted} (w DateTime('UTC')) ENGINE = MergeTree PARTITION BY toYYYYMM(w) ORDER BY w`);
+      await writer.command(`INSERT INTO log_analytics.${parted} VALUES ('2020-01-05 00:00:00'), ('2020-02-05 00:00:00')`);
+      const partitions = () => writer.query<{ partition: string }>(`SELECT DISTINCT partition FROM system.parts WHERE database = 'log_analytics' AND table = '${parted}' AND active ORDER BY partition`);
+      expect(await partitions()).toEqual([{ partition: '202001' }, { partition: '202002' }]);
+      expect(await outcome(writer.query(`SHOW CREATE TABLE log_analytics.${parted}`))).toBe('allowed');
+      expect(await outcome(reader.command(`ALTER TABLE log_analytics.${parted} DROP PARTITION 202001`))).toMatch(/^refused/);
+      expect(await outcome(writer.command(`ALTER TABLE log_analytics.${parted} DROP PARTITION 202001`))).toBe('allowed');
+      expect(await partitions()).toEqual([{ partition: '202002' }]);
+    } finally {
+      await writer.command(`DROP TABLE IF EXISTS log_analytics.${parted}`).catch(() => undefined);
+      await writer.close();
+      await reader.close();
+    }
+  });
+
   it('the reader reads log_analytics and cannot change anything', async () => {
     const reader = as(creds.CLICKHOUSE_READER_USER, creds.CLICKHOUSE_READER_PASSWORD);
     try {

@@ -47,7 +47,8 @@ export function createKafka(s: KafkaSettings, logger?: Logger): Kafka {
     logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;
-      const { message, ...extra } = entry.log;
+      // The logger stamps its own time; kafkajs' timestamp and logger name would only repeat it.
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = entry.log;
       // Producer retries are bounded on purpose (a publish must fail fast into a 503 or a backoff);
       // exactness rests on idempotent consumers, not on Kafka's exactly-once, so this start-up
       // warning says nothing an operator could act on.

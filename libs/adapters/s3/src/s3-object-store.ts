@@ -1,6 +1,10 @@
 import {
   CreateBucketCommand,
+  DeleteBucketLifecycleCommand,
+  GetBucketLifecycleConfigurationCommand,
   HeadBucketCommand,
+  LifecycleRule,
+  PutBucketLifecycleConfigurationCommand,
   ListObjectsV2Command,
   S3Client,
   S3ServiceException,
@@ -9,6 +13,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
 import { errorMessage, S3Env } from '@pipeline/platform';
 import { errorCodeOf, metadataOf, ObjectHttpClient, ObjectResponse } from './object-http';
+import { ExpiryRule, planLifecycle } from './lifecycle';
 import { ListedObject, ObjectStore, ObjectStoreError, PutOutcome, StoredObject } from './object-store';
 
 export interface S3Settings {
@@ -84,6 +89,33 @@ export class S3ObjectStore implements ObjectStore {
       const name = (err as Error).name;
       // Another instance may create it between our HEAD and CREATE.
       if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw this.unavailable('CreateBucket', err);
+    }
+  }
+
+  /**
+   * Puts the bucket's expiry rules in force (see planLifecycle): reads the lifecycle
+   * configuration and writes it only when it differs, keeping rules that are not ours.
+   */
+  async ensureExpiry(wanted: ExpiryRule[]): Promise<'unchanged' | 'updated'> {
+    const plan = planLifecycle(await this.lifecycleRules(), wanted);
+    if (plan === null) return 'unchanged';
+    try {
+      if (plan.length === 0) await this.client.send(new DeleteBucketLifecycleCommand({ Bucket: this.bucket }));
+      else await this.client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: plan } }));
+    } catch (err) {
+      throw this.unavailable('PutBucketLifecycleConfiguration', err);
+    }
+    return 'updated';
+  }
+
+  /** The bucket's lifecycle rules; none when it has no configuration. */
+  async lifecycleRules(): Promise<LifecycleRule[]> {
+    try {
+      const out = await this.client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }));
+      return out.Rules ?? [];
+    } catch (err) {
+      if ((err as Error)?.name === 'NoSuchLifecycleConfiguration') return [];
+      throw this.unavailable('GetBucketLifecycleConfiguration', err);
     }
   }
 

@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const lib = join(__dirname, 'lib.sh');
+/** Runs `script` in bash with lib.sh sourced, as infra/local/pipeline does (set -euo pipefail). */
+const bash = (script: string, env: Record<string, string> = {}) =>
+  spawnSync('bash', ['-c', `set -euo pipefail; source ${JSON.stringify(lib)}; ${script}`], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+
+describe('infra/local/lib.sh', () => {
+  it('says a long step is still at work, with the time spent, and passes its output and status through', () => {
+    const run = bash('with_progress "building MinIO" bash -c "echo from-the-step; sleep 2.5"', { LAP_PROGRESS_SECONDS: '1' });
+    expect(run.status).toBe(0);
+    const lines = plain(run.stdout).trim().split('\n');
+    expect(lines[0]).toBe('from-the-step');
+    // One line a second while it runs (a loaded machine may stretch the seconds a little).
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines.slice(1)) expect(line).toMatch(/^==> still building MinIO \(0m0[1-5]s\)$/);
+  });
+
+  it('says nothing for a step that ends within the interval, and fails when the step fails', () => {
+    const quick = bash('with_progress "x" true', { LAP_PROGRESS_SECONDS: '5' });
+    expect([quick.status, quick.stdout]).toEqual([0, '']);
+    const failed = bash('with_progress "x" bash -c "exit 3" || echo "status $?"', { LAP_PROGRESS_SECONDS: '5' });
+    expect(failed.stdout.trim()).toBe('status 3');
+  });
+
+  it('keeps the cached fast path: installed MinIO, mc and Kafka are not touched again, and nothing is said', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'lap-cache-'));
+    try {
+      const versions = bash('echo "$MINIO_VERSION $MC_VERSION $KAFKA_VERSION"').stdout.trim().split(' ');
+      const [minio, mc, kafka] = versions;
+      for (const [dir, file] of [[`minio-${minio}`, 'minio'], [`mc-${mc}`, 'mc']]) {
+        mkdirSync(join(cache, dir), { recursive: true });
+        writeFileSync(join(cache, dir, file), '#!/bin/sh\n');
+        chmodSync(join(cache, dir, file), 0o755);
+      }
+      mkdirSync(join(cache, `kafka-${kafka}`, 'libs'), { recursive: true });
+      writeFileSync(join(cache, `kafka-${kafka}`, 'libs', `kafka_2.13-${kafka}.jar`), '');
+      // No go or mvn on PATH: any attempt to build or download would fail loudly.
+      const run = bash('install_minio; install_mc; install_kafka; echo done', { LAP_CACHE_DIR: cache, PATH: '/usr/bin:/bin', LAP_PROGRESS_SECONDS: '1' });
+      expect([run.status, plain(run.stdout), run.stderr]).toEqual([0, 'done\n', '']);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
