@@ -69,7 +69,8 @@ export async function readTopic(kafka: Kafka, topic: string, options: ReadTopicO
     const records: TopicRecord[] = [];
     const pending = new Set(wanted.keys());
     let lastProgress = Date.now();
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, retry: { retries: 5 } });
+    // A short fetch wait: disconnecting waits for the fetch in flight, and the read ends as soon as it has its ranges.
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 200, retry: { retries: 5 } });
     let crashed: unknown;
     consumer.on(consumer.events.CRASH, (e) => {
       crashed = e.payload.error;
