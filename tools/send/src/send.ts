@@ -133,14 +133,18 @@ export async function send(o: SendOptions, io: { stdin: Readable; stderr: NodeJS
       format = await onLines(format, splitter.push(chunk));
       if (format !== undefined && format !== 'json') kept.length = 0;
     }
-    if (format !== 'json') format = await onLines(format, splitter.end());
-    if (format === 'json') {
-      const text = decodeUtf8(Buffer.concat(kept));
-      const records = text === null ? [{ ordinal: 1, line: 1, error: 'not valid UTF-8' }] : parseJsonArray(text);
-      for (const record of records) await take(record);
+    // Interrupted: the batch being filled is dropped, not sent short. A full run later cuts the same
+    // batch longer under another key, and both would be counted.
+    if (!io.signal?.aborted) {
+      if (format !== 'json') format = await onLines(format, splitter.end());
+      if (format === 'json') {
+        const text = decodeUtf8(Buffer.concat(kept));
+        const records = text === null ? [{ ordinal: 1, line: 1, error: 'not valid UTF-8' }] : parseJsonArray(text);
+        for (const record of records) await take(record);
+      }
+      const last = packer.flush();
+      if (last) await pool.submit(last);
     }
-    const last = packer.flush();
-    if (last) await pool.submit(last);
     await pool.drain();
   } finally {
     progress.stop();
