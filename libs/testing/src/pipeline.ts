@@ -1,6 +1,6 @@
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { ClickHouseGateway, sqlIdentifier, sqlString } from '@pipeline/clickhouse';
-import { createKafka } from '@pipeline/kafka';
+import { createClient } from '@clickhouse/client';
+import { Kafka, logLevel } from 'kafkajs';
 import { AppName, AppProcess, startApp } from './apps';
 import { stackEndpoints, uniqueName } from './paths';
 
@@ -24,6 +24,21 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
+// The test kit sits below the adapters (their tests use it), so it talks to the servers with the
+// plain clients. Only names it made itself and customer ids of the contract's alphabet reach SQL.
+const sqlName = (name: string) => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a plain identifier: ${name}`);
+  return name;
+};
+const sqlCustomer = (id: string) => {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new Error(`not a customer id: ${id}`);
+  return `'${id}'`;
+};
+
+function clickhouseOf(env: Record<string, string>) {
+  return createClient({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, request_timeout: 60_000 });
+}
+
 const zip = (keys: string[], counts: (number | string)[]) => Object.fromEntries(keys.map((k, i) => [k, Number(counts[i])]));
 
 /** Starts the aggregator, the summarizer and the ingestion (downstream first); stop() removes what they created. */
@@ -45,7 +60,7 @@ export async function startPipeline(name: string, options: { env?: Record<string
     TOPIC_BATCH_INGESTED_DLQ: `${id}-batch-ingested-dlq`,
     TOPIC_INSIGHT_EVENTS_DLQ: `${id}-insight-events-dlq`,
     S3_BUCKET: id.slice(0, 63),
-    CLICKHOUSE_DATABASE: sqlIdentifier(`it_${id.replaceAll('-', '_')}`),
+    CLICKHOUSE_DATABASE: sqlName(`it_${id.replaceAll('-', '_')}`),
     SUMMARIZER_GROUP_ID: `${id}-summarizer`,
     AGGREGATOR_GROUP_ID: `${id}-aggregator`,
     ...options.env,
@@ -60,16 +75,18 @@ export async function startPipeline(name: string, options: { env?: Record<string
     const aggregator = await start('window-aggregator');
     const summarizer = await start('batch-summarizer');
     const ingestion = await start('batch-ingestion');
-    const clickhouse = ClickHouseGateway.fromSettings({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, database: env.CLICKHOUSE_DATABASE, requestTimeoutMs: 30_000 });
+    const clickhouse = clickhouseOf(env);
     return {
       env,
       apps: { 'window-aggregator': aggregator, 'batch-summarizer': summarizer, 'batch-ingestion': ingestion },
       startIngestion: (extra) => start('batch-ingestion', extra),
       minutes: async (customerId) => {
-        const rows = await clickhouse.query<{ ts: string | number; total_requests: string | number; path_keys: string[]; path_counts: (string | number)[]; ua_keys: string[]; ua_counts: (string | number)[] }>(
-          `SELECT toUnixTimestamp(window_start) AS ts, total_requests, path_keys, path_counts, ua_keys, ua_counts
-           FROM ${sqlIdentifier(env.CLICKHOUSE_DATABASE)}.minute_aggregates WHERE customer_id = ${sqlString(customerId)}`,
-        );
+        const result = await clickhouse.query({
+          query: `SELECT toUnixTimestamp(window_start) AS ts, total_requests, path_keys, path_counts, ua_keys, ua_counts
+           FROM ${sqlName(env.CLICKHOUSE_DATABASE)}.minute_aggregates WHERE customer_id = ${sqlCustomer(customerId)}`,
+          format: 'JSONEachRow',
+        });
+        const rows = await result.json<{ ts: string | number; total_requests: string | number; path_keys: string[]; path_counts: (string | number)[]; ua_keys: string[]; ua_counts: (string | number)[] }>();
         const out: Record<string, MinuteRow> = {};
         for (const r of rows) {
           const ws = new Date(Number(r.ts) * 1000).toISOString().slice(0, 16) + 'Z';
@@ -92,9 +109,9 @@ export async function startPipeline(name: string, options: { env?: Record<string
 
 /** Best effort: the data is throwaway, and a failed clean-up must not hide a test's result. */
 async function removeResources(env: Record<string, string>): Promise<void> {
-  const clickhouse = ClickHouseGateway.fromSettings({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, database: env.CLICKHOUSE_DATABASE, requestTimeoutMs: 60_000 });
-  const dropDatabase = clickhouse.command(`DROP DATABASE IF EXISTS ${sqlIdentifier(env.CLICKHOUSE_DATABASE)}`).finally(() => clickhouse.close());
-  const admin = createKafka({ brokers: env.KAFKA_BROKERS.split(','), clientId: 'it-cleanup', requestTimeoutMs: 10_000 }).admin();
+  const clickhouse = clickhouseOf(env);
+  const dropDatabase = clickhouse.command({ query: `DROP DATABASE IF EXISTS ${sqlName(env.CLICKHOUSE_DATABASE)}` }).finally(() => clickhouse.close());
+  const admin = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), clientId: 'it-cleanup', logLevel: logLevel.NOTHING }).admin();
   const dropTopics = (async () => {
     await admin.connect();
     try {
