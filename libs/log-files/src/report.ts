@@ -35,11 +35,11 @@ export class SendReport {
     return this.batches.failed > 0 ? 1 : 0;
   }
 
-  /** The summary for people; at most `maxListed` rejected lines are listed one by one. */
-  format(maxListed = 100): string {
+  /** The summary for people; at most `maxListed` rejected lines are listed one by one. `sent` names what a dry run did instead. */
+  format(maxListed = 100, sent = 'sent'): string {
     const out = [
-      `batches: ${this.batches.accepted} sent, ${this.batches.duplicate} duplicates (already sent), ${this.batches.failed} failed`,
-      `entries: ${this.entries.accepted} sent, ${this.entries.duplicate} in duplicates, ${this.entries.failed} in failed batches`,
+      `batches: ${this.batches.accepted} ${sent}, ${this.batches.duplicate} duplicates (already sent), ${this.batches.failed} failed`,
+      `entries: ${this.entries.accepted} ${sent}, ${this.entries.duplicate} in duplicates, ${this.entries.failed} in failed batches`,
       `rejected lines: ${this.rejected.length} (not sent)`,
     ];
     if (this.retries > 0) out.push(`retries: ${this.retries}`);

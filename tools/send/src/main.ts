@@ -81,7 +81,7 @@ async function main(): Promise<number> {
     },
     { stdin: process.stdin, stderr: process.stderr, signal: abort.signal },
   );
-  process.stdout.write(`${opts.dryRun ? '(dry run: nothing was sent)\n' : ''}${report.format()}\n`);
+  process.stdout.write(`${opts.dryRun ? '(dry run: nothing was sent)\n' : ''}${report.format(100, opts.dryRun ? 'prepared' : 'sent')}\n`);
   if (abort.signal.aborted) {
     process.stdout.write('interrupted: the rest of the input was not read\n');
     return 130;

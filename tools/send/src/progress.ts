@@ -49,6 +49,10 @@ export function startProgress(report: SendReport, totalBytes: number | undefined
     update: (bytes) => {
       read = bytes;
     },
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearInterval(timer);
+      // A last line, so a log shows the final state however short the run was.
+      line();
+    },
   };
 }

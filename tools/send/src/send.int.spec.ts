@@ -135,8 +135,9 @@ describe('send (the operator tool) through the real pipeline', () => {
     expect(ndjson.stdout).toContain(`entries: ${big.valid} sent, 0 in duplicates, 0 in failed batches`);
     expect(ndjson.stdout).toContain(`rejected lines: ${Object.keys(big.bad).length} (not sent)`);
     for (const [line, reason] of Object.entries(big.bad)) expect(ndjson.stdout).toMatch(new RegExp(`line ${line}: ${reason.source}`));
-    // Not a terminal: plain progress lines on stderr, no control characters.
+    // Not a terminal: plain progress lines on stderr (the last one with the final count), no control characters.
     expect(ndjson.stderr).toMatch(/^progress: [\d.]+ MiB of [\d.]+ MiB read, \d+ batches answered/m);
+    expect(ndjson.stderr.trim().split('\n').pop()).toMatch(new RegExp(`^progress: [\\d.]+ MiB of [\\d.]+ MiB read, ${batches} batches answered \\(${big.valid} entries\\), 0 duplicates, 0 failed, 4 rejected lines$`));
     expect(ndjson.stderr).not.toContain('\u001b[');
 
     const array = await runTool('send', sendArgs('cus-array'), { env: tokenEnv(), input: ARRAY });
