@@ -40,7 +40,7 @@ export default [
   },
   {
     // The domain must stay IO-free: no network, file system or process access.
-    files: ['libs/{contract,batch,entry,window,partial,rollup}/src/**/*.ts'],
+    files: ['libs/{contract,batch,entry,window,partial,rollup,log-files,dead-letters}/src/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
       'no-restricted-imports': [

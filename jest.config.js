@@ -13,11 +13,11 @@ const common = {
 
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,infra,e2e}/**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,tools,infra,e2e}/**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$'] },
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/{apps,libs}/**/*.int.spec.ts'],
+      testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/infra/jest/timeout-integration.js'],
     },
     {

@@ -5,3 +5,5 @@ export * from './apps';
 export * from './metrics';
 export * from './env';
 export * from './kafka';
+export * from './tools';
+export * from './pipeline';

@@ -9,3 +9,4 @@ export * from './consumer/partition-worker';
 export * from './consumer/ordered-pool';
 export * from './consumer/metrics';
 export * from './consumer/settings';
+export * from './topic-reader';

@@ -1,0 +1,4 @@
+export * from './lines';
+export * from './formats';
+export * from './batches';
+export * from './report';
