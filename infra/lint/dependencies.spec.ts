@@ -15,6 +15,7 @@ const NEEDED_WITHOUT_A_NAME: Record<string, string> = {
   '@swc/core': 'peer dependency of @swc/jest, the transform of jest.config.js',
   '@types/jest': 'types of the test globals for the compiler',
   '@types/node': 'types of Node.js for the compiler',
+  '@types/cli-progress': 'types of cli-progress (the send tool) for the compiler',
 };
 
 function files(dir: string): string[] {
@@ -27,7 +28,7 @@ function files(dir: string): string[] {
 }
 
 /** Every file that can name a package: sources, configs, build scripts, Nx project commands. */
-const texts = ['apps', 'libs', 'e2e', 'infra'].flatMap((d) => files(join(root, d))).concat(['eslint.config.mjs', 'jest.config.js'].map((f) => join(root, f)));
+const texts = ['apps', 'libs', 'tools', 'e2e', 'infra'].flatMap((d) => files(join(root, d))).concat(['eslint.config.mjs', 'jest.config.js'].map((f) => join(root, f)));
 const corpus = texts.map((f) => ({ file: relative(root, f), text: readFileSync(f, 'utf8') }));
 const scripts = Object.values(pkg.scripts).join('\n');
 
