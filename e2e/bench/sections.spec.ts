@@ -1,0 +1,91 @@
+import { MAX_BODY_BYTES } from '../scenarios';
+import { LargeRun } from './results';
+import { insertedRowBytes, rowWithAllIdsBytes, spread } from './section-hot';
+import { analyzeLargeRun, largePool } from './section-large';
+import { summarize } from './stats';
+
+describe('large batches', () => {
+  it('uses 11,000 entries when they fit in 2 MiB, and fewer when they would not', () => {
+    const fits = largePool(11_000, 1);
+    expect(fits.entriesPerBatch).toBe(11_000);
+    expect(fits.items[0].body.length).toBeLessThanOrEqual(MAX_BODY_BYTES);
+    // Minute windows of the body add up to its entries.
+    expect([...fits.items[0].minutes.values()].reduce((a, w) => a + w.total, 0)).toBe(11_000);
+    const tooMany = largePool(20_000, 1);
+    expect(tooMany.entriesPerBatch).toBeLessThan(20_000);
+    expect(tooMany.items[0].body.length).toBeLessThanOrEqual(MAX_BODY_BYTES);
+  });
+
+  const run = (lag: LargeRun['lag'], busy: number): LargeRun => ({
+    clients: 4,
+    entriesPerBatch: 11_000,
+    partialsPerBatch: 10,
+    bodyBytes: 1_800_000,
+    sendSeconds: 10,
+    batches: 100,
+    entries: 1_100_000,
+    statuses: { '202': 100 },
+    acceptedEntriesPerSecond: 110_000,
+    exactSeconds: 20,
+    endToEndEntriesPerSecond: 55_000,
+    latencyMs: summarize([100]),
+    freshnessMs: summarize([5_000, 9_000]),
+    cpuSeconds: {},
+    cpuTotalSeconds: null,
+    cpuWallSeconds: 20,
+    loadGeneratorCpuSeconds: 1,
+    otherMachineCpuSeconds: 0,
+    machineBusyPercent: busy,
+    idleCpuSeconds: null,
+    cpuPercent: { 'batch-summarizer': 95, 'batch-ingestion': 40 },
+    lag,
+    lagPeak: { summarizer: Math.max(...lag.map((l) => l.summarizer ?? 0)), aggregator: Math.max(...lag.map((l) => l.aggregator ?? 0)) },
+    analysis: [],
+  });
+
+  it('names the consumer whose backlog grows while sending', () => {
+    const lag = Array.from({ length: 10 }, (_, t) => ({ t: t + 1, summarizer: 5 * t, aggregator: 3, cores: {} }));
+    const text = analyzeLargeRun(run(lag, 98)).join('\n');
+    expect(text).toContain("Freshness goes into the summarizer's backlog");
+    expect(text).toContain('saturated');
+    expect(text).toContain('summarizer 95');
+  });
+
+  it('says so when neither consumer falls behind', () => {
+    const lag = Array.from({ length: 10 }, (_, t) => ({ t: t + 1, summarizer: t % 2, aggregator: 20 + (t % 3), cores: {} }));
+    expect(analyzeLargeRun(run(lag, 60)).join('\n')).toContain('Neither consumer builds a backlog');
+  });
+});
+
+describe('hot window', () => {
+  const row = {
+    customer_id: 'c',
+    window_start: '2024-06-01 12:00:00',
+    revision: '3',
+    total_requests: '15',
+    path_keys: ['GET /'],
+    path_counts: ['15'],
+    ua_keys: ['Chrome'],
+    ua_counts: ['15'],
+    batch_ids: ['a', 'b'],
+    written_at: '2024-06-01 12:01:00',
+  };
+
+  it('measures a row as the aggregator inserts it: numbers as numbers, one line', () => {
+    const expected = JSON.stringify({ ...row, revision: 3, total_requests: 15, path_counts: [15], ua_counts: [15] });
+    expect(insertedRowBytes(row)).toBe(Buffer.byteLength(expected) + 1);
+  });
+
+  it('tells what a row carrying every id would take', () => {
+    const rows = [row, { ...row, revision: '4', batch_ids: ['c'] }];
+    expect(rowWithAllIdsBytes(rows)).toBe(insertedRowBytes({ ...row, revision: '4', batch_ids: ['a', 'b', 'c'] }));
+  });
+
+  it('keeps an even sample with the first and the last', () => {
+    const s = spread(Array.from({ length: 500 }, (_, i) => i), 100);
+    expect(s).toHaveLength(100);
+    expect(s[0]).toBe(0);
+    expect(s[99]).toBe(499);
+    expect(spread([1, 2], 100)).toEqual([1, 2]);
+  });
+});
