@@ -145,12 +145,16 @@ export function benchmarkPanels(results: BenchResults, targets: TargetResult[]):
     panels.push({
       kind: 'bar',
       title: 'Large batches: where the cores went',
-      note: '% of one core, first send until exact (the machine has 2 cores)',
+      note: '% of one core, first send until exact; the pipeline, the client, everything else',
       yLabel: '% of one core',
       categories: cats,
       stacked: true,
-      datasets: PROCESSES.map((p) => ({ label: LABEL[p], color: COLORS[p], values: runs.map((r) => r.cpuPercent[p] ?? null) })),
-      targets: [],
+      datasets: [
+        ...PROCESSES.map((p) => ({ label: LABEL[p], color: COLORS[p], values: runs.map((r) => r.cpuPercent[p] ?? null) })),
+        { label: 'load generator', color: '#cfd8dc', values: runs.map((r) => (r.loadGeneratorCpuSeconds === null ? null : (100 * r.loadGeneratorCpuSeconds) / r.cpuWallSeconds)) },
+        { label: 'other work on the machine', color: '#eceff1', values: runs.map((r) => (r.otherMachineCpuSeconds === null ? null : (100 * r.otherMachineCpuSeconds) / r.cpuWallSeconds)) },
+      ],
+      targets: [{ value: 200, label: 'both cores' }],
     });
   }
 

@@ -164,7 +164,7 @@ export interface HotSection {
   partialsPerRevision: number;
   partialsMerged: number;
   revisionsWritten: number;
-  /** A sample of the revisions (at most ~100, first and last included) for tables and the chart. */
+  /** The revisions in at most 100 points, each the mean of a group of consecutive revisions, for the chart. */
   revisions: HotRevision[];
   /** first / middle / last tenth of all revisions. */
   phases: Array<{ phase: 'first' | 'middle' | 'last'; bytes: number | null; ids: number | null; writeMs: number | null; endToEndMs: number | null; aggregatorCpuMs: number | null }>;

@@ -63,11 +63,31 @@ export function rowWithAllIdsBytes(rows: ReadonlyArray<Record<string, unknown>>)
   return insertedRowBytes({ ...rows[rows.length - 1], batch_ids: all });
 }
 
-/** At most `n` items, evenly spread, first and last included. */
-export function spread<T>(items: readonly T[], n: number): T[] {
-  if (items.length <= n) return [...items];
-  const out: T[] = [];
-  for (let i = 0; i < n; i++) out.push(items[Math.round((i * (items.length - 1)) / (n - 1))]);
+/**
+ * At most `n` points: consecutive revisions averaged in equal groups (CPU is read in 10 ms clock
+ * ticks, so one revision's figure is coarse), each point at the last revision of its group.
+ */
+export function bucketMeans(revisions: readonly HotRevision[], n: number): HotRevision[] {
+  if (revisions.length <= n) return [...revisions];
+  const out: HotRevision[] = [];
+  const mean = (group: HotRevision[], pick: (r: HotRevision) => number | null) => {
+    const v = group.map(pick).filter((x): x is number => x !== null && Number.isFinite(x));
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  for (let i = 0; i < n; i++) {
+    const group = revisions.slice(Math.floor((i * revisions.length) / n), Math.floor(((i + 1) * revisions.length) / n));
+    const last = group[group.length - 1];
+    out.push({
+      merged: last.merged,
+      revision: last.revision,
+      ids: mean(group, (r) => r.ids)!,
+      bytes: mean(group, (r) => r.bytes)!,
+      writeMs: mean(group, (r) => r.writeMs),
+      endToEndMs: mean(group, (r) => r.endToEndMs) ?? NaN,
+      aggregatorCpuMs: mean(group, (r) => r.aggregatorCpuMs),
+      clickhouseCpuMs: mean(group, (r) => r.clickhouseCpuMs),
+    });
+  }
   return out;
 }
 
@@ -209,7 +229,7 @@ export async function hotSection(ctx: BenchContext, total: number, perRevision: 
       partialsPerRevision: perRevision,
       partialsMerged: merged,
       revisionsWritten: rows.length,
-      revisions: spread(revisions, 100),
+      revisions: bucketMeans(revisions, 100),
       phases: [
         { phase: 'first', ...phase(0, 0.1) },
         { phase: 'middle', ...phase(0.45, 0.55) },

@@ -1,6 +1,6 @@
 import { MAX_BODY_BYTES } from '../scenarios';
 import { LargeRun } from './results';
-import { insertedRowBytes, rowWithAllIdsBytes, spread } from './section-hot';
+import { bucketMeans, insertedRowBytes, rowWithAllIdsBytes } from './section-hot';
 import { analyzeLargeRun, largePool } from './section-large';
 import { summarize } from './stats';
 
@@ -81,11 +81,22 @@ describe('hot window', () => {
     expect(rowWithAllIdsBytes(rows)).toBe(insertedRowBytes({ ...row, revision: '4', batch_ids: ['a', 'b', 'c'] }));
   });
 
-  it('keeps an even sample with the first and the last', () => {
-    const s = spread(Array.from({ length: 500 }, (_, i) => i), 100);
-    expect(s).toHaveLength(100);
-    expect(s[0]).toBe(0);
-    expect(s[99]).toBe(499);
-    expect(spread([1, 2], 100)).toEqual([1, 2]);
+  it('averages consecutive revisions into at most n points, each at the last revision of its group', () => {
+    const revisions = Array.from({ length: 500 }, (_, i) => ({
+      merged: (i + 1) * 200,
+      revision: i + 1,
+      ids: 200,
+      bytes: 4_000 + (i % 5),
+      writeMs: i % 5 === 0 ? null : 10,
+      endToEndMs: 200,
+      aggregatorCpuMs: i % 2 === 0 ? 10 : 20,
+      clickhouseCpuMs: null,
+    }));
+    const points = bucketMeans(revisions, 100);
+    expect(points).toHaveLength(100);
+    expect(points[0]).toMatchObject({ merged: 1_000, revision: 5, bytes: 4_002, writeMs: 10, clickhouseCpuMs: null });
+    expect(points[99].merged).toBe(100_000);
+    expect(points.reduce((a, p) => a + (p.aggregatorCpuMs ?? 0), 0) / 100).toBeCloseTo(15);
+    expect(bucketMeans(revisions.slice(0, 3), 100)).toHaveLength(3);
   });
 });
