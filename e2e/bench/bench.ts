@@ -37,7 +37,7 @@ const list = (name: string, fallback: number[]) => (process.env[name] ? process.
 
 /** BENCH_* variables that change what is measured (not where it is written or which servers run it). */
 export function changedSettings(env: NodeJS.ProcessEnv = process.env): string[] {
-  const neutral = new Set(['BENCH_RECORD', 'BENCH_DOCS', 'BENCH_KEEP', 'BENCH_SERVERS', 'BENCH_REDRAW']);
+  const neutral = new Set(['BENCH_RECORD', 'BENCH_DOCS', 'BENCH_KEEP', 'BENCH_SERVERS', 'BENCH_REDRAW', 'BENCH_MACHINE_QUIET_WAIT_SECONDS']);
   return Object.keys(env).filter((k) => k.startsWith('BENCH_') && !neutral.has(k));
 }
 
@@ -53,6 +53,8 @@ export const SETTINGS = {
   hotPartials: num('BENCH_HOT_PARTIALS', 100_000),
   hotPerRevision: num('BENCH_HOT_PER_REVISION', 200),
   exactTimeoutSeconds: num('BENCH_EXACT_TIMEOUT_SECONDS', 180),
+  /** On a shared machine: before each run, wait up to this long for other work to calm down. */
+  machineQuietWaitSeconds: num('BENCH_MACHINE_QUIET_WAIT_SECONDS', 0),
   /** own (default): Kafka, MinIO, ClickHouse started for the run; shared: those at KAFKA_BROKERS, S3_ENDPOINT, CLICKHOUSE_URL. */
   servers: process.env.BENCH_SERVERS === 'shared' ? ('shared' as const) : ('own' as const),
   /** Record into the docs: by default only a run with the default settings (a shortened run is a trial). */
@@ -189,7 +191,7 @@ export async function main(): Promise<number> {
     const lag = stack.wire ? new LagReader(stack.wire.kafkaBrokers, stack.wire.topics, groups) : undefined;
     if (lag) cleanups.push(() => lag.close());
 
-    const ctx: BenchContext = { stack, reader, meter, pidOf, log, servers, tag, lag, idleCores: {}, exactTimeoutMs: SETTINGS.exactTimeoutSeconds * 1000, commit };
+    const ctx: BenchContext = { stack, reader, meter, pidOf, log, servers, tag, lag, idleCores: {}, exactTimeoutMs: SETTINGS.exactTimeoutSeconds * 1000, commit, machineQuietWaitMs: SETTINGS.machineQuietWaitSeconds * 1000 };
     log.line(`warm-up: ${SETTINGS.warmupSeconds} s of 20-entry batches (each sent twice) at 2 in flight, not measured`);
     await warmUp(stack, SETTINGS.warmupSeconds, tag);
     await ensureServices(ctx);

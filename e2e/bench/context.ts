@@ -26,6 +26,8 @@ export interface BenchContext {
   idleCores: PerProcess<number>;
   exactTimeoutMs: number;
   commit: string;
+  /** Longest wait, before each run, for other work on the machine to calm down (0: none). */
+  machineQuietWaitMs: number;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -120,11 +122,40 @@ export async function waitQuiet(ctx: BenchContext, maxMs = 30_000): Promise<bool
     const use = cpuBetween(a, ctx.meter.read());
     const busy = sumCpu(use, PROCESSES);
     const cores = busy === null ? null : busy / use.wallSeconds;
-    if (lag.summarizer === 0 && lag.aggregator === 0 && cores !== null && cores <= bound) return true;
+    if (lag.summarizer === 0 && lag.aggregator === 0 && cores !== null && cores <= bound) {
+      await waitForQuietMachine(ctx);
+      return true;
+    }
     last = `lag summarizer ${lag.summarizer ?? '-'}, aggregator ${lag.aggregator ?? '-'}; six processes ${cores?.toFixed(2) ?? '-'} cores (at rest: under ${bound.toFixed(2)})`;
   }
   ctx.log.line(`the pipeline did not come to rest within ${maxMs / 1000} s (${last}); measuring anyway`);
+  await waitForQuietMachine(ctx);
   return false;
+}
+
+/** Cores other work may take while a run starts: the machine counts as quiet below it. */
+const QUIET_OTHER_CORES = 0.25;
+
+/**
+ * On a shared machine, waits (up to BENCH_MACHINE_QUIET_WAIT_SECONDS) until the processes outside
+ * the pipeline and the load generator take less than a quarter of a core for 5 s in a row. What
+ * other work took during the run is reported with it either way.
+ */
+export async function waitForQuietMachine(ctx: BenchContext): Promise<void> {
+  if (ctx.machineQuietWaitMs <= 0) return;
+  const started = Date.now();
+  let other: number | null = null;
+  while (Date.now() - started < ctx.machineQuietWaitMs) {
+    const a = ctx.meter.read();
+    await sleep(5_000);
+    const b = ctx.meter.read();
+    const use = cpuBetween(a, b);
+    const s = otherMachineSeconds(use, [...PROCESSES, LOAD_GENERATOR]);
+    other = s === null ? null : s / use.wallSeconds;
+    if (other === null || other < QUIET_OTHER_CORES) break;
+  }
+  const waited = (Date.now() - started) / 1000;
+  if (waited > 6) ctx.log.line(`waited ${waited.toFixed(0)} s for other work on the machine to calm down (now ${other?.toFixed(2) ?? '-'} cores)`);
 }
 
 export function machine(): SectionMeta['machine'] {
@@ -167,6 +198,9 @@ export async function runSection<T extends object>(ctx: BenchContext, settings: 
   const peaks = ctx.meter.peakRssMiB(before.at, after.at);
   const rssPeakMiB: PerProcess<number> = {};
   for (const p of PROCESSES) if (peaks[p] !== undefined) rssPeakMiB[p] = Math.round(peaks[p] * 10) / 10;
+  const hwm = ctx.meter.highWaterMiB();
+  const rssHighWaterMiB: PerProcess<number> = {};
+  for (const p of PROCESSES) if (hwm[p] !== undefined) rssHighWaterMiB[p] = Math.round(hwm[p] * 10) / 10;
   const meta: SectionMeta = {
     measuredAt,
     commit: ctx.commit,
@@ -179,6 +213,7 @@ export async function runSection<T extends object>(ctx: BenchContext, settings: 
     wallSeconds: use.cpuWallSeconds,
     idleCores: ctx.idleCores,
     rssPeakMiB,
+    rssHighWaterMiB,
     settings,
     ...(restarted.length ? { notes: [`restarted before the section (ended from outside): ${restarted.join(', ')}`] } : {}),
   };

@@ -1,5 +1,5 @@
 import { dashboardPng, Panel, TargetLine } from './chart';
-import { BenchResults, LABEL, PROCESSES, ProcessName, SERVICE_PROCESSES } from './results';
+import { BenchResults, LABEL, peakMiB, PROCESSES, ProcessName, SERVICE_PROCESSES } from './results';
 import { TargetResult, TARGETS } from './targets';
 
 const COLORS: Record<ProcessName, string> = {
@@ -178,12 +178,12 @@ export function benchmarkPanels(results: BenchResults, targets: TargetResult[]):
 
   const sections = [idle, s001, large, hot].filter((s) => s !== undefined);
   if (sections.length) {
-    const peak = (p: ProcessName) => Math.max(0, ...sections.map((s) => s!.meta.rssPeakMiB[p] ?? 0));
+    const peak = (p: ProcessName) => Math.max(0, ...sections.map((s) => peakMiB(s!.meta, p) ?? 0));
     const rss = targets.find((t) => t.id === 'rss');
     panels.push({
       kind: 'bar',
       title: 'Peak resident memory per service',
-      note: 'MiB, over every section run',
+      note: 'MiB; sampled every 0.5 s and the kernel\'s VmHWM, over every section run',
       yLabel: 'MiB',
       categories: SERVICE_PROCESSES.map((p) => LABEL[p]),
       datasets: [{ label: 'peak RSS', color: '#546e7a', values: SERVICE_PROCESSES.map(peak) }],

@@ -1,4 +1,4 @@
-import { clockTicksPerSecond, machineTicks, processCpuSeconds, processRssBytes } from './proc';
+import { clockTicksPerSecond, machineTicks, processCpuSeconds, processHighWaterBytes, processRssBytes } from './proc';
 import { CpuReading } from './stats';
 
 interface Sample {
@@ -62,6 +62,20 @@ export class Meter {
       for (const [name, bytes] of Object.entries(s.rssBytes)) peak[name] = Math.max(peak[name] ?? 0, bytes / 2 ** 20);
     }
     return peak;
+  }
+
+  /**
+   * The kernel's own peak resident memory of each process since it started (VmHWM), in MiB: it
+   * catches a peak between two samples. A restarted process starts again from zero.
+   */
+  highWaterMiB(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, pidOf] of Object.entries(this.pidOf)) {
+      const pid = pidOf();
+      const bytes = pid === undefined ? undefined : processHighWaterBytes(pid);
+      if (bytes !== undefined) out[name] = bytes / 2 ** 20;
+    }
+    return out;
   }
 
   /** Background readings between two instants, for CPU over time. */

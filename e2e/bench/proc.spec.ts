@@ -1,4 +1,4 @@
-import { parseListeningInodes, parseMachineTicks, parseStatCpuTicks, parseStatusRssBytes, processCpuSeconds, processRssBytes } from './proc';
+import { parseListeningInodes, parseMachineTicks, parseStatCpuTicks, parseStatusHighWaterBytes, parseStatusRssBytes, processCpuSeconds, processHighWaterBytes, processRssBytes } from './proc';
 
 describe('/proc parsing', () => {
   it('reads utime and stime after the command name, even one with spaces and parentheses', () => {
@@ -17,6 +17,7 @@ describe('/proc parsing', () => {
   it('reads VmRSS in bytes', () => {
     expect(parseStatusRssBytes('Name:\tnode\nVmPeak:\t 999 kB\nVmRSS:\t  204800 kB\nThreads:\t11\n')).toBe(204800 * 1024);
     expect(parseStatusRssBytes('Name:\tkthreadd\nThreads:\t1\n')).toBeUndefined();
+    expect(parseStatusHighWaterBytes('VmHWM:\t  300000 kB\nVmRSS:\t  204800 kB\n')).toBe(300000 * 1024);
   });
 
   it('counts idle and iowait as not busy', () => {
@@ -43,6 +44,7 @@ describe('/proc parsing', () => {
     const cpu = processCpuSeconds(process.pid);
     expect(cpu).toBeGreaterThan(0);
     expect(processRssBytes(process.pid)).toBeGreaterThan(1024 * 1024);
+    expect(processHighWaterBytes(process.pid)).toBeGreaterThanOrEqual(processRssBytes(process.pid)! - 4096 * 64);
     expect(processCpuSeconds(2 ** 22 + 1)).toBeUndefined();
   });
 });

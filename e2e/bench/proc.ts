@@ -35,6 +35,12 @@ export function parseStatusRssBytes(status: string): number | undefined {
   return m ? Number(m[1]) * 1024 : undefined;
 }
 
+/** VmHWM of `/proc/<pid>/status`: the highest resident memory since the process started, in bytes. */
+export function parseStatusHighWaterBytes(status: string): number | undefined {
+  const m = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
+  return m ? Number(m[1]) * 1024 : undefined;
+}
+
 export interface MachineTicks {
   /** Ticks all cores spent on anything but idle and iowait. */
   busy: number;
@@ -97,6 +103,11 @@ export function processCpuSeconds(pid: number): number | undefined {
 export function processRssBytes(pid: number): number | undefined {
   const status = readOrUndefined(`/proc/${pid}/status`);
   return status === undefined ? undefined : parseStatusRssBytes(status);
+}
+
+export function processHighWaterBytes(pid: number): number | undefined {
+  const status = readOrUndefined(`/proc/${pid}/status`);
+  return status === undefined ? undefined : parseStatusHighWaterBytes(status);
 }
 
 export function machineTicks(): MachineTicks | undefined {

@@ -150,3 +150,13 @@ describe('recording', () => {
     expect(changedSettings({ BENCH_SECTIONS: 's001', BENCH_IDLE_POSTS: '10' })).toEqual(['BENCH_SECTIONS', 'BENCH_IDLE_POSTS']);
   });
 });
+
+describe('memory', () => {
+  it('takes the kernel peak when it is above the sampled one', () => {
+    const r = results();
+    r.sections.idle!.meta.rssHighWaterMiB = { 'window-aggregator': 333 };
+    const rss = evaluateTargets(r).find((t) => t.id === 'rss');
+    expect(rss).toMatchObject({ status: 'missed', value: 333 });
+    expect(rss?.measured).toContain('aggregator 333');
+  });
+});

@@ -1,4 +1,4 @@
-import { BenchResults, CpuFigures, LABEL, PROCESSES, SectionMeta, SectionName, SERVICE_PROCESSES } from './results';
+import { BenchResults, CpuFigures, LABEL, peakMiB, PROCESSES, SectionMeta, SectionName, SERVICE_PROCESSES } from './results';
 import { evaluateTargets, TargetResult } from './targets';
 
 /*
@@ -190,11 +190,14 @@ export function generatedMarkdown(results: BenchResults, chartFile: string): str
     out.push(
       '### Memory',
       '',
-      'Peak resident memory (VmRSS from `/proc/<pid>/status`, every 0.5 s) of each process during each section, MiB.',
+      'Peak resident memory of each process during each section, MiB: VmRSS from `/proc/<pid>/status` sampled every 0.5 s, and in parentheses VmHWM, the kernel\'s own peak since the process started, read at the end of the section (it catches a peak between samples; a restarted process starts from zero).',
       '',
       mdTable(
         ['section', ...PROCESSES.map((p) => LABEL[p])],
-        sections.map((s) => [s, ...PROCESSES.map((p) => n0(results.sections[s]!.meta.rssPeakMiB[p]))]),
+        sections.map((s) => {
+          const m = results.sections[s]!.meta;
+          return [s, ...PROCESSES.map((p) => `${n0(m.rssPeakMiB[p])}${m.rssHighWaterMiB?.[p] === undefined ? '' : ` (${n0(m.rssHighWaterMiB[p])})`}`)];
+        }),
       ),
       '',
     );
@@ -248,7 +251,7 @@ export function keyFigures(results: BenchResults): KeyFigure[] {
     out.push({ name: 'hot fresh state load', value: hot.freshLoadMs.length ? Math.min(...hot.freshLoadMs) : null, unit: 'ms' });
   }
   const sections = [idle, s001, large, hot].filter((s) => s !== undefined);
-  for (const p of SERVICE_PROCESSES) if (sections.length) out.push({ name: `peak RSS ${LABEL[p]}`, value: Math.max(0, ...sections.map((s) => s!.meta.rssPeakMiB[p] ?? 0)), unit: 'MiB' });
+  for (const p of SERVICE_PROCESSES) if (sections.length) out.push({ name: `peak RSS ${LABEL[p]}`, value: Math.max(0, ...sections.map((s) => peakMiB(s!.meta, p) ?? 0)), unit: 'MiB' });
   return out;
 }
 

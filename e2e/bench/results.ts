@@ -43,8 +43,10 @@ export interface SectionMeta {
   wallSeconds: number;
   /** CPU of each process at rest (cores), measured before the sections. */
   idleCores: PerProcess<number>;
-  /** Peak resident memory of each process during the section. */
+  /** Peak resident memory of each process during the section (sampled every 0.5 s). */
   rssPeakMiB: PerProcess<number>;
+  /** The kernel's peak (VmHWM) of each process since it started, read at the end of the section. */
+  rssHighWaterMiB?: PerProcess<number>;
   settings: Record<string, string | number>;
   /** Anything that happened to the stack during the section that the figures depend on. */
   notes?: string[];
@@ -208,6 +210,13 @@ export type SectionName = keyof BenchResults['sections'];
 export const SECTION_NAMES: readonly SectionName[] = ['idle', 's001', 'large', 'hot', 'profile'];
 /** What `npm run bench` runs without BENCH_SECTIONS. */
 export const DEFAULT_SECTIONS: readonly SectionName[] = ['idle', 's001', 'large', 'hot'];
+
+/** A process's peak memory in a section: the higher of the sampled peak and the kernel's (VmHWM). */
+export function peakMiB(meta: SectionMeta, p: ProcessName): number | undefined {
+  const a = meta.rssPeakMiB[p];
+  const b = meta.rssHighWaterMiB?.[p];
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+}
 
 /** The sections of BENCH_SECTIONS (comma-separated; `all` = the default set plus the profile). */
 export function parseSections(value: string | undefined): SectionName[] {

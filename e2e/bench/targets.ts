@@ -1,4 +1,4 @@
-import { BenchResults, LABEL, SERVICE_PROCESSES } from './results';
+import { BenchResults, LABEL, peakMiB, SERVICE_PROCESSES } from './results';
 
 /** The performance targets, on the native stack, as `npm run bench` measures them. */
 export const TARGETS = {
@@ -77,12 +77,13 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
       : { id: 'large-4', target: 'large batches, 4 clients: where freshness goes (reported, no limit)', status: 'not measured', measured: '-', margin: '-', value: null, limit: null },
   );
   out.push(hotTarget(results));
-  const rssPeaks = Object.values(results.sections)
+  const metas = Object.values(results.sections)
     .filter((s) => s !== undefined && s !== results.sections.profile)
-    .map((s) => s!.meta.rssPeakMiB);
-  const worst = SERVICE_PROCESSES.map((p) => ({ p, mib: Math.max(0, ...rssPeaks.map((r) => r[p] ?? 0)) })).sort((a, b) => b.mib - a.mib)[0];
-  const rss = atMost('rss', `each service under ${TARGETS.rssMiB} MiB resident throughout (peak over every section run)`, rssPeaks.length && worst.mib > 0 ? worst.mib : null, TARGETS.rssMiB, 'MiB', 0);
-  if (rss.status !== 'not measured') rss.measured = `${rss.measured} (${LABEL[worst.p]}; ${SERVICE_PROCESSES.map((p) => `${LABEL[p]} ${fmt(Math.max(0, ...rssPeaks.map((r) => r[p] ?? 0)), 0)}`).join(', ')})`;
+    .map((s) => s!.meta);
+  const peakOf = (p: (typeof SERVICE_PROCESSES)[number]) => Math.max(0, ...metas.map((m) => peakMiB(m, p) ?? 0));
+  const worst = SERVICE_PROCESSES.map((p) => ({ p, mib: peakOf(p) })).sort((a, b) => b.mib - a.mib)[0];
+  const rss = atMost('rss', `each service under ${TARGETS.rssMiB} MiB resident throughout (peak over every section run)`, metas.length && worst.mib > 0 ? worst.mib : null, TARGETS.rssMiB, 'MiB', 0);
+  if (rss.status !== 'not measured') rss.measured = `${rss.measured} (${LABEL[worst.p]}; ${SERVICE_PROCESSES.map((p) => `${LABEL[p]} ${fmt(peakOf(p), 0)}`).join(', ')})`;
   out.push(rss);
   return out;
 }
