@@ -108,7 +108,9 @@ function readJson(path: string): BenchResults | undefined {
 export function writeDocs(results: BenchResults, docsPath: string): void {
   const dir = join(docsPath, '..');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'benchmarks.json'), `${JSON.stringify(results, null, 1)}\n`);
+  // Three decimals are more than the figures' precision, and keep the file readable in a diff.
+  const rounded = (_: string, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v);
+  writeFileSync(join(dir, 'benchmarks.json'), `${JSON.stringify(results, rounded, 1)}\n`);
   const metas = Object.values(results.sections).map((s) => s.meta);
   const commits = [...new Set(metas.map((m) => m.commit))].join(', ');
   const dates = [...new Set(metas.map((m) => m.measuredAt.slice(0, 10)))].join(', ');

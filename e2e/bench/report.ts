@@ -1,4 +1,5 @@
 import { BenchResults, CpuFigures, LABEL, peakMiB, PROCESSES, SectionMeta, SectionName, SERVICE_PROCESSES } from './results';
+import { analyzeLargeRun } from './section-large';
 import { evaluateTargets, TargetResult } from './targets';
 
 /*
@@ -39,7 +40,7 @@ export function mdTable(headers: string[], rows: Array<Array<string | number>>):
 const STATUS: Record<TargetResult['status'], string> = { met: 'met', missed: '**MISSED**', 'not measured': 'not measured', reported: 'reported' };
 
 function metaLine(name: string, m: SectionMeta): string {
-  return `${name}: ${m.measuredAt.slice(0, 16).replace('T', ' ')} UTC, commit \`${m.commit}\`, ${n0(m.wallSeconds)} s; load average ${n1(m.loadAverage[0])} → ${n1(m.loadAverage[1])}, machine ${n0(m.machineBusyPercent)} % busy, other work on the machine ${n2(m.otherCores)} cores${m.notes?.length ? `; ${m.notes.join('; ')}` : ''}`;
+  return `${name}: ${m.measuredAt.slice(0, 16).replace('T', ' ')} UTC, commit \`${m.commit}\`, ${n0(m.wallSeconds)} s; load average ${n1(m.loadAverage[0])} → ${n1(m.loadAverage[1])}; over the whole section (waits between runs included) machine ${n0(m.machineBusyPercent)} % busy, other work on the machine ${n2(m.otherCores)} cores${m.notes?.length ? `; ${m.notes.join('; ')}` : ''}`;
 }
 
 /** The CPU columns of a run: each process, their sum, what they use at rest over the same time, the rest of the machine. */
@@ -147,7 +148,7 @@ export function generatedMarkdown(results: BenchResults, chartFile: string): str
       '',
     );
     for (const r of large.runs) {
-      out.push(`**${r.clients} client${r.clients === 1 ? '' : 's'}**:`, '', ...r.analysis.map((a) => `- ${a}`), '');
+      out.push(`**${r.clients} client${r.clients === 1 ? '' : 's'}**:`, '', ...analyzeLargeRun(r).map((a) => `- ${a}`), '');
       const every = Math.max(1, Math.ceil(r.lag.length / 12));
       const points = r.lag.filter((_, i) => i % every === 0 || i === r.lag.length - 1);
       if (points.length) {

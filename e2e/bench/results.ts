@@ -135,7 +135,6 @@ export interface LargeRun extends CpuFigures {
   cpuPercent: PerProcess<number | null>;
   lag: LagPoint[];
   lagPeak: { summarizer: number | null; aggregator: number | null };
-  analysis: string[];
 }
 
 export interface LargeSection {

@@ -227,10 +227,8 @@ async function largeRun(ctx: BenchContext, clients: number, seconds: number, poo
     cpuPercent,
     lag,
     lagPeak: { summarizer: peak('summarizer'), aggregator: peak('aggregator') },
-    analysis: [],
   };
-  run.analysis = analyzeLargeRun(run);
-  for (const line of run.analysis) progress.line(line);
+  for (const line of analyzeLargeRun(run)) progress.line(line);
   return run;
 }
 
@@ -273,9 +271,11 @@ export function analyzeLargeRun(run: LargeRun): string[] {
   const input = { summarizer: batchesPerSecond, aggregator: batchesPerSecond * run.partialsPerBatch };
   const behind = (['summarizer', 'aggregator'] as const).filter((k) => (growth[k] ?? 0) > 0.05 * input[k]);
   const saturated = (run.machineBusyPercent ?? 0) >= 90;
+  const otherPercent = run.otherMachineCpuSeconds === null ? 0 : (100 * run.otherMachineCpuSeconds) / run.cpuWallSeconds;
+  const others = otherPercent >= 25 ? ` Other work on the machine took ${f0(otherPercent)} % of a core meanwhile: on a machine of its own the pipeline would have had that too.` : '';
   const cores = saturated
-    ? `the cores are saturated (machine ${f0(run.machineBusyPercent)} % busy): nothing is left for a consumer to catch up with.`
-    : `the machine still had ${f0(100 - (run.machineBusyPercent ?? 0))} % idle: the consumer is bound by its own pace, not by the cores.`;
+    ? `the cores are saturated (machine ${f0(run.machineBusyPercent)} % busy): nothing is left for a consumer to catch up with.${others}`
+    : `the machine still had ${f0(100 - (run.machineBusyPercent ?? 0))} % idle: the consumer is bound by its own pace, not by the cores.${others}`;
   if (behind.length === 2) out.push(`Freshness goes into both consumers' backlogs: each falls behind its input while sending, and a probe waits behind the queued batches, then the queued partials; ${cores}`);
   else if (behind.length === 1) out.push(`Freshness goes into the ${behind[0]}'s backlog: it falls behind its input while sending, so a probe waits behind the queued ${behind[0] === 'summarizer' ? 'batches' : 'partials'}; ${cores}`);
   else out.push('Neither consumer builds a backlog while sending: freshness is the per-batch path (S3 read, summarize, publish, fetch wait, merge, insert) plus the probe\'s own polling.');

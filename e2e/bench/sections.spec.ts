@@ -40,7 +40,6 @@ describe('large batches', () => {
     cpuPercent: { 'batch-summarizer': 95, 'batch-ingestion': 40 },
     lag,
     lagPeak: { summarizer: Math.max(...lag.map((l) => l.summarizer ?? 0)), aggregator: Math.max(...lag.map((l) => l.aggregator ?? 0)) },
-    analysis: [],
   });
 
   it('names the consumer whose backlog grows while sending', () => {
@@ -49,6 +48,8 @@ describe('large batches', () => {
     expect(text).toContain("Freshness goes into the summarizer's backlog");
     expect(text).toContain('saturated');
     expect(text).toContain('summarizer 95');
+    expect(text).not.toContain('Other work on the machine took');
+    expect(analyzeLargeRun({ ...run(lag, 98), otherMachineCpuSeconds: 10 }).join('\n')).toContain('Other work on the machine took 50 % of a core');
   });
 
   it('says so when neither consumer falls behind', () => {
