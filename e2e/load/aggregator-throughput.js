@@ -8,8 +8,9 @@
 //    starts; the span from the moment its consumer group is stable to the last partial written is
 //    pure consumption (load states, merge, one insert per fetched batch, commit). `mixed`: 200 customers x
 //    MIXED_BATCHES (default 300) batches x 3 of 5 minutes = 180,000 partials over 1,000 windows; `scenario001`: 3,200 batches x 4
-//    minutes = 12,800 partials into 4 hot windows that end up holding 3,200 batch ids each (every
-//    revision row carries them all: the write-amplification case).
+//    minutes = 12,800 partials into 4 hot windows that end up holding 3,200 batch ids each (each
+//    revision row carries the ids merged since the previous one; npm run bench's `hot` section
+//    measures a window of 100,000).
 // 2. Freshness (RATE_FRACTIONS=0.1,0.25,0.5 of the measured `mixed` throughput, or RATES=n,m partials/s):
 //    partials are produced at a steady rate for FRESHNESS_SECONDS (default 15) while a poller reads
 //    the windows' totals every POLL_MS (default 25); a partial is visible once its window's
