@@ -160,9 +160,8 @@ export async function main(): Promise<number> {
       process.env.KAFKA_BROKERS = own.kafkaBrokers;
       process.env.S3_ENDPOINT = own.s3Endpoint;
       process.env.CLICKHOUSE_URL = own.clickhouseUrl;
-      // The servers' own login (infra/local/clickhouse/users.xml), whatever the shell holds for another stack.
-      process.env.CLICKHOUSE_USER = 'default';
-      delete process.env.CLICKHOUSE_PASSWORD;
+      // The servers' own logins, whatever the shell holds for another stack.
+      Object.assign(process.env, own.login);
     } else if (mode === 'native') servers = 'shared';
 
     const groups = { summarizer: process.env.SUMMARIZER_GROUP_ID ?? `bench-${tag}-summarizer`, aggregator: process.env.AGGREGATOR_GROUP_ID ?? `bench-${tag}-aggregator` };

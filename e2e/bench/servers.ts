@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, REPO_ROOT } from '@pipeline/testing';
+import { freePort, REPO_ROOT, stackCredentials } from '@pipeline/testing';
 
 const run = promisify(execFile);
 
@@ -13,6 +13,8 @@ export interface OwnServers {
   clickhouseUrl: string;
   /** Listening ports, by which the benchmark finds the server processes in /proc. */
   ports: { kafka: number; minio: number; clickhouse: number };
+  /** The administrators' logins the scripts minted for these servers (what the tests use). */
+  login: Record<'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'LAP_CREDENTIALS_FILE', string>;
   dir: string;
   stop(): Promise<void>;
 }
@@ -60,7 +62,17 @@ export async function startOwnServers(log: (line: string) => void): Promise<OwnS
     await stop();
     throw err;
   }
+  const credentialsFile = join(dir, 'credentials.env');
+  process.env.LAP_CREDENTIALS_FILE = credentialsFile;
+  const minted = stackCredentials();
   return {
+    login: {
+      S3_ACCESS_KEY_ID: minted.MINIO_ROOT_USER,
+      S3_SECRET_ACCESS_KEY: minted.MINIO_ROOT_PASSWORD,
+      CLICKHOUSE_USER: minted.CLICKHOUSE_ADMIN_USER,
+      CLICKHOUSE_PASSWORD: minted.CLICKHOUSE_ADMIN_PASSWORD,
+      LAP_CREDENTIALS_FILE: credentialsFile,
+    },
     kafkaBrokers: `127.0.0.1:${kafka}`,
     s3Endpoint: `http://127.0.0.1:${minio}`,
     clickhouseUrl: `http://127.0.0.1:${clickhouse}`,
