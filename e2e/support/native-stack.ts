@@ -3,13 +3,7 @@ import { ClickHouseGateway } from '@pipeline/clickhouse';
 import { createKafka } from '@pipeline/kafka';
 import { AppProcess, startApp, stackEndpoints } from '@pipeline/testing';
 import { gatewayToken } from './http';
-import { ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
-
-/** Lower-case letters and digits: valid in topic, bucket and database names alike. */
-function runId(name: string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12);
-  return `${slug}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-}
+import { isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
 
 /** Names no other run uses, so a run never touches a developer's data or another run's. */
 export function nativeStackEnv(name: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -27,14 +21,7 @@ export function nativeStackEnv(name: string, env: NodeJS.ProcessEnv = process.en
     ...passThrough,
     LOG_LEVEL: env.E2E_LOG_LEVEL ?? 'info',
     GATEWAY_TOKEN: gatewayToken(env),
-    TOPIC_BATCH_INGESTED: `e2e-${id}-batch-ingested`,
-    TOPIC_INSIGHT_EVENTS: `e2e-${id}-insight-events`,
-    TOPIC_BATCH_INGESTED_DLQ: `e2e-${id}-batch-ingested-dlq`,
-    TOPIC_INSIGHT_EVENTS_DLQ: `e2e-${id}-insight-events-dlq`,
-    S3_BUCKET: `e2e-${id}`,
-    CLICKHOUSE_DATABASE: `e2e_${id}`,
-    SUMMARIZER_GROUP_ID: `e2e-${id}-summarizer`,
-    AGGREGATOR_GROUP_ID: `e2e-${id}-aggregator`,
+    ...isolatedNames(id),
   };
 }
 
