@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, ImageName, Wait, WaitStrategy } from 'testcontainers';
@@ -30,6 +30,7 @@ const SHARED_SERVICES = 'shared';
 /** The variables docker-compose.yml is read with: the process environment over E2E_COMPOSE_ENV_FILE. */
 export function composeEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
   const file = env.E2E_COMPOSE_ENV_FILE;
+  if (file && !existsSync(resolve(ROOT, file))) throw new Error(`E2E_COMPOSE_ENV_FILE=${file}: no such file (infra/docker/offline-images writes infra/docker/offline.env)`);
   const fromFile = file ? parseEnvFile(readFileSync(resolve(ROOT, file), 'utf8')) : {};
   return { ...fromFile, ...env };
 }
@@ -177,7 +178,8 @@ async function checkImages(compose: ComposeFile): Promise<void> {
       `E2E_TARGET=containers runs the images docker-compose.yml names; not on this Docker engine: ${missing.join(', ')}.`,
       'Either build them from packages and name them (no image registry needed):',
       '  infra/docker/offline-images && E2E_COMPOSE_ENV_FILE=infra/docker/offline.env E2E_TARGET=containers npm run test:e2e',
-      'or, with access to Docker Hub and Quay, pull the official images and build the services (BuildKit):',
+      'or, with access to Docker Hub and Quay, pull the official images and build the services (BuildKit;',
+      'docker-compose 1.x needs DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1):',
       '  docker-compose pull kafka minio clickhouse && docker-compose build',
     ].join('\n'),
   );

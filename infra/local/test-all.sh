@@ -8,9 +8,9 @@
 #
 # The containers phases: a Docker engine (infra/docker/engine: started only when none answers),
 # the images of docker-compose.yml built from packages (infra/docker/offline-images), the compose
-# stack on free host ports with scenario 007 (scenario 001 while every service is killed with
-# `docker kill` and restarted) and 008 against it (E2E_TARGET=external), `docker-compose down -v`,
-# then the whole e2e suite on the same images with testcontainers (E2E_TARGET=containers).
+# stack on free host ports with the e2e suite against it (E2E_TARGET=external; scenario 007 is
+# scenario 001 while every service is killed with `docker kill` and restarted), `docker-compose
+# down -v`, then the e2e suite again on the same images with testcontainers (E2E_TARGET=containers).
 # Credentials reach both through the environment (docker-compose.yml substitutes them); the
 # gateway token is E2E_GATEWAY_TOKEN, or one made up for the run.
 set -euo pipefail
@@ -127,9 +127,10 @@ compose_up() {
   sed 's/^/  /' <<<"$states"
 }
 
+# The whole suite through the compose stack; 007 is scenario 001 with every service killed by
+# `docker kill` and started again.
 e2e_compose() {
-  E2E_TARGET=external E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT \
-    npx jest --selectProjects e2e --ci --runInBand e2e/specs/007 e2e/specs/008
+  E2E_TARGET=external E2E_COMPOSE_PROJECT=$COMPOSE_PROJECT npx jest --selectProjects e2e --ci --runInBand
 }
 
 compose_down() {
