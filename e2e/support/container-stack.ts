@@ -5,7 +5,7 @@ import { GenericContainer, getContainerRuntimeClient, ImageName, Wait, WaitStrat
 import { ComposeFile, ComposeService, environmentOf, Environment, loadCompose, loadComposeRaw, parseEnvFile, ROOT } from '../deploy/compose';
 import { LABELS, removeRun, runFilter } from './containers';
 import { gatewayToken } from './http';
-import { isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix } from './stack';
+import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix } from './stack';
 
 /**
  * E2E_TARGET=containers: the stack of docker-compose.yml started with testcontainers on a network
@@ -20,7 +20,6 @@ import { isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, Sta
  * removes the run's containers and network. Started on its own (the benchmark), a stack has
  * everything to itself and stop() removes it all. E2E_KEEP=1 keeps the containers.
  */
-const INFRASTRUCTURE = ['kafka', 'minio', 'clickhouse'] as const;
 // Ports are published on 127.0.0.1 only; testcontainers would probe them as `localhost`, which
 // may resolve to ::1 first.
 process.env.TESTCONTAINERS_HOST_OVERRIDE ||= '127.0.0.1';
@@ -270,7 +269,8 @@ function containerStack(
 ): Stack {
   const app = (service: ServiceName) => apps.get(service)!;
   const url = (service: ServiceName) => `http://127.0.0.1:${app(service).port(Number(app(service).env.PORT))}`;
-  const container = async (service: ServiceName) => (await getContainerRuntimeClient()).container.dockerode.getContainer(app(service).id);
+  const byId = async (id: string) => (await getContainerRuntimeClient()).container.dockerode.getContainer(id);
+  const container = (service: ServiceName) => byId(app(service).id);
   const control: ServiceControl = {
     kill: async (service, signal = 'SIGKILL') => {
       const c = await container(service);
@@ -282,6 +282,15 @@ function containerStack(
       await (await container(service)).start();
       await untilReady(url(service));
     },
+  };
+  // Shared with the other specs of the run: they find it running again, on the same host ports.
+  const infrastructure: InfrastructureControl = {
+    kill: async (server) => {
+      const c = await byId(infra.get(server)!.id);
+      await c.kill({ signal: 'SIGKILL' });
+      await c.wait();
+    },
+    start: async (server) => void (await (await byId(infra.get(server)!.id)).start()),
   };
   const ingestion = app('batch-ingestion').env;
   const summarizer = app('batch-summarizer').env;
@@ -314,6 +323,7 @@ function containerStack(
     },
     customerSuffix: o.customerSuffix,
     control,
+    infrastructure,
     wire,
     describe: () =>
       [

@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ServiceControl, ServiceName, SERVICES, Stack, StackWire, uniqueCustomerSuffix } from './stack';
+import { InfrastructureControl, ServiceControl, ServiceName, SERVICES, Stack, StackWire, uniqueCustomerSuffix } from './stack';
 
 /** Runs are told apart on a shared stack by a suffix on every customer id. */
 function runSuffix(env: NodeJS.ProcessEnv): string {
@@ -143,6 +143,17 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
       }
     : undefined;
 
+  const infrastructure: InfrastructureControl | undefined = compose
+    ? {
+        kill: async (server) => {
+          const id = inCompose(server)!.id;
+          await docker(['kill', '--signal', 'SIGKILL', id]);
+          await docker(['wait', id]);
+        },
+        start: async (server) => void (await docker(['start', inCompose(server)!.id])),
+      }
+    : undefined;
+
   return {
     mode: 'external',
     url: (service) => urls[service],
@@ -150,6 +161,7 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
     customerSuffix,
     wire,
     control,
+    infrastructure,
     describe: () =>
       [
         `external stack${project ? ` (docker-compose project ${project}: ${SERVICES.map((s) => inCompose(s)!.name).join(', ')}; docker-compose -p ${project} logs)` : ''}:`,

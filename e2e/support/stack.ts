@@ -21,6 +21,17 @@ export interface ServiceControl {
   restart(service: ServiceName): Promise<void>;
 }
 
+export const INFRASTRUCTURE = ['kafka', 'minio', 'clickhouse'] as const;
+export type InfrastructureName = (typeof INFRASTRUCTURE)[number];
+
+/** Control over the stack's own Kafka, MinIO and ClickHouse containers. */
+export interface InfrastructureControl {
+  /** Kills the container (SIGKILL) and waits until it is gone. */
+  kill(server: InfrastructureName): Promise<void>;
+  /** Starts the same container again, data kept; does not wait for it: the services must cope. */
+  start(server: InfrastructureName): Promise<void>;
+}
+
 /**
  * Direct access to the stack's Kafka topics and bucket, for scenarios that must put what no client
  * of the HTTP API could (a foreign producer's message) and read the dead-letter topics.
@@ -41,6 +52,8 @@ export interface Stack {
   readonly customerSuffix: string;
   /** Present when the runner can kill and restart the services (native, containers, a docker-compose project). */
   readonly control?: ServiceControl;
+  /** Present when Kafka, MinIO and ClickHouse are containers of the stack (containers, a docker-compose project). */
+  readonly infrastructure?: InfrastructureControl;
   /** Present when the runner can reach the stack's Kafka and S3 directly. */
   readonly wire?: StackWire;
   /** OS process ids of the services when they run on this machine (for /proc figures). */
