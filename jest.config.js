@@ -25,6 +25,9 @@ module.exports = {
       displayName: 'e2e',
       testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/infra/jest/timeout-e2e.js'],
+      // E2E_TARGET=containers: the spec files of a run share its containers, removed at the end.
+      globalSetup: '<rootDir>/e2e/support/global-setup.ts',
+      globalTeardown: '<rootDir>/e2e/support/global-teardown.ts',
     },
   ],
 };

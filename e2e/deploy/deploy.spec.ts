@@ -14,6 +14,7 @@ import {
   parseEnvFile,
   readRepoFile,
   repoPathExists,
+  requiredVariables,
   ROOT,
   splitImage,
   variableOf,
@@ -31,9 +32,7 @@ const TUNING = /(_TIMEOUT_MS|_CLIENT_ID)$|^OPS_(PORT|HOST)$|^KAFKA_(SASL_[A-Z]+|
 
 const raw = loadComposeRaw();
 /** The secrets compose refuses to start without (`${NAME:?...}`), each given a distinct dummy value. */
-const SECRETS = Object.fromEntries(
-  [...new Set([...readRepoFile('docker-compose.yml').matchAll(/\$\{([A-Z0-9_]+):\?[^}]*\}/g)].map((m) => m[1]))].map((name) => [name, `dummy-${name.toLowerCase()}`]),
-);
+const SECRETS = Object.fromEntries(requiredVariables().map((name) => [name, `dummy-${name.toLowerCase()}`]));
 // Checked with only the secrets set: what users get.
 const compose = loadCompose('docker-compose.yml', SECRETS);
 const env = (service: string) => environmentOf(compose.services[service]);

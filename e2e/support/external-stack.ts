@@ -1,4 +1,6 @@
-import { Stack, StackWire } from './stack';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { InfrastructureControl, ServiceControl, ServiceName, SERVICES, Stack, StackWire, uniqueCustomerSuffix } from './stack';
 
 /** Runs are told apart on a shared stack by a suffix on every customer id. */
 function runSuffix(env: NodeJS.ProcessEnv): string {
@@ -8,54 +10,170 @@ function runSuffix(env: NodeJS.ProcessEnv): string {
     if (!/^[A-Za-z0-9._-]{0,24}$/.test(given)) throw new Error('E2E_CUSTOMER_SUFFIX must be at most 24 of [A-Za-z0-9._-] (or "none")');
     return given;
   }
-  return `.r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
+  return uniqueCustomerSuffix();
+}
+
+/** A container of a docker-compose project, as `docker inspect` shows it. */
+interface ComposeContainer {
+  id: string;
+  name: string;
+  env: Record<string, string>;
+  /** The host port a container port is published on (from its configuration: known while it is down too). */
+  port(containerPort: number): number | undefined;
+}
+
+const execFileAsync = promisify(execFile);
+const docker = (args: string[]) => execFileAsync('docker', args, { timeout: 120_000 });
+
+/** The containers of a docker-compose project by service, found by compose's own labels. */
+function composeProject(project: string): Map<string, ComposeContainer> {
+  const run = (args: string[]) => {
+    const r = spawnSync('docker', args, { encoding: 'utf8', timeout: 30_000 });
+    if (r.error || r.status !== 0) throw new Error(`docker ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()}`);
+    return r.stdout;
+  };
+  const ids = run(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]).split('\n').filter(Boolean);
+  if (ids.length === 0) throw new Error(`E2E_COMPOSE_PROJECT=${project}: no containers of that docker-compose project (start it with docker-compose -p ${project} up -d)`);
+  const found = new Map<string, ComposeContainer>();
+  for (const c of JSON.parse(run(['inspect', ...ids])) as DockerInspect[]) {
+    const bindings = c.HostConfig.PortBindings ?? {};
+    found.set(c.Config.Labels['com.docker.compose.service'], {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ''),
+      env: Object.fromEntries((c.Config.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+      port: (containerPort) => Number(bindings[`${containerPort}/tcp`]?.[0]?.HostPort) || undefined,
+    });
+  }
+  return found;
+}
+
+interface DockerInspect {
+  Id: string;
+  Name: string;
+  Config: { Env?: string[]; Labels: Record<string, string> };
+  HostConfig: { PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[]> | null };
+}
+
+/** A login the stack has and this run was not told: the stack has no default one to guess. */
+function required(name: string, value: string | undefined): string {
+  if (!value) throw new Error(`${name} is not set (nor read from E2E_COMPOSE_PROJECT's containers): the stack's login (docs/security.md)`);
+  return value;
+}
+
+async function untilReady(url: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)) return;
+    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /**
- * An already running stack (docker-compose, a staging deployment) given by URLs. It cannot be
- * killed or restarted from here, so it has no `control`, and its data outlives the run: every
- * customer id gets a per-run suffix (E2E_CUSTOMER_SUFFIX=none to use the plain ids on a fresh stack).
+ * An already running stack (docker-compose, a staging deployment) given by URLs. Its data outlives
+ * the run, so every customer id gets a per-run suffix (E2E_CUSTOMER_SUFFIX=none to use the plain
+ * ids on a fresh stack).
+ *
+ * With E2E_COMPOSE_PROJECT naming its docker-compose project, what is not given is read from the
+ * project's containers: the published ports, the ClickHouse user and database of the aggregator,
+ * the topics, bucket and S3 credentials of the services (wire). The stack then also has a
+ * `control`: `docker kill` and `docker start` of a service's container. Otherwise it has neither
+ * and reaches Kafka and S3 only when E2E_KAFKA_BROKERS (and E2E_S3_*) name them.
  */
 export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
-  const urls = {
-    'batch-ingestion': env.E2E_INGEST_URL ?? 'http://127.0.0.1:8080',
-    'batch-summarizer': env.E2E_SUMMARIZER_URL ?? 'http://127.0.0.1:8081',
-    'window-aggregator': env.E2E_AGGREGATOR_URL ?? 'http://127.0.0.1:8082',
+  const project = env.E2E_COMPOSE_PROJECT;
+  const compose = project ? composeProject(project) : undefined;
+  const inCompose = (service: string) => {
+    const c = compose?.get(service);
+    if (compose && !c) throw new Error(`E2E_COMPOSE_PROJECT=${project}: the project has no service ${service}`);
+    return c;
   };
+  const published = (service: string, port: number) => {
+    const host = inCompose(service)?.port(port);
+    return host ? `127.0.0.1:${host}` : undefined;
+  };
+  const appUrl = (service: ServiceName, given: string | undefined, fallback: number) => {
+    const port = Number(inCompose(service)?.env.PORT ?? fallback);
+    return given ?? (published(service, port) ? `http://${published(service, port)}` : `http://127.0.0.1:${fallback}`);
+  };
+  const urls: Record<ServiceName, string> = {
+    'batch-ingestion': appUrl('batch-ingestion', env.E2E_INGEST_URL, 8080),
+    'batch-summarizer': appUrl('batch-summarizer', env.E2E_SUMMARIZER_URL, 8081),
+    'window-aggregator': appUrl('window-aggregator', env.E2E_AGGREGATOR_URL, 8082),
+  };
+  const aggregator = inCompose('window-aggregator')?.env ?? {};
+  const clickhouseHttp = published('clickhouse', 8123);
   const clickhouse = {
-    url: env.E2E_CLICKHOUSE_URL ?? env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
-    username: env.E2E_CLICKHOUSE_USER ?? env.CLICKHOUSE_USER ?? 'default',
-    password: env.E2E_CLICKHOUSE_PASSWORD ?? env.CLICKHOUSE_PASSWORD ?? '',
-    database: env.E2E_CLICKHOUSE_DATABASE ?? env.CLICKHOUSE_DATABASE ?? 'log_analytics',
+    url: env.E2E_CLICKHOUSE_URL ?? (clickhouseHttp ? `http://${clickhouseHttp}` : env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'),
+    username: required('E2E_CLICKHOUSE_USER', env.E2E_CLICKHOUSE_USER ?? aggregator.CLICKHOUSE_USER ?? env.CLICKHOUSE_USER),
+    password: required('E2E_CLICKHOUSE_PASSWORD', env.E2E_CLICKHOUSE_PASSWORD ?? aggregator.CLICKHOUSE_PASSWORD ?? env.CLICKHOUSE_PASSWORD),
+    database: env.E2E_CLICKHOUSE_DATABASE ?? aggregator.CLICKHOUSE_DATABASE ?? env.CLICKHOUSE_DATABASE ?? 'log_analytics',
   };
   const customerSuffix = runSuffix(env);
-  // Kafka and S3 of a stack given by URLs are reachable only when named (docker-compose publishes
-  // Kafka's host listener on 127.0.0.1:19092 and MinIO on 127.0.0.1:9000).
-  const wire: StackWire | undefined = env.E2E_KAFKA_BROKERS
+
+  // docker-compose publishes Kafka's host listener (advertised as 127.0.0.1 and its published port) and MinIO.
+  const brokers = env.E2E_KAFKA_BROKERS ?? published('kafka', 19092);
+  const ingestion = inCompose('batch-ingestion')?.env ?? {};
+  const topics = inCompose('batch-summarizer')?.env ?? env;
+  const wire: StackWire | undefined = brokers
     ? {
-        kafkaBrokers: env.E2E_KAFKA_BROKERS.split(','),
+        kafkaBrokers: brokers.split(','),
         topics: {
-          batchIngested: env.TOPIC_BATCH_INGESTED ?? 'batch-ingested',
-          insightEvents: env.TOPIC_INSIGHT_EVENTS ?? 'insight-events',
-          batchIngestedDlq: env.TOPIC_BATCH_INGESTED_DLQ ?? 'batch-ingested-dlq',
-          insightEventsDlq: env.TOPIC_INSIGHT_EVENTS_DLQ ?? 'insight-events-dlq',
+          batchIngested: topics.TOPIC_BATCH_INGESTED ?? 'batch-ingested',
+          insightEvents: topics.TOPIC_INSIGHT_EVENTS ?? 'insight-events',
+          batchIngestedDlq: topics.TOPIC_BATCH_INGESTED_DLQ ?? 'batch-ingested-dlq',
+          insightEventsDlq: aggregator.TOPIC_INSIGHT_EVENTS_DLQ ?? env.TOPIC_INSIGHT_EVENTS_DLQ ?? 'insight-events-dlq',
         },
         s3: {
-          endpoint: env.E2E_S3_ENDPOINT ?? 'http://127.0.0.1:9000',
-          region: env.S3_REGION ?? 'us-east-1',
-          bucket: env.S3_BUCKET ?? 'log-batches',
-          accessKeyId: env.E2E_S3_ACCESS_KEY_ID ?? env.S3_ACCESS_KEY_ID ?? 'minioadmin',
-          secretAccessKey: env.E2E_S3_SECRET_ACCESS_KEY ?? env.S3_SECRET_ACCESS_KEY ?? 'minioadmin',
+          endpoint: env.E2E_S3_ENDPOINT ?? (published('minio', 9000) ? `http://${published('minio', 9000)}` : 'http://127.0.0.1:9000'),
+          region: ingestion.S3_REGION ?? env.S3_REGION ?? 'us-east-1',
+          bucket: ingestion.S3_BUCKET ?? env.S3_BUCKET ?? 'log-batches',
+          accessKeyId: required('E2E_S3_ACCESS_KEY_ID', env.E2E_S3_ACCESS_KEY_ID ?? ingestion.S3_ACCESS_KEY_ID ?? env.S3_ACCESS_KEY_ID),
+          secretAccessKey: required('E2E_S3_SECRET_ACCESS_KEY', env.E2E_S3_SECRET_ACCESS_KEY ?? ingestion.S3_SECRET_ACCESS_KEY ?? env.S3_SECRET_ACCESS_KEY),
         },
       }
     : undefined;
+
+  const control: ServiceControl | undefined = compose
+    ? {
+        kill: async (service, signal = 'SIGKILL') => {
+          const id = inCompose(service)!.id;
+          await docker(['kill', '--signal', signal, id]);
+          // `docker kill` marks the container as stopped by hand: compose's restart policy leaves it down.
+          await docker(['wait', id]);
+        },
+        restart: async (service) => {
+          await docker(['start', inCompose(service)!.id]);
+          await untilReady(urls[service]);
+        },
+      }
+    : undefined;
+
+  const infrastructure: InfrastructureControl | undefined = compose
+    ? {
+        kill: async (server) => {
+          const id = inCompose(server)!.id;
+          await docker(['kill', '--signal', 'SIGKILL', id]);
+          await docker(['wait', id]);
+        },
+        start: async (server) => void (await docker(['start', inCompose(server)!.id])),
+      }
+    : undefined;
+
   return {
     mode: 'external',
     url: (service) => urls[service],
     clickhouse,
     customerSuffix,
     wire,
-    describe: () => `external stack: ${Object.entries(urls).map(([s, u]) => `${s} ${u}`).join(', ')}; ClickHouse ${clickhouse.url} database ${clickhouse.database}; customer suffix ${JSON.stringify(customerSuffix)}`,
+    control,
+    infrastructure,
+    describe: () =>
+      [
+        `external stack${project ? ` (docker-compose project ${project}: ${SERVICES.map((s) => inCompose(s)!.name).join(', ')}; docker-compose -p ${project} logs)` : ''}:`,
+        `  ${Object.entries(urls).map(([s, u]) => `${s} ${u}`).join(', ')}`,
+        `  ClickHouse ${clickhouse.url} database ${clickhouse.database}; customer suffix ${JSON.stringify(customerSuffix)}`,
+      ].join('\n'),
     stop: async () => undefined,
   };
 }

@@ -21,6 +21,17 @@ export interface ServiceControl {
   restart(service: ServiceName): Promise<void>;
 }
 
+export const INFRASTRUCTURE = ['kafka', 'minio', 'clickhouse'] as const;
+export type InfrastructureName = (typeof INFRASTRUCTURE)[number];
+
+/** Control over the stack's own Kafka, MinIO and ClickHouse containers. */
+export interface InfrastructureControl {
+  /** Kills the container (SIGKILL) and waits until it is gone. */
+  kill(server: InfrastructureName): Promise<void>;
+  /** Starts the same container again, data kept; does not wait for it: the services must cope. */
+  start(server: InfrastructureName): Promise<void>;
+}
+
 /**
  * Direct access to the stack's Kafka topics and bucket, for scenarios that must put what no client
  * of the HTTP API could (a foreign producer's message) and read the dead-letter topics.
@@ -39,8 +50,10 @@ export interface Stack {
   readonly clickhouse: ClickHouseTarget;
   /** Appended to every customer id: empty on a stack of its own, unique per run on a shared one. */
   readonly customerSuffix: string;
-  /** Present when the runner can kill and restart the services (native, containers). */
+  /** Present when the runner can kill and restart the services (native, containers, a docker-compose project). */
   readonly control?: ServiceControl;
+  /** Present when Kafka, MinIO and ClickHouse are containers of the stack (containers, a docker-compose project). */
+  readonly infrastructure?: InfrastructureControl;
   /** Present when the runner can reach the stack's Kafka and S3 directly. */
   readonly wire?: StackWire;
   /** OS process ids of the services when they run on this machine (for /proc figures). */
@@ -50,6 +63,31 @@ export interface Stack {
   /** Aborted when the stack stops: senders and waits of a timed-out test end with it. */
   readonly signal?: AbortSignal;
   stop(): Promise<void>;
+}
+
+/** Lower-case letters and digits, unique per call: valid in topic, bucket and database names alike. */
+export function runId(name: string): string {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12);
+  return `${slug}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Topics, bucket, database and consumer groups no other run uses (the services create them at start). */
+export function isolatedNames(id: string): Record<string, string> {
+  return {
+    TOPIC_BATCH_INGESTED: `e2e-${id}-batch-ingested`,
+    TOPIC_INSIGHT_EVENTS: `e2e-${id}-insight-events`,
+    TOPIC_BATCH_INGESTED_DLQ: `e2e-${id}-batch-ingested-dlq`,
+    TOPIC_INSIGHT_EVENTS_DLQ: `e2e-${id}-insight-events-dlq`,
+    S3_BUCKET: `e2e-${id}`,
+    CLICKHOUSE_DATABASE: `e2e_${id}`,
+    SUMMARIZER_GROUP_ID: `e2e-${id}-summarizer`,
+    AGGREGATOR_GROUP_ID: `e2e-${id}-aggregator`,
+  };
+}
+
+/** A suffix for every customer id of a run on a stack other runs also use (`cus-axon.r<id>`). */
+export function uniqueCustomerSuffix(): string {
+  return `.r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
 }
 
 export interface StackOptions {

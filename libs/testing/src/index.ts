@@ -7,3 +7,4 @@ export * from './env';
 export * from './kafka';
 export * from './tools';
 export * from './pipeline';
+export * from './run-resources';

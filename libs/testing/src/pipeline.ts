@@ -1,8 +1,7 @@
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createClient } from '@clickhouse/client';
-import { Kafka, logLevel } from 'kafkajs';
 import { AppName, AppProcess, startApp } from './apps';
 import { stackEndpoints, uniqueName } from './paths';
+import { plainIdentifier, removeRunResources, RunResources, stackLogins } from './run-resources';
 
 /** A row of `minute_aggregates` with its keys and counts zipped into maps. */
 export interface MinuteRow {
@@ -26,10 +25,7 @@ export interface Pipeline {
 
 // The test kit sits below the adapters (their tests use it), so it talks to the servers with the
 // plain clients. Only names it made itself and customer ids of the contract's alphabet reach SQL.
-const sqlName = (name: string) => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a plain identifier: ${name}`);
-  return name;
-};
+const sqlName = plainIdentifier;
 const sqlCustomer = (id: string) => {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new Error(`not a customer id: ${id}`);
   return `'${id}'`;
@@ -45,14 +41,15 @@ const zip = (keys: string[], counts: (number | string)[]) => Object.fromEntries(
 export async function startPipeline(name: string, options: { env?: Record<string, string> } = {}): Promise<Pipeline> {
   const id = uniqueName(name).toLowerCase().replace(/[^a-z0-9-]/g, '');
   const endpoints = stackEndpoints();
+  const logins = stackLogins();
   const env: Record<string, string> = {
     KAFKA_BROKERS: endpoints.kafkaBrokers,
     S3_ENDPOINT: endpoints.s3Endpoint,
     CLICKHOUSE_URL: endpoints.clickhouseUrl,
-    S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID ?? '',
-    S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY ?? '',
-    CLICKHOUSE_USER: process.env.CLICKHOUSE_USER ?? '',
-    CLICKHOUSE_PASSWORD: process.env.CLICKHOUSE_PASSWORD ?? '',
+    S3_ACCESS_KEY_ID: logins.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: logins.s3.secretAccessKey,
+    CLICKHOUSE_USER: logins.clickhouse.username,
+    CLICKHOUSE_PASSWORD: logins.clickhouse.password,
     GATEWAY_TOKEN: `it-${id}-token`,
     KAFKA_TOPIC_PARTITIONS: '3',
     TOPIC_BATCH_INGESTED: `${id}-batch-ingested`,
@@ -98,41 +95,11 @@ export async function startPipeline(name: string, options: { env?: Record<string
       stop: async () => {
         await Promise.allSettled(started.map((p) => p.stop()));
         await clickhouse.close().catch(() => undefined);
-        await removeResources(env);
+        await removeRunResources(env as unknown as RunResources);
       },
     };
   } catch (err) {
     await Promise.allSettled(started.map((p) => p.stop()));
     throw err;
   }
-}
-
-/** Best effort: the data is throwaway, and a failed clean-up must not hide a test's result. */
-async function removeResources(env: Record<string, string>): Promise<void> {
-  const clickhouse = clickhouseOf(env);
-  const dropDatabase = clickhouse.command({ query: `DROP DATABASE IF EXISTS ${sqlName(env.CLICKHOUSE_DATABASE)}` }).finally(() => clickhouse.close());
-  const admin = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), clientId: 'it-cleanup', logLevel: logLevel.NOTHING }).admin();
-  const dropTopics = (async () => {
-    await admin.connect();
-    try {
-      const topics = [env.TOPIC_BATCH_INGESTED, env.TOPIC_INSIGHT_EVENTS, env.TOPIC_BATCH_INGESTED_DLQ, env.TOPIC_INSIGHT_EVENTS_DLQ];
-      const existing = new Set(await admin.listTopics());
-      await admin.deleteTopics({ topics: topics.filter((t) => existing.has(t)), timeout: 10_000 });
-      await admin.deleteGroups([env.SUMMARIZER_GROUP_ID, env.AGGREGATOR_GROUP_ID]).catch(() => undefined);
-    } finally {
-      await admin.disconnect();
-    }
-  })();
-  const s3 = new S3Client({ endpoint: env.S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY } });
-  const dropBucket = (async () => {
-    let token: string | undefined;
-    do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: env.S3_BUCKET, ContinuationToken: token }));
-      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-      if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: env.S3_BUCKET, Delete: { Objects: keys, Quiet: true } }));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    await s3.send(new DeleteBucketCommand({ Bucket: env.S3_BUCKET }));
-  })().finally(() => s3.destroy());
-  await Promise.allSettled([dropDatabase, dropTopics, dropBucket]);
 }

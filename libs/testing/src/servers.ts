@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GiveUp, ManagedProcess, freePort, waitFor } from './process';
 import { REPO_ROOT, stackInstall, uniqueName } from './paths';
+import { stackLogins } from './run-resources';
 
 const run = promisify(execFile);
 const PROBE = join(REPO_ROOT, 'infra/local/probe.js');
@@ -73,7 +74,7 @@ function serverDir(kind: string): string {
 
 /** The administrator's S3 keys of the shared stack (the test environment's), as private MinIO servers use them too. */
 export function adminS3(): { accessKeyId: string; secretAccessKey: string } {
-  return { accessKeyId: process.env.S3_ACCESS_KEY_ID || 'minioadmin', secretAccessKey: process.env.S3_SECRET_ACCESS_KEY || 'minioadmin' };
+  return stackLogins().s3;
 }
 
 export async function privateMinio(): Promise<PrivateServer> {

@@ -1,0 +1,89 @@
+import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { createClient } from '@clickhouse/client';
+import { Kafka, logLevel } from 'kafkajs';
+
+/**
+ * The logins tests use on the shared stack: its administrators', which the test environment
+ * exports under the services' names (S3_ACCESS_KEY_ID, CLICKHOUSE_USER, ...). Nothing falls back to
+ * a well-known default: a stack has none.
+ */
+export function stackLogins(env: NodeJS.ProcessEnv = process.env) {
+  const required = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`${name} is not set: tests log in to the stack with its credentials (infra/local/pipeline test exports them; see docs/security.md)`);
+    return value;
+  };
+  return {
+    s3: { accessKeyId: required('S3_ACCESS_KEY_ID'), secretAccessKey: required('S3_SECRET_ACCESS_KEY') },
+    clickhouse: { username: required('CLICKHOUSE_USER'), password: required('CLICKHOUSE_PASSWORD') },
+  };
+}
+
+/** What one run of services created on the shared servers, named by the environment it gave them. */
+export interface RunResources {
+  KAFKA_BROKERS: string;
+  TOPIC_BATCH_INGESTED: string;
+  TOPIC_INSIGHT_EVENTS: string;
+  TOPIC_BATCH_INGESTED_DLQ: string;
+  TOPIC_INSIGHT_EVENTS_DLQ: string;
+  SUMMARIZER_GROUP_ID: string;
+  AGGREGATOR_GROUP_ID: string;
+  S3_ENDPOINT: string;
+  S3_REGION?: string;
+  S3_BUCKET: string;
+  S3_ACCESS_KEY_ID: string;
+  S3_SECRET_ACCESS_KEY: string;
+  CLICKHOUSE_URL: string;
+  CLICKHOUSE_USER: string;
+  CLICKHOUSE_PASSWORD: string;
+  CLICKHOUSE_DATABASE: string;
+}
+
+/** A database or table name a test made itself, checked before it reaches SQL. */
+export const plainIdentifier = (name: string) => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a plain identifier: ${name}`);
+  return name;
+};
+
+/**
+ * Drops the run's database, topics, consumer groups and bucket. Best effort: the data is
+ * throwaway, and a failed clean-up must not hide a test's result; it answers what failed.
+ */
+export async function removeRunResources(env: RunResources): Promise<string[]> {
+  // Dropping a database that took gigabytes can outlast an ordinary query.
+  const clickhouse = createClient({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, request_timeout: 180_000 });
+  const dropDatabase = (async () => clickhouse.command({ query: `DROP DATABASE IF EXISTS ${plainIdentifier(env.CLICKHOUSE_DATABASE)}` }))().finally(() => clickhouse.close());
+
+  const admin = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), clientId: 'test-cleanup', requestTimeout: 10_000, logLevel: logLevel.NOTHING }).admin();
+  const dropTopics = (async () => {
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const topics = [env.TOPIC_BATCH_INGESTED, env.TOPIC_INSIGHT_EVENTS, env.TOPIC_BATCH_INGESTED_DLQ, env.TOPIC_INSIGHT_EVENTS_DLQ].filter((t) => existing.has(t));
+      if (topics.length) await admin.deleteTopics({ topics, timeout: 10_000 });
+      await admin.deleteGroups([env.SUMMARIZER_GROUP_ID, env.AGGREGATOR_GROUP_ID]).catch(() => undefined);
+    } finally {
+      await admin.disconnect();
+    }
+  })();
+
+  const s3 = new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION ?? 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+  });
+  const dropBucket = (async () => {
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: env.S3_BUCKET, ContinuationToken: token }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: env.S3_BUCKET, Delete: { Objects: keys, Quiet: true } }));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    await s3.send(new DeleteBucketCommand({ Bucket: env.S3_BUCKET }));
+  })().finally(() => s3.destroy());
+
+  const results = await Promise.allSettled([dropDatabase, dropTopics, dropBucket]);
+  return results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error)?.message ?? r.reason)] : []));
+}
