@@ -7,7 +7,7 @@
 set -eu
 bucket=${S3_BUCKET:-log-batches}
 config=${MC_CONFIG_DIR:-/tmp/mc}
-mc() { "${MC:-mc}" --config-dir "$config" --quiet "$@"; }
+mc() { command "${MC:-mc}" --config-dir "$config" --quiet "$@"; }
 mkdir -p "$config"
 rest=$(cat "${0%/*}/pipeline-policy.json") policy=
 while :; do
