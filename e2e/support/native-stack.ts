@@ -1,21 +1,13 @@
-import { AppProcess, removeRunResources, RunResources, stackEndpoints, stackLogins, startApp } from '@pipeline/testing';
+import { AppProcess, removeRunResources, RunResources, sharedStackEnv, startApp } from '@pipeline/testing';
 import { gatewayToken } from './http';
 import { isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
 
 /** Names no other run uses, so a run never touches a developer's data or another run's. */
 export function nativeStackEnv(name: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const id = runId(name);
-  const endpoints = stackEndpoints();
-  const logins = stackLogins(env);
   const passThrough = Object.fromEntries(['S3_REGION', 'KAFKA_TOPIC_PARTITIONS'].filter((k) => env[k]).map((k) => [k, env[k]!]));
   return {
-    KAFKA_BROKERS: endpoints.kafkaBrokers,
-    S3_ENDPOINT: endpoints.s3Endpoint,
-    CLICKHOUSE_URL: endpoints.clickhouseUrl,
-    S3_ACCESS_KEY_ID: logins.s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: logins.s3.secretAccessKey,
-    CLICKHOUSE_USER: logins.clickhouse.username,
-    CLICKHOUSE_PASSWORD: logins.clickhouse.password,
+    ...sharedStackEnv(env),
     ...passThrough,
     LOG_LEVEL: env.E2E_LOG_LEVEL ?? 'info',
     GATEWAY_TOKEN: gatewayToken(env),

@@ -1,7 +1,7 @@
 import { createClient } from '@clickhouse/client';
 import { AppName, AppProcess, startApp } from './apps';
-import { stackEndpoints, uniqueName } from './paths';
-import { plainIdentifier, removeRunResources, RunResources, stackLogins } from './run-resources';
+import { uniqueName } from './paths';
+import { plainIdentifier, removeRunResources, RunResources, sharedStackEnv } from './run-resources';
 
 /** A row of `minute_aggregates` with its keys and counts zipped into maps. */
 export interface MinuteRow {
@@ -40,16 +40,8 @@ const zip = (keys: string[], counts: (number | string)[]) => Object.fromEntries(
 /** Starts the aggregator, the summarizer and the ingestion (downstream first); stop() removes what they created. */
 export async function startPipeline(name: string, options: { env?: Record<string, string> } = {}): Promise<Pipeline> {
   const id = uniqueName(name).toLowerCase().replace(/[^a-z0-9-]/g, '');
-  const endpoints = stackEndpoints();
-  const logins = stackLogins();
   const env: Record<string, string> = {
-    KAFKA_BROKERS: endpoints.kafkaBrokers,
-    S3_ENDPOINT: endpoints.s3Endpoint,
-    CLICKHOUSE_URL: endpoints.clickhouseUrl,
-    S3_ACCESS_KEY_ID: logins.s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: logins.s3.secretAccessKey,
-    CLICKHOUSE_USER: logins.clickhouse.username,
-    CLICKHOUSE_PASSWORD: logins.clickhouse.password,
+    ...sharedStackEnv(),
     GATEWAY_TOKEN: `it-${id}-token`,
     KAFKA_TOPIC_PARTITIONS: '3',
     TOPIC_BATCH_INGESTED: `${id}-batch-ingested`,

@@ -1,6 +1,7 @@
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
+import { stackEndpoints } from './paths';
 
 /**
  * The logins tests use on the shared stack: its administrators', which the test environment
@@ -16,6 +17,21 @@ export function stackLogins(env: NodeJS.ProcessEnv = process.env) {
   return {
     s3: { accessKeyId: required('S3_ACCESS_KEY_ID'), secretAccessKey: required('S3_SECRET_ACCESS_KEY') },
     clickhouse: { username: required('CLICKHOUSE_USER'), password: required('CLICKHOUSE_PASSWORD') },
+  };
+}
+
+/** The part of a test run's service environment every run shares: the shared servers and the logins on them. */
+export function sharedStackEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const endpoints = stackEndpoints();
+  const logins = stackLogins(env);
+  return {
+    KAFKA_BROKERS: endpoints.kafkaBrokers,
+    S3_ENDPOINT: endpoints.s3Endpoint,
+    CLICKHOUSE_URL: endpoints.clickhouseUrl,
+    S3_ACCESS_KEY_ID: logins.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: logins.s3.secretAccessKey,
+    CLICKHOUSE_USER: logins.clickhouse.username,
+    CLICKHOUSE_PASSWORD: logins.clickhouse.password,
   };
 }
 
