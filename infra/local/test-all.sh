@@ -11,8 +11,8 @@
 # stack on free host ports with the e2e suite against it (E2E_TARGET=external; scenario 007 is
 # scenario 001 while every service is killed with `docker kill` and restarted), `docker-compose
 # down -v`, then the e2e suite again on the same images with testcontainers (E2E_TARGET=containers).
-# Credentials reach both through the environment (docker-compose.yml substitutes them); the
-# gateway token is E2E_GATEWAY_TOKEN, or one made up for the run.
+# Credentials are the clone's (.stack/credentials.env) and reach both through the environment
+# (docker-compose.yml substitutes them).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -96,6 +96,29 @@ docker_engine() {
     infra/docker/engine start
     ENGINE_STARTED=1
   fi
+  stale_runs
+}
+
+# An interrupted earlier run (its process gone) leaves its compose project or its labelled
+# containers behind, and an engine started again restarts them: remove them, and nothing else.
+stale_runs() {
+  local project run pid ids
+  for project in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | grep -E '^log-analytics-e2e-[0-9]+$' | sort -u); do
+    pid=${project##*-}
+    ! kill -0 "$pid" 2>/dev/null || continue
+    say "removing the compose project $project an interrupted run left"
+    # shellcheck disable=SC2046
+    docker rm -fv $(docker ps -aq --filter "label=com.docker.compose.project=$project") >/dev/null
+    docker network rm $(docker network ls -q --filter "label=com.docker.compose.project=$project") >/dev/null 2>&1 || true
+    # shellcheck disable=SC2046
+    docker volume rm $(docker volume ls -q --filter "label=com.docker.compose.project=$project") >/dev/null 2>&1 || true
+  done
+  for run in $(docker ps -a --format '{{.Label "org.log-analytics.e2e.run"}}' | grep -E '^ci[0-9]+$' | sort -u); do
+    pid=${run#ci}
+    ! kill -0 "$pid" 2>/dev/null || continue
+    say "removing the containers of e2e run $run an interrupted run left"
+    CONTAINERS_RUN=$run containers_leftovers
+  done
 }
 
 # Host ports for the compose stack: each *_HOST_PORT variable of docker-compose.yml on a free port
