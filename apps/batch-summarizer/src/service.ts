@@ -44,7 +44,7 @@ export const summarizerService: ServiceDefinition<typeof summarizerEnv> = {
         unit: 'message',
         concurrency: config.SUMMARIZER_EVENT_CONCURRENCY,
         weightOf: (message) => announcedBytes(message.value),
-        probe: () => store.ping(),
+        probe: { dependency: 's3', ping: () => store.ping() },
       },
       runtime,
     );

@@ -55,7 +55,7 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
         handler,
         unit: 'batch',
         concurrency: 1,
-        probe: () => gateway.ping(),
+        probe: { dependency: 'clickhouse', ping: () => gateway.ping() },
       },
       runtime,
     );

@@ -66,8 +66,15 @@ export const plainIdentifier = (name: string) => {
  * throwaway, and a failed clean-up must not hide a test's result; it answers what failed.
  */
 export async function removeRunResources(env: RunResources): Promise<string[]> {
-  // Dropping a database that took gigabytes can outlast an ordinary query.
-  const clickhouse = createClient({ url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, request_timeout: 180_000 });
+  // Dropping a database that took gigabytes can outlast an ordinary query; progress headers keep
+  // the connection busy meanwhile.
+  const clickhouse = createClient({
+    url: env.CLICKHOUSE_URL,
+    username: env.CLICKHOUSE_USER,
+    password: env.CLICKHOUSE_PASSWORD,
+    request_timeout: 180_000,
+    clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' },
+  });
   const dropDatabase = (async () => clickhouse.command({ query: `DROP DATABASE IF EXISTS ${plainIdentifier(env.CLICKHOUSE_DATABASE)}` }))().finally(() => clickhouse.close());
 
   const admin = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), clientId: 'test-cleanup', requestTimeout: 10_000, logLevel: logLevel.NOTHING }).admin();

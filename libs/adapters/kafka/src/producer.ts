@@ -1,5 +1,5 @@
 import { CompressionTypes, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-import { EventBusError, toEventBusError } from './errors';
+import { EventBusError, producerStateLost, toEventBusError } from './errors';
 
 export interface OutboundMessage {
   /** null keeps a message without key (a dead letter of a key-less message). */
@@ -23,22 +23,46 @@ export const sizeOfMessage = (m: OutboundMessage) =>
  * hang, and a message the broker refuses into a non-retryable one.
  */
 export class KafkaEventPublisher implements EventPublisher {
-  private readonly producer: Producer;
+  private producer: Producer;
   private connected?: Promise<void>;
+  private renewed = 0;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly timeoutMs: number,
   ) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    this.producer.on(this.producer.events.DISCONNECT, () => {
-      this.connected = undefined;
+    this.producer = this.newProducer();
+  }
+
+  /** Producers replaced because the broker no longer took their sequence numbers. */
+  get renewals(): number {
+    return this.renewed;
+  }
+
+  private newProducer(): Producer {
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    producer.on(producer.events.DISCONNECT, () => {
+      if (this.producer === producer) this.connected = undefined;
     });
+    return producer;
+  }
+
+  /**
+   * Replaces a producer whose idempotence state the broker lost; the caller's retry goes out on
+   * the new one. Concurrent sends that failed on the same producer replace it once.
+   */
+  private renew(failed: Producer): void {
+    if (this.producer !== failed) return;
+    this.producer = this.newProducer();
+    this.connected = undefined;
+    this.renewed++;
+    failed.disconnect().catch(() => undefined);
   }
 
   connect(): Promise<void> {
-    this.connected ??= this.producer.connect().catch((err) => {
-      this.connected = undefined;
+    const producer = this.producer;
+    this.connected ??= producer.connect().catch((err) => {
+      if (this.producer === producer) this.connected = undefined;
       throw toEventBusError(err, 'Kafka producer connect');
     });
     return this.connected;
@@ -51,14 +75,16 @@ export class KafkaEventPublisher implements EventPublisher {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EventBusError(true, 'timeout', `Kafka did not acknowledge within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
+    const producer = this.producer;
     try {
       const send = (async (): Promise<RecordMetadata[]> => {
         await this.connect();
-        return this.producer.send({ topic, messages: kafkaMessages, acks: -1, compression: CompressionTypes.None });
+        return producer.send({ topic, messages: kafkaMessages, acks: -1, compression: CompressionTypes.None });
       })();
       send.catch(() => undefined); // a late rejection after the deadline must not go unhandled
       await Promise.race([send, deadline]);
     } catch (err) {
+      if (producerStateLost(err)) this.renew(producer);
       throw toEventBusError(err, `Kafka publish to ${topic}`);
     } finally {
       clearTimeout(timer);

@@ -229,7 +229,7 @@ describe('PartitionWorker', () => {
       },
     };
     let probes = 0;
-    const { worker, dlq } = setup(handler, { unit: 'batch', probe: async () => void probes++ });
+    const { worker, dlq } = setup(handler, { unit: 'batch', probe: { dependency: 'clickhouse', ping: async () => void probes++ } });
     const { payload, state } = fetched(['a', 'odd']);
     await worker.run(payload);
     expect(probes).toBeGreaterThan(0);
@@ -245,12 +245,32 @@ describe('PartitionWorker', () => {
         throw new DependencyError('clickhouse', true, 'unavailable', 'connect ECONNREFUSED');
       },
     };
-    const { worker, dlq } = setup(handler, { unit: 'batch', probe: async () => Promise.reject(new Error('down')) });
+    const { worker, dlq } = setup(handler, { unit: 'batch', probe: { dependency: 'clickhouse', ping: async () => Promise.reject(new Error('down')) } });
     const { payload, state } = fetched(['a']);
     const run = worker.run(payload);
     await until(() => calls > 10);
     state.running = false;
     await run;
+    expect(dlq.sent).toEqual([]);
+    expect(state.commits).toEqual([]);
+  });
+
+  it('never takes a failure of another dependency for poison, however healthy the probed one is', async () => {
+    let calls = 0;
+    const handler: MessageHandler = {
+      handle: async () => {
+        calls++;
+        throw new DependencyError('kafka', true, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'Kafka publish to insight-events: out of order sequence number');
+      },
+    };
+    let probes = 0;
+    const { worker, dlq } = setup(handler, { unit: 'message', probe: { dependency: 's3', ping: async () => void probes++ } });
+    const { payload, state } = fetched(['a']);
+    const run = worker.run(payload);
+    await until(() => calls > 10);
+    state.running = false;
+    await run;
+    expect(probes).toBe(0);
     expect(dlq.sent).toEqual([]);
     expect(state.commits).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import { DEAD_LETTER_HEADERS, deadLetterHeaders } from '@pipeline/contract';
-import { backoffDelay, errorMessage, isDependencyError, Logger, sleep } from '@pipeline/platform';
+import { backoffDelay, Dependency, errorMessage, isDependencyError, Logger, sleep } from '@pipeline/platform';
 import type { EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { mustRejoin } from '../errors';
 import { EventPublisher, OutboundMessage } from '../producer';
@@ -36,12 +36,16 @@ export interface PartitionWorkerOptions {
   commitIntervalMs: number;
   retry: { baseMs: number; maxMs: number };
   /**
-   * A unit that fails with the same transient error this many times in a row while `probe`
-   * answers is taken for poison: the input, not the dependency, is the problem.
+   * A unit that fails with the same transient error of the probed dependency this many times in a
+   * row while `probe` answers is taken for poison: the input, not the dependency, is the problem.
    */
   poisonAfterAttempts: number;
-  /** Answers when the handler's dependency is healthy (e.g. ClickHouse `SELECT 1`). */
-  probe?(): Promise<unknown>;
+  /**
+   * The dependency whose answers can depend on the input (ClickHouse refusing a value, S3 a key)
+   * and how to ask it whether it is healthy (e.g. ClickHouse `SELECT 1`). Failures of any other
+   * dependency are never taken for poison: a healthy S3 says nothing about a failing Kafka.
+   */
+  probe?: { dependency: Dependency; ping(): Promise<unknown> };
   /** Default: dependency errors by their `retryable` flag; anything else (a defect) is permanent. */
   classify?(err: unknown): FailureKind;
   /** Reason code of a permanent failure (default: the dependency error's code). */
@@ -228,7 +232,8 @@ export class PartitionWorker {
       if (kind === 'transient') {
         sameFailures = code === lastCode ? sameFailures + 1 : 1;
         lastCode = code;
-        if (sameFailures >= o.poisonAfterAttempts && o.probe && (await o.probe().then(() => true, () => false))) {
+        const probe = o.probe && isDependencyError(failure) && failure.dependency === o.probe.dependency ? o.probe : undefined;
+        if (sameFailures >= o.poisonAfterAttempts && probe && (await probe.ping().then(() => true, () => false))) {
           this.log.warn({ partition, offset: messages[0].offset, messages: messages.length, code, attempts: sameFailures }, 'the same failure keeps coming back while the dependency answers: treating the input as poison');
           kind = 'permanent';
         }
