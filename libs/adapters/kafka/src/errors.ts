@@ -45,19 +45,6 @@ export function toEventBusError(err: unknown, what: string): EventBusError {
   return new EventBusError(true, code ?? 'unavailable', `${what}: ${errorMessage(err)}`, err);
 }
 
-/**
- * Broker answers that this producer's idempotence state is gone or out of step (after a broker
- * restart, an in-flight request lost with its connection): every later send of the same producer
- * fails the same way, while a new producer (a new id, sequences from zero) goes through. What it
- * sends again is deduplicated downstream, like any redelivery.
- */
-const PRODUCER_STATE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
-
-export function producerStateLost(err: unknown): boolean {
-  for (const e of causes(err)) if (e.type && PRODUCER_STATE_LOST.has(e.type)) return true;
-  return false;
-}
-
 /** kafkajs errors after which this member must rejoin the group: its work on the partition is void. */
 const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
 

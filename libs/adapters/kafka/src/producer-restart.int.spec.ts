@@ -37,6 +37,7 @@ describe('KafkaEventPublisher through a broker SIGKILL and restart', () => {
     const senders = 8;
     const perSender = 150;
     const refused: string[] = [];
+    const failures = new Map<string, string[]>();
     let sent = 0;
     let retries = 0;
     const deadline = Date.now() + 150_000;
@@ -57,6 +58,7 @@ describe('KafkaEventPublisher through a broker SIGKILL and restart', () => {
             }
             if (Date.now() > deadline) throw new Error(`${id} still failing at the deadline: ${(err as Error).message}`);
             retries++;
+            failures.set(id, [...(failures.get(id) ?? []), `${(err as { code?: string }).code}: ${(err as Error).message}`]);
             await sleep(200);
           }
         }
@@ -85,7 +87,8 @@ describe('KafkaEventPublisher through a broker SIGKILL and restart', () => {
     await consumer.disconnect();
     const missing = Array.from({ length: senders }, (_, s) => Array.from({ length: perSender }, (_, i) => [0, 1, 2].map((p) => `${s}-${i}/${p}`)))
       .flat(2)
-      .filter((v) => !seen.has(v));
+      .filter((v) => !seen.has(v))
+      .map((v) => `${v} after ${JSON.stringify(failures.get(v.split('/')[0]) ?? [])}; producers renewed ${publisher.renewals}`);
     expect(missing).toEqual([]);
   }, 240_000);
 });

@@ -1,5 +1,5 @@
 import { CompressionTypes, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-import { EventBusError, producerStateLost, toEventBusError } from './errors';
+import { EventBusError, toEventBusError } from './errors';
 
 export interface OutboundMessage {
   /** null keeps a message without key (a dead letter of a key-less message). */
@@ -21,11 +21,21 @@ export const sizeOfMessage = (m: OutboundMessage) =>
  * An idempotent producer (acks=all, broker-side de-duplication of producer retries) with a
  * hard deadline per publish, so a Kafka outage turns into a clear, retryable error instead of a
  * hang, and a message the broker refuses into a non-retryable one.
+ *
+ * Sends go out one at a time, and a send that failed for any reason but the message itself
+ * retires its producer: the next send goes out on a new one (a new producer id). kafkajs gives a
+ * failed request's sequence numbers back to the next send; when the broker did write the failed
+ * request (its answer lost with the connection, or later than the deadline), the next send's other
+ * messages would be taken for a duplicate of it and dropped while acknowledged. A broker restart
+ * can also leave a producer out of step for good (OUT_OF_ORDER_SEQUENCE_NUMBER on every send). A
+ * new producer cannot collide with the old one's sequences; what it sends again is deduplicated
+ * downstream like any redelivery.
  */
 export class KafkaEventPublisher implements EventPublisher {
   private producer: Producer;
   private connected?: Promise<void>;
   private renewed = 0;
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly kafka: Kafka,
@@ -34,7 +44,7 @@ export class KafkaEventPublisher implements EventPublisher {
     this.producer = this.newProducer();
   }
 
-  /** Producers replaced because the broker no longer took their sequence numbers. */
+  /** Producers retired after a failed send. */
   get renewals(): number {
     return this.renewed;
   }
@@ -47,16 +57,12 @@ export class KafkaEventPublisher implements EventPublisher {
     return producer;
   }
 
-  /**
-   * Replaces a producer whose idempotence state the broker lost; the caller's retry goes out on
-   * the new one. Concurrent sends that failed on the same producer replace it once.
-   */
-  private renew(failed: Producer): void {
-    if (this.producer !== failed) return;
+  private renew(): void {
+    const retired = this.producer;
     this.producer = this.newProducer();
     this.connected = undefined;
     this.renewed++;
-    failed.disconnect().catch(() => undefined);
+    retired.disconnect().catch(() => undefined);
   }
 
   connect(): Promise<void> {
@@ -68,8 +74,14 @@ export class KafkaEventPublisher implements EventPublisher {
     return this.connected;
   }
 
-  async publish(topic: string, messages: OutboundMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  publish(topic: string, messages: OutboundMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    const sent = this.tail.then(() => this.send(topic, messages));
+    this.tail = sent.catch(() => undefined);
+    return sent;
+  }
+
+  private async send(topic: string, messages: OutboundMessage[]): Promise<void> {
     const kafkaMessages: Message[] = messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers }));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -84,14 +96,16 @@ export class KafkaEventPublisher implements EventPublisher {
       send.catch(() => undefined); // a late rejection after the deadline must not go unhandled
       await Promise.race([send, deadline]);
     } catch (err) {
-      if (producerStateLost(err)) this.renew(producer);
-      throw toEventBusError(err, `Kafka publish to ${topic}`);
+      const failure = toEventBusError(err, `Kafka publish to ${topic}`);
+      if (failure.retryable) this.renew();
+      throw failure;
     } finally {
       clearTimeout(timer);
     }
   }
 
   async disconnect(): Promise<void> {
+    await this.tail;
     await this.producer.disconnect();
   }
 }
