@@ -151,6 +151,8 @@ function withPanelCanvas(panel: Panel, width: number, height: number, use: (canv
   // Room above the tallest bar or target for the labels.
   const suggestedMax = maxOf(panel) * 1.18 || 1;
   let config: ChartConfiguration;
+  // A picture of fixed size and the same title and legend in every panel.
+  const fixedSize = { responsive: false, animation: false as const, devicePixelRatio: 1, plugins: { title, legend: { position: 'bottom' as const, labels: { boxWidth: 14 } } } };
   if (panel.kind === 'bar') {
     config = {
       type: 'bar',
@@ -159,10 +161,7 @@ function withPanelCanvas(panel: Panel, width: number, height: number, use: (canv
         datasets: panel.datasets.map((d) => ({ label: d.label, data: d.values, backgroundColor: d.color, borderColor: d.color, borderWidth: 1 })),
       },
       options: {
-        responsive: false,
-        animation: false,
-        devicePixelRatio: 1,
-        plugins: { title, legend: { position: 'bottom', labels: { boxWidth: 14 } } },
+        ...fixedSize,
         scales: {
           x: { stacked: !!panel.stacked },
           y: { stacked: !!panel.stacked, beginAtZero: true, suggestedMax, title: { display: true, text: panel.yLabel } },
@@ -188,10 +187,7 @@ function withPanelCanvas(panel: Panel, width: number, height: number, use: (canv
         })),
       },
       options: {
-        responsive: false,
-        animation: false,
-        devicePixelRatio: 1,
-        plugins: { title, legend: { position: 'bottom', labels: { boxWidth: 14 } } },
+        ...fixedSize,
         scales: {
           x: { type: 'linear', beginAtZero: true, title: { display: true, text: panel.xLabel } },
           y: { beginAtZero: true, suggestedMax, title: { display: true, text: panel.yLabel } },
