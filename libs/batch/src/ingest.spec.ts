@@ -6,9 +6,15 @@ import { RecentAnnouncements } from './announced';
 class MemoryStore implements RawBatchStore {
   readonly objects = new Map<string, { body: Buffer; metadata: Record<string, string> }>();
   headReturnsNull = false;
+  /** The next write fails: before (`lost`) or after (`answer_lost`) the object is stored. */
+  failNext?: 'lost' | 'answer_lost';
   async putIfAbsent(key: string, body: Buffer, metadata: Record<string, string>) {
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure === 'lost') throw new Error('connect ECONNREFUSED');
     if (this.objects.has(key)) return { status: 'exists' as const };
     this.objects.set(key, { body: Buffer.from(body), metadata: { ...metadata } });
+    if (failure === 'answer_lost') throw new Error('read ECONNRESET');
     return { status: 'created' as const };
   }
   async head(key: string) {
@@ -103,6 +109,25 @@ describe('ingestBatch', () => {
     publisher.failNext = true;
     await expect(ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).rejects.toThrow();
     expect((await ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).kind).toBe('accepted');
+  });
+
+  it('answers the retry of a batch whose write was stored though its answer was lost as accepted, and later repeats as duplicates', async () => {
+    const unannounced = new UnannouncedBatches();
+    store.failNext = 'answer_lost';
+    await expect(ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).rejects.toThrow('ECONNRESET');
+    expect(publisher.sent).toHaveLength(0);
+    expect((await ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).kind).toBe('accepted');
+    expect(publisher.sent).toHaveLength(1);
+    expect((await ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).kind).toBe('duplicate');
+  });
+
+  it('answers the retry of a batch whose write failed before storing as accepted, and forgets it then', async () => {
+    const unannounced = new UnannouncedBatches();
+    store.failNext = 'lost';
+    await expect(ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).rejects.toThrow('ECONNREFUSED');
+    expect((await ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).kind).toBe('accepted');
+    expect(unannounced.size).toBe(0);
+    expect((await ingestBatch(batch([entry], 'k1'), { ...deps(), unannounced })).kind).toBe('duplicate');
   });
 
   it('refuses a reused key with other content: nothing overwritten, nothing published', async () => {

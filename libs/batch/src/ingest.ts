@@ -33,9 +33,10 @@ export function buildBatchIngestedEvent(batch: Pick<PreparedBatch, 'customerId' 
 }
 
 /**
- * Object keys this process stored but could not announce (the publish failed and the client was
- * told 503). When the client retries, the batch is announced and answered 202, not 409: from the
- * client's point of view this is its first acceptance. Bounded: the oldest keys are forgotten,
+ * Object keys this process may have stored but did not announce: the publish failed, or the write
+ * itself failed in a way that may still have written it (a connection lost before S3's answer),
+ * and the client was told 503. When the client retries, the batch is announced and answered 202,
+ * not 409: from the client's point of view this is its first acceptance. Bounded: the oldest keys are forgotten,
  * and a forgotten or never-known key (another instance, a restart) is answered 409 as usual,
  * which is still correct.
  */
@@ -119,7 +120,13 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
     [RAW_METADATA.ingestedAt]: ingestedAt,
   };
   const body = Buffer.from(batch.body.buffer, batch.body.byteOffset, batch.body.byteLength);
-  const put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json', batch.sha256);
+  let put: Awaited<ReturnType<RawBatchStore['putIfAbsent']>>;
+  try {
+    put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json', batch.sha256);
+  } catch (err) {
+    deps.unannounced?.add(batch.objectKey);
+    throw err;
+  }
   if (put.status === 'created') {
     const event = buildBatchIngestedEvent(batch, ingestedAt);
     try {
@@ -128,6 +135,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
       deps.unannounced?.add(batch.objectKey);
       throw err;
     }
+    deps.unannounced?.delete(batch.objectKey);
     deps.announced?.set(batch.objectKey, batch.sha256);
     return { kind: 'accepted', batchId: batch.batchId, entries: batch.entries, event };
   }
