@@ -5,7 +5,7 @@ import { GenericContainer, getContainerRuntimeClient, ImageName, Wait, WaitStrat
 import { ComposeFile, ComposeService, environmentOf, Environment, loadCompose, loadComposeRaw, parseEnvFile, ROOT } from '../deploy/compose';
 import { LABELS, removeRun, runFilter } from './containers';
 import { gatewayToken } from './http';
-import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix } from './stack';
+import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
 
 /**
  * E2E_TARGET=containers: the stack of docker-compose.yml started with testcontainers on a network
@@ -251,16 +251,6 @@ function administratorLogins(env: Environment): Record<string, string> {
     CLICKHOUSE_USER: env.CLICKHOUSE_ADMIN_USER || 'admin',
     CLICKHOUSE_PASSWORD: required('CLICKHOUSE_ADMIN_PASSWORD'),
   };
-}
-
-async function untilReady(url: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 export async function startContainerStack(options: StackOptions): Promise<Stack> {

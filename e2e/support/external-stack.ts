@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { InfrastructureControl, ServiceControl, ServiceName, SERVICES, Stack, StackWire, uniqueCustomerSuffix } from './stack';
+import { InfrastructureControl, ServiceControl, ServiceName, SERVICES, Stack, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
 
 /** Runs are told apart on a shared stack by a suffix on every customer id. */
 function runSuffix(env: NodeJS.ProcessEnv): string {
@@ -58,15 +58,6 @@ interface DockerInspect {
 function required(name: string, value: string | undefined): string {
   if (!value) throw new Error(`${name} is not set (nor read from E2E_COMPOSE_PROJECT's containers): the stack's login (docs/security.md)`);
   return value;
-}
-
-async function untilReady(url: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)) return;
-    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /**

@@ -121,3 +121,13 @@ async function startTarget(options: StackOptions): Promise<Stack> {
       return (await import('./container-stack')).startContainerStack(options);
   }
 }
+
+/** Waits until a service's /health/ready answers 200 (a container started again, say). */
+export async function untilReady(url: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)) return;
+    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -21,3 +21,13 @@ export const topicEnv = {
   TOPIC_INSIGHT_EVENTS_DLQ: topicName('insight-events-dlq'),
 };
 export type TopicEnv = z.infer<z.ZodObject<typeof topicEnv>>;
+
+/** A message as read from a topic, bytes untouched (what is replayed is replayed as it was). */
+export interface TopicMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+}

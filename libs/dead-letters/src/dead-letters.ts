@@ -1,14 +1,7 @@
-import { DEAD_LETTER_HEADERS, DeadLetterInfo, isCustomerId, readDeadLetterHeaders } from '@pipeline/contract';
+import { DEAD_LETTER_HEADERS, DeadLetterInfo, isCustomerId, readDeadLetterHeaders, TopicMessage } from '@pipeline/contract';
 
 /** A message as read from a dead-letter topic, bytes untouched. */
-export interface DeadLetterRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer>;
-}
+export type DeadLetterRecord = TopicMessage;
 
 /** A dead letter: where it is, why it is there, and whose it was. */
 export interface DeadLetter {

@@ -1,24 +1,13 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { GiveUp, ManagedProcess, freePort, waitFor } from './process';
+import { buildOnce } from './build';
 import { REPO_ROOT } from './paths';
 
-const run = promisify(execFile);
 export type AppName = 'batch-ingestion' | 'batch-summarizer' | 'window-aggregator';
 
-const built = new Map<AppName, Promise<void>>();
-
 /** Bundles the app once per test process, so tests always run the current sources. */
-export function buildApp(app: AppName): Promise<void> {
-  let pending = built.get(app);
-  if (!pending) {
-    pending = run(process.execPath, [join(REPO_ROOT, 'infra/build/build-app.js'), app], { cwd: REPO_ROOT }).then(() => undefined);
-    built.set(app, pending);
-  }
-  return pending;
-}
+export const buildApp = (app: AppName): Promise<void> => buildOnce('build-app.js', app);
 
 /** One service running as a real process (its own process group), as in production. */
 export interface AppProcess {

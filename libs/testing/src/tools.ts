@@ -1,22 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { buildOnce } from './build';
 import { REPO_ROOT } from './paths';
 
-const run = promisify(execFile);
 export type ToolName = 'send' | 'dead-letters';
 
-const built = new Map<ToolName, Promise<void>>();
-
 /** Bundles the tool once per test process, as `npm run <tool>` does. */
-export function buildTool(tool: ToolName): Promise<void> {
-  let pending = built.get(tool);
-  if (!pending) {
-    pending = run(process.execPath, [join(REPO_ROOT, 'infra/build/build-tool.js'), tool], { cwd: REPO_ROOT }).then(() => undefined);
-    built.set(tool, pending);
-  }
-  return pending;
-}
+export const buildTool = (tool: ToolName): Promise<void> => buildOnce('build-tool.js', tool);
 
 export interface ToolRun {
   code: number | null;

@@ -1,15 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { TopicMessage } from '@pipeline/contract';
 import { IHeaders, Kafka } from 'kafkajs';
 import { toEventBusError } from './errors';
 
-/** A message as read, bytes untouched (keys, values and headers are replayed as they were). */
-export interface TopicRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer>;
+/** A message as read, with the time the broker gave it. */
+export interface TopicRecord extends TopicMessage {
   timestamp: string;
 }
 
