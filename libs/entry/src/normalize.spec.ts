@@ -1,4 +1,4 @@
-import { EntryNormalizer, minuteOf, normalizeEntry } from './normalize';
+import { minuteOf, normalizeEntry } from './normalize';
 import { userAgentFamily } from './user-agent';
 
 const minute = (iso: string) => Date.parse(iso);
@@ -32,32 +32,5 @@ describe('normalizeEntry', () => {
   it('counts an empty user agent as Other and uses the family function it is given', () => {
     expect(normalizeEntry({ receivedAt: '2025-12-28T18:03:00Z', method: 'GET', path: '/', userAgent: '' }, userAgentFamily).userAgentFamily).toBe('Other');
     expect(normalizeEntry({ receivedAt: '2025-12-28T18:03:00Z', method: 'GET', path: '/', userAgent: 'x' }, () => 'Fixed').userAgentFamily).toBe('Fixed');
-  });
-});
-
-describe('EntryNormalizer', () => {
-  it('gives exactly the minutes of full parsing, for every second, fraction and offset', () => {
-    const normalizer = new EntryNormalizer(userAgentFamily);
-    const zones = ['Z', 'z', '+00:00', '+02:00', '-05:30', '+14:00', '-00:01'];
-    for (const zone of zones) {
-      for (let s = 0; s < 60; s += 7) {
-        for (const fraction of ['', '.0', '.999', '.123456789']) {
-          const receivedAt = `2025-12-28T18:03:${String(s).padStart(2, '0')}${fraction}${zone}`;
-          expect(normalizer.minuteOf(receivedAt)).toBe(minuteOf(receivedAt));
-        }
-      }
-    }
-  });
-
-  it('still refuses an invalid timestamp whose minute it has seen', () => {
-    const normalizer = new EntryNormalizer(userAgentFamily);
-    normalizer.minuteOf('2025-12-28T18:03:00Z');
-    expect(() => normalizer.minuteOf('2025-12-28T18:03:61Z')).toThrow(RangeError);
-    expect(() => normalizer.minuteOf('2025-02-30T18:03:00Z')).toThrow(RangeError);
-  });
-
-  it('normalizes like normalizeEntry', () => {
-    const entry = { receivedAt: '2025-12-28T20:03:30+02:00', method: 'post', path: '/a?b#c', userAgent: 'Wget/1.21.4' };
-    expect(new EntryNormalizer(userAgentFamily).normalize(entry)).toEqual(normalizeEntry(entry, userAgentFamily));
   });
 });

@@ -18,42 +18,7 @@ export function minuteOf(receivedAt: string): number {
   return windowStartOf(ms, 'minute');
 }
 
-/**
- * Date, hour and minute, and the offset. Offsets are whole minutes and seconds run 00-59, so
- * every timestamp sharing these two parts lies in the same UTC minute.
- */
-const MINUTE_AND_ZONE = /^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}):[0-5]\d(?:\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const MAX_CACHED_MINUTES = 4_096;
-
-/**
- * Normalizes validated entries. Full timestamp parsing dominates the cost of a large batch, yet
- * a batch spans few minutes: the minute is parsed once per distinct minute-and-offset text.
- * The result is exactly that of parsing each timestamp (only the work is shared).
- */
-export class EntryNormalizer {
-  private readonly minutes = new Map<string, number>();
-
-  constructor(private readonly familyOf: (userAgent: string) => string) {}
-
-  normalize(entry: LogEntry): NormalizedEntry {
-    return { windowStartMs: this.minuteOf(entry.receivedAt), pathKey: pathKey(entry.method, entry.path), userAgentFamily: this.familyOf(entry.userAgent) };
-  }
-
-  minuteOf(receivedAt: string): number {
-    const m = MINUTE_AND_ZONE.exec(receivedAt);
-    if (!m) return minuteOf(receivedAt);
-    const key = m[1] + m[2];
-    let start = this.minutes.get(key);
-    if (start === undefined) {
-      start = minuteOf(receivedAt);
-      if (this.minutes.size >= MAX_CACHED_MINUTES) this.minutes.clear();
-      this.minutes.set(key, start);
-    }
-    return start;
-  }
-}
-
-/** Normalizes one validated entry (see EntryNormalizer for many). */
+/** Normalizes one validated entry. */
 export function normalizeEntry(entry: LogEntry, familyOf: (userAgent: string) => string): NormalizedEntry {
   return { windowStartMs: minuteOf(entry.receivedAt), pathKey: pathKey(entry.method, entry.path), userAgentFamily: familyOf(entry.userAgent) };
 }

@@ -1,4 +1,4 @@
-import { MAX_PATH_CHARS, MAX_USER_AGENT_CHARS, normalizeMethod, parseTimestamp, toLogEntry, validateEntries, validateEntry } from './validate';
+import { MAX_PATH_CHARS, MAX_USER_AGENT_CHARS, normalizeMethod, parseTimestamp, RFC3339_TIMESTAMP, toLogEntry, validateEntries, validateEntry } from './validate';
 
 const valid = { receivedAt: '2025-12-28T18:03:07.123Z', method: 'GET', path: '/api/users', userAgent: 'curl/8.5.0' };
 const problems = (entry: unknown) => validateEntry(entry, 7);
@@ -205,5 +205,54 @@ describe('normalization', () => {
 
   it('keeps the four fields and drops the rest', () => {
     expect(toLogEntry({ ...valid, method: 'post', extra: 1 })).toEqual({ ...valid, method: 'POST' });
+  });
+});
+
+describe('parseTimestamp against the grammar it implements', () => {
+  // The straightforward reading of RFC3339_TIMESTAMP, kept as the reference the fast reader must equal.
+  const reference = (text: string): number | null => {
+    const m = RFC3339_TIMESTAMP.exec(text);
+    if (!m) return null;
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+    const last = new Date(Date.UTC(2000, month, 0)).getUTCDate();
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    if (month < 1 || month > 12 || day < 1 || day > (month === 2 ? (leap ? 29 : 28) : last)) return null;
+    if (hour > 23 || minute > 59 || second > 59) return null;
+    let offset = 0;
+    if (m[8] === undefined) {
+      if (+m[10] > 23 || +m[11] > 59) return null;
+      offset = (m[9] === '-' ? -1 : 1) * (+m[10] * 60 + +m[11]);
+    }
+    const millis = m[7] === undefined ? 0 : +m[7].slice(0, 3).padEnd(3, '0');
+    const at = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, millis));
+    at.setUTCFullYear(year);
+    return at.getTime() - offset * 60_000;
+  };
+
+  it('agrees on valid, near-valid and mangled timestamps', () => {
+    let seed = 12345;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pad = (n: number, w: number) => String(n).padStart(w, '0');
+    const alphabet = '0123456789-:TtZz+.x ';
+    let checked = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const zone = ['Z', 'z', `+${pad(random(26), 2)}:${pad(random(62), 2)}`, `-${pad(random(26), 2)}:${pad(random(62), 2)}`, '', '+0100'][random(6)];
+      const fraction = ['', '.', `.${random(10)}`, `.${pad(random(100), 2)}`, `.${pad(random(1000), 3)}`, `.${pad(random(1e6), 6)}`][random(6)];
+      // Mostly in range, sometimes just outside it.
+      const field = (valid: number, any: number, from = 0) => (random(4) === 0 ? random(any) : from + random(valid));
+      const date = `${pad(random(10_000), 4)}-${pad(field(12, 14, 1), 2)}-${pad(field(31, 33, 1), 2)}`;
+      const time = `${pad(field(24, 26), 2)}:${pad(field(60, 62), 2)}:${pad(field(60, 62), 2)}`;
+      let text = `${date}${'TTt '[random(4)]}${time}${fraction}${zone}`;
+      if (random(4) === 0) {
+        const at = random(text.length + 1);
+        text = text.slice(0, at) + alphabet[random(alphabet.length)] + text.slice(at + random(2));
+      }
+      expect([text, parseTimestamp(text)]).toEqual([text, reference(text)]);
+      if (reference(text) !== null) checked++;
+    }
+    expect(checked).toBeGreaterThan(500);
   });
 });

@@ -1,4 +1,4 @@
-import { EntryNormalizer, LogEntry, toLogEntry, validateEntries } from '@pipeline/entry';
+import { LogEntry, normalizeEntry, toLogEntry, validateEntries } from '@pipeline/entry';
 import { formatMinute } from '@pipeline/window';
 import { Parsed, Partial, parsePartial, serializePartial, sortedCounts } from '@pipeline/contract';
 import { splitPartial } from './split';
@@ -46,9 +46,8 @@ const toCounts = (m: Map<string, number>): Record<string, number> => sortedCount
  */
 export function summarizeEntries(ref: BatchRef, entries: readonly LogEntry[], options: SummarizeOptions): Summary {
   const minutes = new Map<number, MinuteCounts>();
-  const normalizer = new EntryNormalizer(options.familyOf);
   for (const entry of entries) {
-    const n = normalizer.normalize(entry);
+    const n = normalizeEntry(entry, options.familyOf);
     const start = n.windowStartMs;
     let counts = minutes.get(start);
     if (!counts) {
