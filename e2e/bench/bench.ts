@@ -50,6 +50,8 @@ export const SETTINGS = {
   largeClients: list('BENCH_LARGE_CLIENTS', [1, 4]),
   largeSeconds: num('BENCH_LARGE_SECONDS', 30),
   largeEntries: num('BENCH_LARGE_ENTRIES', 11_000),
+  /** What the profile section runs: s001 (default) or large (one client, BENCH_LARGE_SECONDS of BENCH_LARGE_ENTRIES-entry batches). */
+  profileWorkload: process.env.BENCH_PROFILE_WORKLOAD === 'large' ? ('large' as const) : ('s001' as const),
   hotPartials: num('BENCH_HOT_PARTIALS', 100_000),
   hotPerRevision: num('BENCH_HOT_PER_REVISION', 200),
   exactTimeoutSeconds: num('BENCH_EXACT_TIMEOUT_SECONDS', 180),
@@ -217,7 +219,10 @@ export async function main(): Promise<number> {
       if (section === 'hot') run.sections.hot = await runSection(ctx, { partials: s.hotPartials, perRevision: s.hotPerRevision }, () => hotSection(ctx, s.hotPartials, s.hotPerRevision));
       if (section === 'profile') {
         if (mode !== 'native') log.line('profile: native only, skipped');
-        else run.sections.profile = await runSection(ctx, {}, () => profileSection(ctx));
+        else {
+          const workload = s.profileWorkload === 'large' ? { kind: 'large' as const, seconds: s.largeSeconds, entries: s.largeEntries } : { kind: 's001' as const };
+          run.sections.profile = await runSection(ctx, { workload: s.profileWorkload }, () => profileSection(ctx, workload));
+        }
       }
     }
   } finally {

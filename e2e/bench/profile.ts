@@ -7,6 +7,7 @@ import { ServiceName, SERVICES, startStack } from '../support/stack';
 import { BenchContext } from './context';
 import { Meter } from './meter';
 import { ProfileSection } from './results';
+import { largeSection } from './section-large';
 import { scenario001Run } from './section-s001';
 
 interface ProfileNode {
@@ -59,24 +60,30 @@ export function summarizeProfile(profile: { nodes: ProfileNode[]; samples: numbe
   };
 }
 
+/** What the profiled services are given: scenario 001, or the large-batch load of one client. */
+export type ProfileWorkload = { kind: 's001' } | { kind: 'large'; seconds: number; entries: number };
+
 /**
  * V8 CPU profiles of the three services over scenario 001 (2 in flight), from a second set of
  * services started with `--cpu-prof` on the same servers: the profiler weighs on none of the
  * other figures. Where each service's CPU goes, by package and by function.
  */
-export async function profileSection(ctx: BenchContext): Promise<Omit<ProfileSection, 'meta'>> {
+export async function profileSection(ctx: BenchContext, workload: ProfileWorkload = { kind: 's001' }): Promise<Omit<ProfileSection, 'meta'>> {
   const dir = join(REPO_ROOT, 'dist', 'bench', 'profiles');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const log = new Progress('bench profile');
-  log.line('a second set of services with --cpu-prof; scenario 001, 2 in flight');
+  const name = workload.kind === 's001' ? 'scenario 001, 2 in flight' : `large batches of ${workload.entries} entries, 1 client, ${workload.seconds} s`;
+  log.line(`a second set of services with --cpu-prof; ${name}`);
   const stack = await startStack({ name: 'benchprof', env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } });
   const pids = Object.fromEntries(SERVICES.map((s) => [s, stack.pid?.(s)])) as Record<ServiceName, number | undefined>;
   const reader = new AggregateReader(stack.clickhouse);
   const pidOf = { ...ctx.pidOf, ...Object.fromEntries(SERVICES.map((s) => [s, () => stack.pid?.(s)])) };
   const meter = new Meter(pidOf);
   try {
-    await scenario001Run({ ...ctx, stack, reader, meter, pidOf, lag: undefined }, 2, `-prof${stack.customerSuffix}`, '001 profiled');
+    const profiled = { ...ctx, stack, reader, meter, pidOf, lag: undefined };
+    if (workload.kind === 's001') await scenario001Run(profiled, 2, `-prof${stack.customerSuffix}`, '001 profiled');
+    else await largeSection(profiled, [1], workload.seconds, workload.entries);
   } finally {
     await reader.close();
     // The profiles are written when the processes exit.
@@ -89,5 +96,5 @@ export async function profileSection(ctx: BenchContext): Promise<Omit<ProfileSec
     const service = SERVICES.find((s) => pids[s] === pid);
     if (service) services[service] = summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')));
   }
-  return { workload: 'scenario 001, 2 in flight', dir: relative(REPO_ROOT, dir), services };
+  return { workload: name, dir: relative(REPO_ROOT, dir), services };
 }

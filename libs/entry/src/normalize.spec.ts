@@ -1,4 +1,5 @@
-import { minuteOf, normalizeEntry } from './normalize';
+import { minuteOf, normalizeEntries, normalizeEntry } from './normalize';
+import { validateEntries } from './validate';
 import { userAgentFamily } from './user-agent';
 
 const minute = (iso: string) => Date.parse(iso);
@@ -32,5 +33,21 @@ describe('normalizeEntry', () => {
   it('counts an empty user agent as Other and uses the family function it is given', () => {
     expect(normalizeEntry({ receivedAt: '2025-12-28T18:03:00Z', method: 'GET', path: '/', userAgent: '' }, userAgentFamily).userAgentFamily).toBe('Other');
     expect(normalizeEntry({ receivedAt: '2025-12-28T18:03:00Z', method: 'GET', path: '/', userAgent: 'x' }, () => 'Fixed').userAgentFamily).toBe('Fixed');
+  });
+});
+
+describe('normalizeEntries', () => {
+  const valid = { receivedAt: '2025-12-28T20:03:30+02:00', method: 'post', path: '/a?b#c', userAgent: 'Wget/1.21.4' };
+
+  it('normalizes valid entries like normalizeEntry, in order', () => {
+    const inputs = [valid, { ...valid, receivedAt: '2025-12-28T18:04:00.5Z', method: 'get', extra: 1 }];
+    expect(normalizeEntries(inputs, userAgentFamily)).toEqual({ ok: true, entries: inputs.map((e) => normalizeEntry(e, userAgentFamily)) });
+  });
+
+  it('reports the problems validateEntries reports, and no entries', () => {
+    const inputs = [valid, { ...valid, receivedAt: '2025-02-30T18:03:00Z' }, 7, { ...valid, path: 'x', userAgent: 5 }];
+    const r = normalizeEntries(inputs, userAgentFamily, 2);
+    expect(r).toEqual({ ok: false, ...validateEntries(inputs, 2) });
+    expect(r.ok === false && r.errorCount).toBe(4);
   });
 });

@@ -1,7 +1,7 @@
 import { windowStartOf } from '@pipeline/window';
 import { LogEntry } from './entry';
 import { pathKey } from './path';
-import { parseTimestamp } from './validate';
+import { checkEntry, EntriesValidation, MAX_REPORTED_ERRORS, parseTimestamp, problemCollector } from './validate';
 
 /** What one entry contributes: the minute window it falls in and the two keys it is counted by. */
 export interface NormalizedEntry {
@@ -21,4 +21,22 @@ export function minuteOf(receivedAt: string): number {
 /** Normalizes one validated entry. */
 export function normalizeEntry(entry: LogEntry, familyOf: (userAgent: string) => string): NormalizedEntry {
   return { windowStartMs: minuteOf(entry.receivedAt), pathKey: pathKey(entry.method, entry.path), userAgentFamily: familyOf(entry.userAgent) };
+}
+
+export type NormalizedEntries = { ok: true; entries: NormalizedEntry[] } | ({ ok: false } & EntriesValidation);
+
+/**
+ * Validates the entries of a batch as validateEntries does and, when all are valid, normalizes
+ * them in the same pass: each field is read once, the timestamp parsed once.
+ */
+export function normalizeEntries(inputs: readonly unknown[], familyOf: (userAgent: string) => string, maxErrors = MAX_REPORTED_ERRORS): NormalizedEntries {
+  const problems = problemCollector(maxErrors);
+  const entries: NormalizedEntry[] = new Array(inputs.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const ms = checkEntry(inputs[i], i, problems.fail);
+    if (problems.errorCount > 0) continue;
+    const e = inputs[i] as Record<string, string>;
+    entries[i] = { windowStartMs: windowStartOf(ms, 'minute'), pathKey: pathKey(e.method, e.path), userAgentFamily: familyOf(e.userAgent) };
+  }
+  return problems.errorCount > 0 ? { ok: false, errorCount: problems.errorCount, errors: problems.errors } : { ok: true, entries };
 }

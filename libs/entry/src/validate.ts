@@ -116,36 +116,51 @@ const NOT_WELL_FORMED = 'must be well-formed Unicode (it holds a lone surrogate 
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Every problem of one entry (empty when it is valid). Fields other than the four are ignored. */
-export function validateEntry(input: unknown, index: number): EntryError[] {
-  if (!isObject(input)) return [{ index, field: '', reason: 'entry must be a JSON object' }];
-  const errors: EntryError[] = [];
-  const fail = (field: string, reason: string) => errors.push({ index, field, reason });
+/** Where the problems of an entry go: the entry's index, the field, and why. */
+export type ProblemSink = (index: number, field: string, reason: string) => void;
 
+/**
+ * Checks one entry, telling `fail` each problem (fields other than the four are ignored), and
+ * returns its event time in epoch ms, or NaN when `receivedAt` is not a valid one. The one
+ * reading of an entry that validating and summarizing share.
+ */
+export function checkEntry(input: unknown, index: number, fail: ProblemSink): number {
+  if (!isObject(input)) {
+    fail(index, '', 'entry must be a JSON object');
+    return NaN;
+  }
   const { receivedAt, method, path, userAgent } = input;
-  if (receivedAt === undefined) fail('receivedAt', 'is required');
-  else if (typeof receivedAt !== 'string') fail('receivedAt', 'must be a string');
+  let ms = NaN;
+  if (receivedAt === undefined) fail(index, 'receivedAt', 'is required');
+  else if (typeof receivedAt !== 'string') fail(index, 'receivedAt', 'must be a string');
   else {
-    const ms = parseTimestamp(receivedAt);
-    if (ms === null) fail('receivedAt', 'must be an RFC 3339 timestamp with Z or an offset, e.g. 2025-12-28T18:03:07.123Z');
-    else if (!isStorableEventTime(ms)) fail('receivedAt', `must lie between ${STORABLE_RANGE} (UTC), the times the aggregates can hold exactly`);
+    const parsed = parseTimestamp(receivedAt);
+    if (parsed === null) fail(index, 'receivedAt', 'must be an RFC 3339 timestamp with Z or an offset, e.g. 2025-12-28T18:03:07.123Z');
+    else if (!isStorableEventTime(parsed)) fail(index, 'receivedAt', `must lie between ${STORABLE_RANGE} (UTC), the times the aggregates can hold exactly`);
+    else ms = parsed;
   }
 
-  if (method === undefined) fail('method', 'is required');
-  else if (typeof method !== 'string') fail('method', 'must be a string');
-  else if (!HTTP_METHOD_TOKEN.test(method)) fail('method', 'must be an HTTP method token, e.g. GET');
+  if (method === undefined) fail(index, 'method', 'is required');
+  else if (typeof method !== 'string') fail(index, 'method', 'must be a string');
+  else if (!HTTP_METHOD_TOKEN.test(method)) fail(index, 'method', 'must be an HTTP method token, e.g. GET');
 
-  if (path === undefined) fail('path', 'is required');
-  else if (typeof path !== 'string') fail('path', 'must be a string');
-  else if (!path.startsWith('/')) fail('path', "must start with '/'");
-  else if (!path.isWellFormed()) fail('path', NOT_WELL_FORMED);
-  else if (charLength(path, MAX_PATH_CHARS) > MAX_PATH_CHARS) fail('path', `must be at most ${MAX_PATH_CHARS} characters`);
+  if (path === undefined) fail(index, 'path', 'is required');
+  else if (typeof path !== 'string') fail(index, 'path', 'must be a string');
+  else if (!path.startsWith('/')) fail(index, 'path', "must start with '/'");
+  else if (!path.isWellFormed()) fail(index, 'path', NOT_WELL_FORMED);
+  else if (charLength(path, MAX_PATH_CHARS) > MAX_PATH_CHARS) fail(index, 'path', `must be at most ${MAX_PATH_CHARS} characters`);
 
-  if (userAgent === undefined) fail('userAgent', 'is required');
-  else if (typeof userAgent !== 'string') fail('userAgent', 'must be a string');
-  else if (!userAgent.isWellFormed()) fail('userAgent', NOT_WELL_FORMED);
-  else if (charLength(userAgent, MAX_USER_AGENT_CHARS) > MAX_USER_AGENT_CHARS) fail('userAgent', `must be at most ${MAX_USER_AGENT_CHARS} characters`);
+  if (userAgent === undefined) fail(index, 'userAgent', 'is required');
+  else if (typeof userAgent !== 'string') fail(index, 'userAgent', 'must be a string');
+  else if (!userAgent.isWellFormed()) fail(index, 'userAgent', NOT_WELL_FORMED);
+  else if (charLength(userAgent, MAX_USER_AGENT_CHARS) > MAX_USER_AGENT_CHARS) fail(index, 'userAgent', `must be at most ${MAX_USER_AGENT_CHARS} characters`);
+  return ms;
+}
 
+/** Every problem of one entry (empty when it is valid). */
+export function validateEntry(input: unknown, index: number): EntryError[] {
+  const errors: EntryError[] = [];
+  checkEntry(input, index, (i, field, reason) => errors.push({ index: i, field, reason }));
   return errors;
 }
 
@@ -156,16 +171,24 @@ export interface EntriesValidation {
   errors: EntryError[];
 }
 
+/** Collects the problems of many entries: the first `maxErrors`, and how many there were in all. */
+export function problemCollector(maxErrors: number): EntriesValidation & { fail: ProblemSink } {
+  const collected: EntriesValidation & { fail: ProblemSink } = {
+    errorCount: 0,
+    errors: [],
+    fail: (index, field, reason) => {
+      collected.errorCount++;
+      if (collected.errors.length < maxErrors) collected.errors.push({ index, field, reason });
+    },
+  };
+  return collected;
+}
+
 /** Validates every entry; reports the first `maxErrors` problems and how many there were in all. */
 export function validateEntries(entries: readonly unknown[], maxErrors = MAX_REPORTED_ERRORS): EntriesValidation {
-  const errors: EntryError[] = [];
-  let errorCount = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const found = validateEntry(entries[i], i);
-    errorCount += found.length;
-    for (const e of found) if (errors.length < maxErrors) errors.push(e);
-  }
-  return { errorCount, errors };
+  const problems = problemCollector(maxErrors);
+  for (let i = 0; i < entries.length; i++) checkEntry(entries[i], i, problems.fail);
+  return { errorCount: problems.errorCount, errors: problems.errors };
 }
 
 /**

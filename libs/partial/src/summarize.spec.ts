@@ -1,6 +1,6 @@
 import { LogEntry, UserAgentClassifier, userAgentFamily } from '@pipeline/entry';
 import { parsePartial, serializePartial } from '@pipeline/contract';
-import { parseRawBatch, parseSummary, serializeSummary, summarizeEntries, summarizeRawBatch } from './summarize';
+import { parseSummary, serializeSummary, summarizeEntries, summarizeRawBatch } from './summarize';
 
 const opts = (familyOf: (ua: string) => string) => ({ familyOf, maxPartialBytes: 512 * 1024 });
 
@@ -114,15 +114,26 @@ describe('summarizeEntries', () => {
   });
 });
 
-describe('parseRawBatch', () => {
-  it('accepts a stored batch, ignores extra fields and upper-cases methods', () => {
+describe('summarizeRawBatch reading a stored body', () => {
+  it('ignores extra fields and upper-cases methods', () => {
     const text = JSON.stringify([{ receivedAt: '2025-12-28T18:03:00Z', method: 'get', path: '/', userAgent: '', extra: 1 }]);
-    expect(parseRawBatch(text)).toEqual({ ok: true, value: [{ receivedAt: '2025-12-28T18:03:00Z', method: 'GET', path: '/', userAgent: '' }] });
+    const r = summarizeRawBatch(ref, text, opts(userAgentFamily));
+    expect(r.ok && r.value.partials[0].requestsByPath).toEqual({ 'GET /': 1 });
   });
 
   it('tolerates a byte-order mark', () => {
     const text = '\ufeff' + JSON.stringify([entry('2025-12-28T18:03:00Z')]);
-    expect(parseRawBatch(text).ok).toBe(true);
+    expect(summarizeRawBatch(ref, text, opts(userAgentFamily)).ok).toBe(true);
+  });
+
+  it('summarizes exactly as summarizeEntries does', () => {
+    const methods = ['get', 'POST', 'Delete'];
+    const zones = ['Z', '+02:00', '-05:30', 'z'];
+    const entries = Array.from({ length: 400 }, (_, i) =>
+      entry(`2025-12-28T${String(10 + (i % 5)).padStart(2, '0')}:${String((i * 7) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.${i % 1000}${zones[i % 4]}`, `/p${i % 13}?q=${i}`, ['curl/8.5.0', 'Wget/1.21.4', ''][i % 3]),
+    ).map((e, i) => ({ ...e, method: methods[i % 3] }));
+    const r = summarizeRawBatch(ref, JSON.stringify(entries), opts(userAgentFamily));
+    expect(r.ok && serializeSummary(r.value)).toBe(serializeSummary(summarizeEntries(ref, entries, opts(userAgentFamily))));
   });
 
   it.each([
@@ -135,7 +146,7 @@ describe('parseRawBatch', () => {
     ['a missing user agent', JSON.stringify([{ receivedAt: '2025-12-28T18:03:00Z', method: 'GET', path: '/' }]), /entry 0 userAgent/],
     ['a non-object entry', JSON.stringify([1]), /entry 0/],
   ])('refuses %s with a reason', (_label, text, reason) => {
-    const r = parseRawBatch(text);
+    const r = summarizeRawBatch(ref, text, opts(userAgentFamily));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(reason);
   });

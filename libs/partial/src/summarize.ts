@@ -1,4 +1,4 @@
-import { LogEntry, normalizeEntry, toLogEntry, validateEntries } from '@pipeline/entry';
+import { EntriesValidation, LogEntry, NormalizedEntry, normalizeEntries, normalizeEntry } from '@pipeline/entry';
 import { formatMinute } from '@pipeline/window';
 import { Parsed, Partial, parsePartial, serializePartial, sortedCounts } from '@pipeline/contract';
 import { splitPartial } from './split';
@@ -45,9 +45,17 @@ const toCounts = (m: Map<string, number>): Record<string, number> => sortedCount
  * entries always give byte-identical JSON, whatever their order in the batch.
  */
 export function summarizeEntries(ref: BatchRef, entries: readonly LogEntry[], options: SummarizeOptions): Summary {
+  return summarizeNormalized(
+    ref,
+    entries.map((e) => normalizeEntry(e, options.familyOf)),
+    options,
+  );
+}
+
+/** summarizeEntries for entries already normalized. */
+function summarizeNormalized(ref: BatchRef, entries: readonly NormalizedEntry[], options: SummarizeOptions): Summary {
   const minutes = new Map<number, MinuteCounts>();
-  for (const entry of entries) {
-    const n = normalizeEntry(entry, options.familyOf);
+  for (const n of entries) {
     const start = n.windowStartMs;
     let counts = minutes.get(start);
     if (!counts) {
@@ -77,12 +85,8 @@ export function summarizeEntries(ref: BatchRef, entries: readonly LogEntry[], op
   return { v: 1, customerId: ref.customerId, batchId: ref.batchId, entries: entries.length, partials };
 }
 
-/**
- * Decodes a stored raw batch (the JSON array as the client sent it) and validates it again with
- * the ingestion rules. Ingestion only stores valid batches, so a failure here means the object
- * is damaged or foreign: the reason says which, and nothing throws.
- */
-export function parseRawBatch(text: string): ParseResult<LogEntry[]> {
+/** The JSON array of a stored raw batch, or why it is not one. */
+function decodeRawBatch(text: string): ParseResult<unknown[]> {
   let input: unknown;
   try {
     // A byte-order mark is not JSON but is what some clients put in front of it.
@@ -92,19 +96,26 @@ export function parseRawBatch(text: string): ParseResult<LogEntry[]> {
   }
   if (!Array.isArray(input)) return { ok: false, reason: 'raw batch is not a JSON array' };
   if (input.length === 0) return { ok: false, reason: 'raw batch is empty' };
-  const { errorCount, errors } = validateEntries(input, 1);
-  if (errorCount > 0) {
-    const [first] = errors;
-    return { ok: false, reason: `raw batch has ${errorCount} invalid field(s); first: entry ${first.index} ${first.field} ${first.reason}`.replace(/\s+/g, ' ') };
-  }
-  return { ok: true, value: input.map((e) => toLogEntry(e as Record<string, unknown>)) };
+  return { ok: true, value: input };
 }
 
-/** parseRawBatch then summarizeEntries. */
+const invalidEntries = ({ errorCount, errors: [first] }: EntriesValidation): { ok: false; reason: string } => ({
+  ok: false,
+  reason: `raw batch has ${errorCount} invalid field(s); first: entry ${first.index} ${first.field} ${first.reason}`.replace(/\s+/g, ' '),
+});
+
+/**
+ * Decodes a stored raw batch (the JSON array as the client sent it), validates it again with the
+ * ingestion rules and summarizes it, reading each entry once. Ingestion only stores valid
+ * batches, so a failure here means the object is damaged or foreign: the reason says which, and
+ * nothing throws.
+ */
 export function summarizeRawBatch(ref: BatchRef, text: string, options: SummarizeOptions): ParseResult<Summary> {
-  const parsed = parseRawBatch(text);
-  if (!parsed.ok) return parsed;
-  return { ok: true, value: summarizeEntries(ref, parsed.value, options) };
+  const decoded = decodeRawBatch(text);
+  if (!decoded.ok) return decoded;
+  const normalized = normalizeEntries(decoded.value, options.familyOf, 1);
+  if (!normalized.ok) return invalidEntries(normalized);
+  return { ok: true, value: summarizeNormalized(ref, normalized.entries, options) };
 }
 
 /** The canonical JSON of a summary (the object stored under `summaries/`). */
