@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BATCH_INGESTED_HEADERS, BatchIngestedEvent, insightEventMessage, parseBatchIngestedEvent, summaryKey } from '@pipeline/contract';
+import { BATCH_INGESTED_HEADERS, BatchIngestedEvent, insightEventKey, parseBatchIngestedEvent, serializePartial, summaryKey } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
 import type { ConsumedMessage, EventPublisher, MessageHandler, Rejection } from '@pipeline/kafka';
 import { parseSummary, serializeSummary, Summary, summarizeRawBatch } from '@pipeline/partial';
@@ -34,6 +34,12 @@ function inlineBody(msg: ConsumedMessage): Buffer | undefined {
   const header = msg.headers[BATCH_INGESTED_HEADERS.rawBody];
   const value = Array.isArray(header) ? header[0] : header;
   return value === undefined ? undefined : Buffer.isBuffer(value) ? value : Buffer.from(value);
+}
+
+interface SummaryToSend {
+  outcome: 'summarized' | 'replayed';
+  summary: Summary;
+  partialsJson: string[];
 }
 
 /** Average bytes of an entry in a raw batch, to weigh an event by the memory its batch will take. */
@@ -82,8 +88,11 @@ export class SummarizeHandler implements MessageHandler {
     const result = await this.summaryOf(event, inlineBody(msg), log);
     if (result instanceof Poison) return this.refuse(msg, result, event, seconds());
 
-    const { outcome, summary } = result;
-    await this.deps.publisher.publish(this.deps.insightTopic, summary.partials.map(insightEventMessage));
+    const { outcome, summary, partialsJson } = result;
+    await this.deps.publisher.publish(
+      this.deps.insightTopic,
+      summary.partials.map((p, i) => ({ key: insightEventKey(p), value: partialsJson[i] })),
+    );
     const s = seconds();
     this.deps.metrics.batches.inc({ outcome });
     this.deps.metrics.entries.inc(summary.entries);
@@ -111,7 +120,8 @@ export class SummarizeHandler implements MessageHandler {
     return parsed.ok ? parsed.value : new Poison('event_invalid', `event invalid: ${parsed.reason}`);
   }
 
-  private async summaryOf(event: BatchIngestedEvent, inline: Buffer | undefined, log: Logger): Promise<{ outcome: 'summarized' | 'replayed'; summary: Summary } | Poison> {
+  /** The batch's summary (the stored one on a redelivery), with its partials' canonical JSON: serialized once, stored and sent. */
+  private async summaryOf(event: BatchIngestedEvent, inline: Buffer | undefined, log: Logger): Promise<SummaryToSend | Poison> {
     const { store } = this.deps;
     const ref = { customerId: event.customerId, batchId: event.batchId };
 
@@ -138,21 +148,22 @@ export class SummarizeHandler implements MessageHandler {
     }
 
     const key = summaryKey(event.customerId, event.batchId);
-    const put = await store.putIfAbsent(key, Buffer.from(serializeSummary(fresh.value)), { entries: String(fresh.value.entries), 'raw-sha256': event.sha256 });
-    if (put.status === 'created') return { outcome: 'summarized', summary: fresh.value };
+    const partialsJson = fresh.value.partials.map(serializePartial);
+    const put = await store.putIfAbsent(key, Buffer.from(serializeSummary(fresh.value, partialsJson)), { entries: String(fresh.value.entries), 'raw-sha256': event.sha256 });
+    if (put.status === 'created') return { outcome: 'summarized', summary: fresh.value, partialsJson };
 
     // Summarized before (a redelivery): send what was stored, so every delivery sends the same
     // bytes, split the same way, even if this build would classify a user agent differently.
     const stored = await store.get(key);
     if (stored === null) {
       log.warn({ key }, 'summary reported as existing but could not be read; using the fresh one');
-      return { outcome: 'replayed', summary: fresh.value };
+      return { outcome: 'replayed', summary: fresh.value, partialsJson };
     }
     const parsed = parseSummary(stored.body.toString('utf8'), ref);
     if (!parsed.ok) {
       log.error({ key, reason: parsed.reason }, 'stored summary unreadable; using the fresh one');
-      return { outcome: 'replayed', summary: fresh.value };
+      return { outcome: 'replayed', summary: fresh.value, partialsJson };
     }
-    return { outcome: 'replayed', summary: parsed.value };
+    return { outcome: 'replayed', summary: parsed.value, partialsJson: parsed.value.partials.map(serializePartial) };
   }
 }

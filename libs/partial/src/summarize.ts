@@ -118,9 +118,12 @@ export function summarizeRawBatch(ref: BatchRef, text: string, options: Summariz
   return { ok: true, value: summarizeNormalized(ref, normalized.entries, options) };
 }
 
-/** The canonical JSON of a summary (the object stored under `summaries/`). */
-export function serializeSummary(s: Summary): string {
-  const partials = s.partials.map(serializePartial).join(',');
+/**
+ * The canonical JSON of a summary (the object stored under `summaries/`). `partialsJson`: the
+ * partials' canonical JSON when the caller has it already (it sends the same bytes to Kafka).
+ */
+export function serializeSummary(s: Summary, partialsJson: readonly string[] = s.partials.map(serializePartial)): string {
+  const partials = partialsJson.join(',');
   return `{"v":1,"customerId":${JSON.stringify(s.customerId)},"batchId":${JSON.stringify(s.batchId)},"entries":${s.entries},"partials":[${partials}]}`;
 }
 
