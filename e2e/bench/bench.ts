@@ -43,7 +43,7 @@ export function changedSettings(env: NodeJS.ProcessEnv = process.env): string[] 
 
 export const SETTINGS = {
   sections: parseSections(process.env.BENCH_SECTIONS),
-  warmupSeconds: num('BENCH_WARMUP_SECONDS', 20),
+  warmupSeconds: num('BENCH_WARMUP_SECONDS', 60),
   idlePosts: num('BENCH_IDLE_POSTS', 500),
   idleGapMs: num('BENCH_IDLE_GAP_MS', 20),
   s001InFlight: list('BENCH_S001_IN_FLIGHT', [2, 8]),
