@@ -1,13 +1,14 @@
 // Bundles the benchmark (TypeScript, workspace aliases) with the same esbuild setup as the apps
-// and runs it: `npm run bench` / `nx run e2e:bench`. Options are environment variables; see
-// e2e/README.md.
+// and runs it: `npm run bench` / `nx run e2e:bench`, or with `domain` the in-process one
+// (`npm run bench:domain`). Options are environment variables; see e2e/README.md.
 const path = require('node:path');
 const { bundle, root } = require('../../infra/build/bundle');
 
 // Three levels below the root, like the apps' sources, so that repository paths resolve the same.
-const outfile = path.join(root, 'dist', 'e2e', 'bench', 'bench.js');
+const name = process.argv[2] === 'domain' ? 'domain' : 'bench';
+const outfile = path.join(root, 'dist', 'e2e', 'bench', `${name}.js`);
 
-bundle(path.join(__dirname, 'bench.ts'), outfile)
+bundle(path.join(__dirname, `${name}.ts`), outfile)
   .then(() => require(outfile).main())
   .then(
     (code) => process.exit(code ?? 0),
