@@ -2,7 +2,7 @@
 // Throughput and freshness of one window-aggregator instance against the local Kafka and
 // ClickHouse (loopback only).
 //
-//   node infra/build/build-app.js window-aggregator && node e2e/load/aggregator-throughput.js
+//   (source infra/local/lib.sh; test_env; node infra/build/build-app.js window-aggregator && node e2e/load/aggregator-throughput.js)
 //
 // 1. Throughput (MODES=mixed,scenario001): a backlog of partials is produced before the service
 //    starts; the span from the moment its consumer group is stable to the last partial written is
@@ -23,7 +23,7 @@
 'use strict';
 const fs = require('node:fs');
 const readline = require('node:readline');
-const { createTopics, deleteTopics, envList, envNumber, kafkaClient, metricSums, percentile, requireLoopback, runScript, spawnService, uniqueId, waitFor } = require('./support');
+const { clickhouseAuth, createTopics, deleteTopics, envList, envNumber, kafkaClient, metricSums, percentile, requireLoopback, runScript, spawnService, uniqueId, waitFor } = require('./support');
 
 const BROKERS = envList('KAFKA_BROKERS', '127.0.0.1:9092');
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
@@ -86,7 +86,7 @@ function scenario001Partials() {
 const message = (p) => ({ key: `${p.customerId}|${p.windowStart}`, value: JSON.stringify(p) });
 
 async function clickhouse(sql) {
-  const res = await fetch(CLICKHOUSE_URL, { method: 'POST', body: sql, signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(CLICKHOUSE_URL, { method: 'POST', body: sql, headers: clickhouseAuth(), signal: AbortSignal.timeout(30_000) });
   const text = await res.text();
   if (!res.ok) throw new Error(`ClickHouse: ${text.slice(0, 300)}`);
   return text

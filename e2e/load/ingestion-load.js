@@ -5,14 +5,14 @@
 // Kafka publish, not a duplicate) to a running service for a fixed time per run, for each batch
 // size and client concurrency, and prints batches/s, entries/s, MB/s and p50/p99 latency.
 //
-//   node e2e/load/ingestion-load.js [--url http://127.0.0.1:8080] [--seconds 15]
-//        [--concurrency 1,4,16] [--sizes small,large] [--customer cus-load]
+//   (set -a; . .stack/credentials.env; node e2e/load/ingestion-load.js [--url http://127.0.0.1:8080] [--seconds 15]
+//        [--concurrency 1,4,16] [--sizes small,large] [--customer cus-load])
 //
 // small = 20-entry batches; large = batches just under the 2 MiB limit. Only loopback targets
 // are accepted: the script is for figures on one machine, never for loading a shared system.
 const http = require('node:http');
 const { performance } = require('node:perf_hooks');
-const { cliArgs, isLoopback, percentile, runScript } = require('./support');
+const { cliArgs, credential, isLoopback, percentile, runScript } = require('./support');
 
 const args = cliArgs();
 const url = new URL(args.url ?? process.env.INGESTION_URL ?? 'http://127.0.0.1:8080');
@@ -20,6 +20,7 @@ const seconds = Math.min(Number(args.seconds ?? 15), 60);
 const concurrencies = String(args.concurrency ?? '1,4,16').split(',').map(Number);
 const sizes = String(args.sizes ?? 'small,large').split(',');
 const customer = args.customer ?? 'cus-load';
+const token = credential('GATEWAY_TOKEN');
 const MAX_REQUESTS_PER_RUN = 200_000;
 const LIMIT = 2 * 1024 * 1024;
 
@@ -73,7 +74,7 @@ function post(agent, body, key) {
         path: '/logs',
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, 'x-customer-id': customer, 'idempotency-key': key },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': body.length, 'x-customer-id': customer, 'idempotency-key': key },
         timeout: 30_000,
       },
       (res) => {

@@ -4,7 +4,7 @@
 // before the service starts, so the measured span is pure consumption: S3 read, summarize,
 // create-only summary write, partials acknowledged, offset committed.
 //
-//   node infra/build/build-app.js batch-summarizer && node e2e/load/summarizer-throughput.js
+//   (source infra/local/lib.sh; test_env; node infra/build/build-app.js batch-summarizer && node e2e/load/summarizer-throughput.js)
 //
 // Modes (MODES=small,large): `small` is scenario 001 (3,200 batches of 20 entries, 64,000 entries);
 // `large` is LARGE_BATCHES batches (default 60) each just under 2 MiB. Prints one JSON line per
@@ -13,7 +13,7 @@
 'use strict';
 const { createHash } = require('node:crypto');
 const { S3Client, CreateBucketCommand, PutObjectCommand, ListObjectsV2Command, DeleteObjectsCommand, DeleteBucketCommand } = require('@aws-sdk/client-s3');
-const { createTopics, deleteTopics, envList, envNumber, kafkaClient, metricSums, requireLoopback, runScript, spawnService, uniqueId, waitFor } = require('./support');
+const { createTopics, credential, deleteTopics, envList, envNumber, kafkaClient, metricSums, requireLoopback, runScript, spawnService, uniqueId, waitFor } = require('./support');
 
 const BROKERS = envList('KAFKA_BROKERS', '127.0.0.1:9092');
 const S3_ENDPOINT = process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000';
@@ -71,7 +71,7 @@ function largeBatches() {
   return out;
 }
 
-const s3 = new S3Client({ endpoint: S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'minioadmin', secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'minioadmin' } });
+const s3 = new S3Client({ endpoint: S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: credential('S3_ACCESS_KEY_ID'), secretAccessKey: credential('S3_SECRET_ACCESS_KEY') } });
 const kafka = kafkaClient('summarizer-throughput', BROKERS);
 const created = { topics: [], buckets: [] };
 

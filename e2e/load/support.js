@@ -26,6 +26,22 @@ function requireLoopback({ brokers = [], urls = {} }) {
   for (const [what, url] of Object.entries(urls)) if (!isLoopback(new URL(url).hostname)) throw new Error(`refusing non-loopback ${what} ${url}`);
 }
 
+/**
+ * A credential from the environment. The stack has no default login, so a missing one is an error
+ * that says where it comes from.
+ */
+function credential(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`${name} is not set: run the script with the stack's credentials, as its first lines show`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/** ClickHouse HTTP headers naming the user of CLICKHOUSE_USER / CLICKHOUSE_PASSWORD. */
+const clickhouseAuth = () => ({ 'X-ClickHouse-User': credential('CLICKHOUSE_USER'), 'X-ClickHouse-Key': credential('CLICKHOUSE_PASSWORD') });
+
 /** A name part no other run uses. */
 const uniqueId = (label) => `${label}-${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 
@@ -160,6 +176,8 @@ function runScript(main, { deadlineMs, cleanup = async () => undefined } = {}) {
 }
 
 module.exports = {
+  clickhouseAuth,
+  credential,
   cliArgs,
   envList,
   envNumber,
