@@ -75,8 +75,11 @@ export class ManagedProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // Both streams write into one file, which is closed once both are: a pipe that ended it on its
+    // own end would make the other's last chunk a write after end (a SIGKILL closes them in any order).
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.once('close', () => log.end());
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     this.child = child;
   }
