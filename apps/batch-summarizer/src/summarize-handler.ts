@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BATCH_INGESTED_HEADERS, BatchIngestedEvent, insightEventKey, parseBatchIngestedEvent, serializePartial, summaryKey } from '@pipeline/contract';
+import { BATCH_INGESTED_HEADERS, BatchIngestedEvent, insightEventMessage, parseBatchIngestedEvent, serializePartial, summaryKey } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
 import type { ConsumedMessage, EventPublisher, MessageHandler, Rejection } from '@pipeline/kafka';
 import { parseSummary, serializeSummary, Summary, summarizeRawBatch } from '@pipeline/partial';
@@ -91,7 +91,7 @@ export class SummarizeHandler implements MessageHandler {
     const { outcome, summary, partialsJson } = result;
     await this.deps.publisher.publish(
       this.deps.insightTopic,
-      summary.partials.map((p, i) => ({ key: insightEventKey(p), value: partialsJson[i] })),
+      summary.partials.map((p, i) => insightEventMessage(p, partialsJson[i])),
     );
     const s = seconds();
     this.deps.metrics.batches.inc({ outcome });

@@ -95,7 +95,7 @@ export function serializePartial(p: Partial): string {
   return JSON.stringify(canonical);
 }
 
-/** The message (key and canonical JSON value) that carries `p`. */
-export function insightEventMessage(p: Partial): { key: string; value: string } {
-  return { key: insightEventKey(p), value: serializePartial(p) };
+/** The message (key and canonical JSON value) that carries `p`; `json`: that value, when the caller has it already. */
+export function insightEventMessage(p: Partial, json = serializePartial(p)): { key: string; value: string } {
+  return { key: insightEventKey(p), value: json };
 }

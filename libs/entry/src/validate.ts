@@ -1,5 +1,4 @@
 import { EARLIEST_EVENT_MS, isStorableEventTime, LATEST_EVENT_MS } from '@pipeline/window';
-import { LogEntry } from './entry';
 
 /** One problem with one entry of a batch: which entry, which field, and why. */
 export interface EntryError {
@@ -189,17 +188,4 @@ export function validateEntries(entries: readonly unknown[], maxErrors = MAX_REP
   const problems = problemCollector(maxErrors);
   for (let i = 0; i < entries.length; i++) checkEntry(entries[i], i, problems.fail);
   return { errorCount: problems.errorCount, errors: problems.errors };
-}
-
-/**
- * The entry as the pipeline uses it: the four fields only, the method upper-cased. Call it on
- * entries that passed validateEntry.
- */
-export function toLogEntry(input: Record<string, unknown>): LogEntry {
-  return {
-    receivedAt: input.receivedAt as string,
-    method: normalizeMethod(input.method as string),
-    path: input.path as string,
-    userAgent: input.userAgent as string,
-  };
 }
