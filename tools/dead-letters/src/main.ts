@@ -5,13 +5,6 @@ import { createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka';
 import { errorMessage, kafkaEnv, loadConfig } from '@pipeline/platform';
 import { deadLetterTopics, list, replay } from './dead-letters';
 
-// kafkajs 2.2.4 arms a timer with a negative delay when a request queue has nothing pending: a
-// harmless warning Node prints on every run, which would bury the listing.
-process.removeAllListeners('warning');
-process.on('warning', (w) => {
-  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
-});
-
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const place = (value: string, previous: { partition: number; offset: string }[] = []) => {
   const p = parsePlace(value);

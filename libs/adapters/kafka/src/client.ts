@@ -2,6 +2,7 @@ import { Kafka, logLevel, LogEntry, Admin, ITopicConfig, SASLOptions } from 'kaf
 import type { Logger } from 'pino';
 import { ConfigError, KafkaEnv } from '@pipeline/platform';
 import { toEventBusError } from './errors';
+import { stopIdleRequestQueuePolling } from './request-queue';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -33,6 +34,7 @@ export function createKafka(s: KafkaSettings, logger?: Logger): Kafka {
   // kafkajs warns at every producer start that its default partitioner changed in v2; the keys of
   // both topics were designed with the v2 partitioner, so the warning carries no information.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  stopIdleRequestQueuePolling();
   return new Kafka({
     clientId: s.clientId,
     brokers: s.brokers,
