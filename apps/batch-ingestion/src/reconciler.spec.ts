@@ -11,6 +11,7 @@ const NOW = Date.parse('2026-01-01T12:00:00Z');
 class Bucket implements Pick<ObjectStore, 'list' | 'head'> {
   readonly objects = new Map<string, { modified: number; metadata: Record<string, string> }>();
   lists = 0;
+  readonly listed: string[] = [];
 
   put(key: string, ageMs: number, metadata: Record<string, string> = {}) {
     this.objects.set(key, { modified: NOW - ageMs, metadata });
@@ -20,6 +21,7 @@ class Bucket implements Pick<ObjectStore, 'list' | 'head'> {
     this.lists++;
     const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || k > options.startAfter)).sort();
     const max = options.maxKeys ?? 1000;
+    this.listed.push(...keys.slice(0, max));
     const objects: ListedObject[] = keys.slice(0, max).map((key) => ({ key, lastModified: new Date(this.objects.get(key)!.modified), size: 1 }));
     return { objects, truncated: keys.length > max };
   }
@@ -97,5 +99,32 @@ describe('Reconciler', () => {
     const { reconciler, sent } = setup(bucket);
     expect(await reconciler.scan()).toMatchObject({ orphans: 1, announced: 0 });
     expect(sent).toEqual([]);
+  });
+
+  it('lists summaries only over the span of raw batches old enough to judge', async () => {
+    const bucket = new Bucket();
+    for (let i = 0; i < 10; i++) {
+      const batchId = `b-${i}`;
+      bucket.put(rawBatchKey('cus-a', batchId), i >= 3 && i <= 5 ? 600_000 : 1_000, meta(1));
+      bucket.put(summaryKey('cus-a', batchId), 0);
+    }
+    const { reconciler, sent } = setup(bucket);
+    expect(await reconciler.scan()).toMatchObject({ scanned: 10, orphans: 0 });
+    expect(bucket.listed.filter((k) => k.startsWith('summaries/'))).toEqual(['summaries/cus-a/b-3.json', 'summaries/cus-a/b-4.json', 'summaries/cus-a/b-5.json', 'summaries/cus-a/b-6.json']);
+    expect(sent).toEqual([]);
+
+    // Summaries outlive their raw batches (a longer retention): more of them than raw batches in
+    // the span takes more than one listing request, and an orphan after them is still found.
+    for (const id of ['b-3a', 'b-3b', 'b-4a', 'b-4b']) bucket.put(summaryKey('cus-a', id), 0);
+    bucket.objects.delete(summaryKey('cus-a', 'b-5'));
+    const third = setup(bucket);
+    expect(await third.reconciler.scan()).toMatchObject({ scanned: 10, orphans: 1, announced: 1 });
+    expect(third.sent.map((m) => m.key)).toEqual(['cus-a|b-5']);
+
+    const young = new Bucket();
+    for (let i = 0; i < 25; i++) young.put(rawBatchKey('cus-a', `y-${String(i).padStart(2, '0')}`), 1_000, meta(1));
+    const second = setup(young);
+    expect(await second.reconciler.scan()).toMatchObject({ scanned: 20, orphans: 0 });
+    expect(young.listed.filter((k) => !k.startsWith('raw/'))).toEqual([]);
   });
 });

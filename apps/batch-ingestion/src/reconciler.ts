@@ -116,17 +116,24 @@ export class Reconciler implements Source {
   private async reconcile(page: ListedObject[], result: ScanResult): Promise<void> {
     result.scanned += page.length;
     this.metrics.scanned.inc(page.length);
-    const summaries = await this.summariesBetween(summaryKeyOfRaw(this.cursor ?? '') ?? SUMMARY_PREFIX, summaryKeyOfRaw(page[page.length - 1].key)!);
     const now = this.now();
-    for (const object of page) {
-      if (now - object.lastModified.getTime() < this.o.minAgeMs) continue;
+    const old = (o: ListedObject) => now - o.lastModified.getTime() >= this.o.minAgeMs;
+    const first = page.findIndex(old);
+    // Listing summaries costs the store as much as listing the raw batches; a page of batches all
+    // too young to judge (a young bucket, a burst) needs none, and only the span of the old ones does.
+    if (first < 0) return;
+    const last = page.findLastIndex(old);
+    const after = first > 0 ? page[first - 1].key : this.cursor;
+    const summaries = await this.summariesBetween(summaryKeyOfRaw(after ?? '') ?? SUMMARY_PREFIX, summaryKeyOfRaw(page[last].key)!, last - first + 1);
+    for (const object of page.slice(first, last + 1)) {
+      if (!old(object)) continue;
       if (summaries.has(summaryKeyOfRaw(object.key)!)) continue;
       const ids = idsOf(object.key);
       if (!ids) continue;
       result.orphans++;
       this.metrics.orphans.inc();
-      const last = this.announced.get(object.key);
-      if (last !== undefined && now - last < this.o.reannounceAfterMs) continue;
+      const previous = this.announced.get(object.key);
+      if (previous !== undefined && now - previous < this.o.reannounceAfterMs) continue;
       if (await this.announce(object.key, ids)) {
         result.announced++;
         this.metrics.announced.inc();
@@ -135,12 +142,12 @@ export class Reconciler implements Source {
     }
   }
 
-  /** Summary keys in (after, upTo]. */
-  private async summariesBetween(after: string, upTo: string): Promise<Set<string>> {
+  /** Summary keys in (after, upTo], where about `expected` are (one per raw batch of the span, one more shows the end). */
+  private async summariesBetween(after: string, upTo: string, expected: number): Promise<Set<string>> {
     const found = new Set<string>();
     let cursor = after;
     for (;;) {
-      const page = await this.o.store.list(SUMMARY_PREFIX, { startAfter: cursor, maxKeys: this.page });
+      const page = await this.o.store.list(SUMMARY_PREFIX, { startAfter: cursor, maxKeys: Math.min(this.page, expected + 1) });
       for (const o of page.objects) {
         if (o.key > upTo) return found;
         found.add(o.key);
