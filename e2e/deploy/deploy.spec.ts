@@ -185,6 +185,8 @@ describe('docker-compose.yml', () => {
     expect([account.MINIO_ROOT_USER, account.MINIO_ROOT_PASSWORD]).toEqual([env('minio').MINIO_ROOT_USER, env('minio').MINIO_ROOT_PASSWORD]);
     expect(account.S3_BUCKET).toBe(env('batch-ingestion').S3_BUCKET);
     expect(hostPort(account.MINIO_URL)).toEqual(['minio', '9000']);
+    // The scanner only applies retention (days): its default one-minute cycle re-reads every stored batch.
+    expect(env('minio').MINIO_SCANNER_SPEED).toBe('slowest');
     const topics = ['TOPIC_BATCH_INGESTED', 'TOPIC_INSIGHT_EVENTS', 'TOPIC_BATCH_INGESTED_DLQ'];
     for (const app of APPS) {
       const vars = env(app);
