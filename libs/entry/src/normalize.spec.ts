@@ -44,6 +44,15 @@ describe('normalizeEntries', () => {
     expect(normalizeEntries(inputs, userAgentFamily)).toEqual({ ok: true, entries: inputs.map((e) => normalizeEntry(e, userAgentFamily)) });
   });
 
+  it('classifies each distinct user agent of a batch once', () => {
+    const asked: string[] = [];
+    const familyOf = (ua: string) => (asked.push(ua), userAgentFamily(ua));
+    const inputs = [valid, { ...valid, userAgent: 'curl/8.5.0' }, valid, { ...valid, path: '/other' }, { ...valid, userAgent: 'curl/8.5.0' }];
+    const r = normalizeEntries(inputs, familyOf);
+    expect(asked).toEqual(['Wget/1.21.4', 'curl/8.5.0']);
+    expect(r).toEqual({ ok: true, entries: inputs.map((e) => normalizeEntry(e, userAgentFamily)) });
+  });
+
   it('reports the problems validateEntries reports, and no entries', () => {
     const inputs = [valid, { ...valid, receivedAt: '2025-02-30T18:03:00Z' }, 7, { ...valid, path: 'x', userAgent: 5 }];
     const r = normalizeEntries(inputs, userAgentFamily, 2);

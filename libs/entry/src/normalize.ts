@@ -32,9 +32,11 @@ export type NormalizedEntries = { ok: true; entries: NormalizedEntry[] } | ({ ok
 export function normalizeEntries(inputs: readonly unknown[], familyOf: (userAgent: string) => string, maxErrors = MAX_REPORTED_ERRORS): NormalizedEntries {
   const problems = problemCollector(maxErrors);
   const entries: NormalizedEntry[] = new Array(inputs.length);
-  // A batch repeats its paths: each key is built once per batch, and counting by the same string
-  // object is cheaper than by a new one per entry.
+  // A batch repeats its paths and agents: each key is built and each family looked up once per
+  // batch (the classifier's LRU bookkeeping cost more than the look-up), and counting by the same
+  // string object is cheaper than by a new one per entry.
   const keys = new Map<string, Map<string, string>>();
+  const families = new Map<string, string>();
   for (let i = 0; i < inputs.length; i++) {
     const ms = checkEntry(inputs[i], i, problems.fail);
     if (problems.errorCount > 0) continue;
@@ -43,7 +45,9 @@ export function normalizeEntries(inputs: readonly unknown[], familyOf: (userAgen
     if (!byPath) keys.set(e.method, (byPath = new Map()));
     let key = byPath.get(e.path);
     if (key === undefined) byPath.set(e.path, (key = pathKey(e.method, e.path)));
-    entries[i] = { windowStartMs: windowStartOf(ms, 'minute'), pathKey: key, userAgentFamily: familyOf(e.userAgent) };
+    let family = families.get(e.userAgent);
+    if (family === undefined) families.set(e.userAgent, (family = familyOf(e.userAgent)));
+    entries[i] = { windowStartMs: windowStartOf(ms, 'minute'), pathKey: key, userAgentFamily: family };
   }
   return problems.errorCount > 0 ? { ok: false, errorCount: problems.errorCount, errors: problems.errors } : { ok: true, entries };
 }
