@@ -1,4 +1,4 @@
-import { AppProcess, removeRunResources, RunResources, sharedStackEnv, startApp } from '@pipeline/testing';
+import { AppProcess, removeRunResources, runResourcesOf, sharedStackEnv, startApp } from '@pipeline/testing';
 import { gatewayToken } from './http';
 import { isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
 
@@ -55,7 +55,7 @@ export async function startNativeStack(options: StackOptions): Promise<Stack> {
     stop: async () => {
       await Promise.allSettled([...apps.values()].map((a) => a.stop()));
       if (process.env.E2E_KEEP === '1') return;
-      for (const failure of await removeRunResources(env as unknown as RunResources)) process.stderr.write(`[e2e] clean-up step failed: ${failure}\n`);
+      for (const failure of await removeRunResources(runResourcesOf(env))) process.stderr.write(`[e2e] clean-up step failed: ${failure}\n`);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { createClient } from '@clickhouse/client';
 import { AppName, AppProcess, startApp } from './apps';
 import { uniqueName } from './paths';
-import { plainIdentifier, removeRunResources, RunResources, sharedStackEnv } from './run-resources';
+import { plainIdentifier, removeRunResources, runResourcesOf, sharedStackEnv } from './run-resources';
 
 /** A row of `minute_aggregates` with its keys and counts zipped into maps. */
 export interface MinuteRow {
@@ -87,7 +87,7 @@ export async function startPipeline(name: string, options: { env?: Record<string
       stop: async () => {
         await Promise.allSettled(started.map((p) => p.stop()));
         await clickhouse.close().catch(() => undefined);
-        await removeRunResources(env as unknown as RunResources);
+        await removeRunResources(runResourcesOf(env));
       },
     };
   } catch (err) {

@@ -55,6 +55,20 @@ export interface RunResources {
   CLICKHOUSE_DATABASE: string;
 }
 
+const RUN_RESOURCE_KEYS = [
+  'KAFKA_BROKERS', 'TOPIC_BATCH_INGESTED', 'TOPIC_INSIGHT_EVENTS', 'TOPIC_BATCH_INGESTED_DLQ', 'TOPIC_INSIGHT_EVENTS_DLQ',
+  'SUMMARIZER_GROUP_ID', 'AGGREGATOR_GROUP_ID', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY',
+  'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
+] as const satisfies readonly Exclude<keyof RunResources, 'S3_REGION'>[];
+
+/** The resources a run's service environment names; a missing name is a mistake of the test kit, said as such. */
+export function runResourcesOf(env: Readonly<Record<string, string | undefined>>): RunResources {
+  const missing = RUN_RESOURCE_KEYS.filter((k) => !env[k]);
+  if (missing.length) throw new Error(`the run's environment does not name ${missing.join(', ')}: nothing to clean up by that name`);
+  const out = Object.fromEntries(RUN_RESOURCE_KEYS.map((k) => [k, env[k]!])) as Omit<RunResources, 'S3_REGION'>;
+  return env.S3_REGION ? { ...out, S3_REGION: env.S3_REGION } : out;
+}
+
 /** A database or table name a test made itself, checked before it reaches SQL. */
 export const plainIdentifier = (name: string) => {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a plain identifier: ${name}`);
