@@ -35,37 +35,21 @@ export function sharedStackEnv(env: NodeJS.ProcessEnv = process.env): Record<str
   };
 }
 
-/** What one run of services created on the shared servers, named by the environment it gave them. */
-export interface RunResources {
-  KAFKA_BROKERS: string;
-  TOPIC_BATCH_INGESTED: string;
-  TOPIC_INSIGHT_EVENTS: string;
-  TOPIC_BATCH_INGESTED_DLQ: string;
-  TOPIC_INSIGHT_EVENTS_DLQ: string;
-  SUMMARIZER_GROUP_ID: string;
-  AGGREGATOR_GROUP_ID: string;
-  S3_ENDPOINT: string;
-  S3_REGION?: string;
-  S3_BUCKET: string;
-  S3_ACCESS_KEY_ID: string;
-  S3_SECRET_ACCESS_KEY: string;
-  CLICKHOUSE_URL: string;
-  CLICKHOUSE_USER: string;
-  CLICKHOUSE_PASSWORD: string;
-  CLICKHOUSE_DATABASE: string;
-}
-
+/** The environment variables that name what one run of services created on the shared servers. */
 const RUN_RESOURCE_KEYS = [
   'KAFKA_BROKERS', 'TOPIC_BATCH_INGESTED', 'TOPIC_INSIGHT_EVENTS', 'TOPIC_BATCH_INGESTED_DLQ', 'TOPIC_INSIGHT_EVENTS_DLQ',
   'SUMMARIZER_GROUP_ID', 'AGGREGATOR_GROUP_ID', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY',
   'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
-] as const satisfies readonly Exclude<keyof RunResources, 'S3_REGION'>[];
+] as const;
+
+/** What one run of services created on the shared servers, named by the environment it gave them. */
+export type RunResources = Record<(typeof RUN_RESOURCE_KEYS)[number], string> & { S3_REGION?: string };
 
 /** The resources a run's service environment names; a missing name is a mistake of the test kit, said as such. */
 export function runResourcesOf(env: Readonly<Record<string, string | undefined>>): RunResources {
   const missing = RUN_RESOURCE_KEYS.filter((k) => !env[k]);
   if (missing.length) throw new Error(`the run's environment does not name ${missing.join(', ')}: nothing to clean up by that name`);
-  const out = Object.fromEntries(RUN_RESOURCE_KEYS.map((k) => [k, env[k]!])) as Omit<RunResources, 'S3_REGION'>;
+  const out = Object.fromEntries(RUN_RESOURCE_KEYS.map((k) => [k, env[k]!])) as Record<(typeof RUN_RESOURCE_KEYS)[number], string>;
   return env.S3_REGION ? { ...out, S3_REGION: env.S3_REGION } : out;
 }
 

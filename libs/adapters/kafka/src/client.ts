@@ -4,6 +4,9 @@ import { ConfigError, KafkaEnv } from '@pipeline/platform';
 import { toEventBusError } from './errors';
 import { stopIdleRequestQueuePolling } from './request-queue';
 
+// Once per process, before any client connects (see request-queue.ts).
+stopIdleRequestQueuePolling();
+
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
@@ -34,7 +37,6 @@ export function createKafka(s: KafkaSettings, logger?: Logger): Kafka {
   // kafkajs warns at every producer start that its default partitioner changed in v2; the keys of
   // both topics were designed with the v2 partitioner, so the warning carries no information.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
-  stopIdleRequestQueuePolling();
   return new Kafka({
     clientId: s.clientId,
     brokers: s.brokers,
