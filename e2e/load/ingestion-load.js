@@ -10,6 +10,9 @@
 //
 // small = 20-entry batches; large = batches just under the 2 MiB limit. Only loopback targets
 // are accepted: the script is for figures on one machine, never for loading a shared system.
+// Every accepted batch stays in the stack's bucket: 2 MiB batches from 4 clients add about 1 GB
+// every 20 s. When MinIO's disk is full it refuses writes (507) and the service answers 503;
+// `infra/local/pipeline clean` removes the local stack's data.
 const http = require('node:http');
 const { performance } = require('node:perf_hooks');
 const { cliArgs, credential, isLoopback, percentile, runScript } = require('./support');

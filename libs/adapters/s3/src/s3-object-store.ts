@@ -7,12 +7,12 @@ import {
   PutBucketLifecycleConfigurationCommand,
   ListObjectsV2Command,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
 import { errorMessage, S3Env } from '@pipeline/platform';
 import { errorCodeOf, metadataOf, ObjectHttpClient, ObjectResponse } from './object-http';
+import { s3Failure, statusOf } from './failure';
 import { ExpiryRule, planLifecycle } from './lifecycle';
 import { ListedObject, ObjectStore, ObjectStoreError, PutOutcome, StoredObject } from './object-store';
 
@@ -56,9 +56,6 @@ export function createS3Client(s: S3Settings): S3Client {
   });
 }
 
-const statusOf = (err: unknown) =>
-  err instanceof S3ServiceException ? err.$metadata?.httpStatusCode : (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-
 /**
  * S3 for the pipeline: object reads and writes on the request path through ObjectHttpClient,
  * bucket-level operations (create, list, probe) through the AWS SDK.
@@ -81,14 +78,14 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       // MinIO answers 403, not 404, to an account limited to a bucket that does not exist yet.
       const status = statusOf(err);
-      if (status !== 404 && status !== 403) throw this.unavailable('HeadBucket', err);
+      if (status !== 404 && status !== 403) throw s3Failure('HeadBucket', err);
     }
     try {
       await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       const name = (err as Error).name;
       // Another instance may create it between our HEAD and CREATE.
-      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw this.unavailable('CreateBucket', err);
+      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw s3Failure('CreateBucket', err);
     }
   }
 
@@ -103,7 +100,7 @@ export class S3ObjectStore implements ObjectStore {
       if (plan.length === 0) await this.client.send(new DeleteBucketLifecycleCommand({ Bucket: this.bucket }));
       else await this.client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: plan } }));
     } catch (err) {
-      throw this.unavailable('PutBucketLifecycleConfiguration', err);
+      throw s3Failure('PutBucketLifecycleConfiguration', err);
     }
     return 'updated';
   }
@@ -115,7 +112,7 @@ export class S3ObjectStore implements ObjectStore {
       return out.Rules ?? [];
     } catch (err) {
       if ((err as Error)?.name === 'NoSuchLifecycleConfiguration') return [];
-      throw this.unavailable('GetBucketLifecycleConfiguration', err);
+      throw s3Failure('GetBucketLifecycleConfiguration', err);
     }
   }
 
@@ -156,7 +153,7 @@ export class S3ObjectStore implements ObjectStore {
       const objects = (out.Contents ?? []).filter((o) => o.Key).map((o) => ({ key: o.Key!, lastModified: o.LastModified ?? new Date(0), size: o.Size ?? 0 }));
       return { objects, truncated: out.IsTruncated === true };
     } catch (err) {
-      throw this.unavailable('ListObjectsV2', err);
+      throw s3Failure('ListObjectsV2', err);
     }
   }
 
@@ -164,7 +161,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
-      throw this.unavailable('HeadBucket', err);
+      throw s3Failure('HeadBucket', err);
     }
   }
 
@@ -182,22 +179,9 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** An answer other than the expected ones, typed like the SDK's errors below. */
+  /** An answer other than the expected ones, typed like the SDK's errors so that s3Failure judges both alike. */
   private refused(op: string, res: ObjectResponse): ObjectStoreError {
     const name = errorCodeOf(res.body) ?? 'Error';
-    return this.unavailable(op, Object.assign(new Error(name), { name, $metadata: { httpStatusCode: res.status } }));
-  }
-
-  /**
-   * The one place where an S3 failure becomes a retry decision: only a refusal of the request
-   * itself (malformed, too large) is permanent; an outage, throttling, a missing bucket or denied
-   * credentials fail every request alike and are waited out.
-   */
-  private unavailable(op: string, err: unknown): ObjectStoreError {
-    const status = statusOf(err);
-    const name = (err as Error)?.name ?? 'Error';
-    const detail = status ? `HTTP ${status} ${name}` : errorMessage(err);
-    const refused = status === 400 || status === 411 || status === 413 || status === 414;
-    return new ObjectStoreError(!refused, status ? `${status}_${name}` : 'unavailable', `S3 ${op} failed: ${detail}`, err);
+    return s3Failure(op, Object.assign(new Error(name), { name, $metadata: { httpStatusCode: res.status } }));
   }
 }
