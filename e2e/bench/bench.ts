@@ -6,7 +6,8 @@ import { apiEntryStream, JSON_CONTENT_TYPE, jsonBody, Send } from '../scenarios'
 import { AggregateReader } from '../support/aggregates';
 import { IngestClient } from '../support/http';
 import { Progress } from '../support/progress';
-import { SERVICES, Stack, startStack, targetMode } from '../support/stack';
+import { SERVICES, Stack, targetMode } from '../support/stack';
+import { startStack } from '../support/start-stack';
 import { BenchContext, currentCommit, ensureServices, LagReader, runSection, sleep, waitQuiet } from './context';
 import { benchmarkChartPng } from './dashboard';
 import { Meter } from './meter';

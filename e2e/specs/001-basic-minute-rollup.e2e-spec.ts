@@ -1,6 +1,7 @@
 import { expectedStatuses, scenario001, windowsOf } from '../scenarios';
 import { runScenario } from '../support/run';
-import { Stack, startStack } from '../support/stack';
+import { Stack } from '../support/stack';
+import { startStack } from '../support/start-stack';
 import { printSummary } from '../support/summary';
 
 /** The reference scenario, exactly as specified: 5,200 sends, 2 in flight, four exact minutes. */

@@ -1,6 +1,7 @@
 import { MAX_BODY_BYTES, scenarioLargeBatches } from '../scenarios';
 import { runScenario } from '../support/run';
-import { Stack, startStack } from '../support/stack';
+import { Stack } from '../support/stack';
+import { startStack } from '../support/start-stack';
 import { printSummary } from '../support/summary';
 import { EXACT, finalAnswers, SCENARIO_TIMEOUT_MS, STACK_TIMEOUT_MS, verdict } from './scenario-spec';
 

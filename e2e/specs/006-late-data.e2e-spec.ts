@@ -1,7 +1,8 @@
 import { expectedResults, LATE_MINUTE, scenarioLateData, windowsOf } from '../scenarios';
 import { LATE_EVENTS, scrapeMetrics, sumMetric } from '../support/metrics';
 import { runScenario } from '../support/run';
-import { Stack, startStack } from '../support/stack';
+import { Stack } from '../support/stack';
+import { startStack } from '../support/start-stack';
 import { printSummary } from '../support/summary';
 import { EXACT, SCENARIO_TIMEOUT_MS, STACK_TIMEOUT_MS, verdict } from './scenario-spec';
 

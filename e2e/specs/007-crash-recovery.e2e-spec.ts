@@ -2,7 +2,8 @@ import { scenario001, seededRandom } from '../scenarios';
 import { externalStack } from '../support/external-stack';
 import { Progress } from '../support/progress';
 import { runScenario } from '../support/run';
-import { InfrastructureName, ServiceName, SERVICES, Stack, startStack, targetMode } from '../support/stack';
+import { InfrastructureName, ServiceName, SERVICES, Stack, targetMode } from '../support/stack';
+import { startStack } from '../support/start-stack';
 import { printSummary } from '../support/summary';
 import { EXACT, finalAnswers, SCENARIO_TIMEOUT_MS, STACK_TIMEOUT_MS, verdict } from './scenario-spec';
 

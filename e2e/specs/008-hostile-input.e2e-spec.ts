@@ -6,7 +6,8 @@ import { expectedResults, JSON_CONTENT_TYPE, jsonBody, scenarioHostileInput } fr
 import { AggregateReader } from '../support/aggregates';
 import { IngestClient } from '../support/http';
 import { runScenario } from '../support/run';
-import { Stack, startStack, StackWire } from '../support/stack';
+import { Stack, StackWire } from '../support/stack';
+import { startStack } from '../support/start-stack';
 import { printSummary } from '../support/summary';
 import { EXACT, finalAnswers, SCENARIO_TIMEOUT_MS, STACK_TIMEOUT_MS, verdict } from './scenario-spec';
 
