@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, ImageName, Wait, WaitStrategy } from 'testcontainers';
 import { ComposeFile, ComposeService, environmentOf, Environment, loadCompose, loadComposeRaw, parseEnvFile, ROOT } from '../deploy/compose';
 import { LABELS, removeRun, runFilter } from './containers';
+import { containerView } from './docker-inspect';
 import { gatewayToken } from './http';
 import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
 
@@ -173,19 +174,17 @@ async function find(run: string, stack: string): Promise<Map<string, Running>> {
   for (const info of await docker.listContainers({ all: true, filters: runFilter(run, stack) })) {
     const inspect = await docker.getContainer(info.Id).inspect();
     if (!inspect.State.Running) throw new Error(`container ${inspect.Name} of the e2e run ${run} is not running (${inspect.State.Status}); see docker logs ${info.Id.slice(0, 12)}`);
-    const bindings = (inspect.HostConfig.PortBindings ?? {}) as Record<string, { HostPort?: string }[]>;
+    const view = containerView(inspect);
     found.set(info.Labels[LABELS.service], {
-      id: info.Id,
-      name: inspect.Name.replace(/^\//, ''),
-      env: Object.fromEntries((inspect.Config.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-      port: (containerPort) => {
-        const port = Number(bindings[`${containerPort}/tcp`]?.[0]?.HostPort);
-        if (!port) throw new Error(`container ${inspect.Name} publishes no port ${containerPort}`);
-        return port;
-      },
+      ...view,
+      port: (containerPort) => view.port(containerPort) ?? missingPort(view.name, containerPort),
     });
   }
   return found;
+}
+
+function missingPort(container: string, containerPort: number): never {
+  throw new Error(`container ${container} publishes no port ${containerPort}`);
 }
 
 /** Every image the stack runs must be on the engine: the containers target never builds or pulls the services. */

@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { containerView, ContainerView, InspectedContainer } from './docker-inspect';
 import { InfrastructureControl, ServiceControl, ServiceName, SERVICES, Stack, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
 
 /** Runs are told apart on a shared stack by a suffix on every customer id. */
@@ -13,20 +14,11 @@ function runSuffix(env: NodeJS.ProcessEnv): string {
   return uniqueCustomerSuffix();
 }
 
-/** A container of a docker-compose project, as `docker inspect` shows it. */
-interface ComposeContainer {
-  id: string;
-  name: string;
-  env: Record<string, string>;
-  /** The host port a container port is published on (from its configuration: known while it is down too). */
-  port(containerPort: number): number | undefined;
-}
-
 const execFileAsync = promisify(execFile);
 const docker = (args: string[]) => execFileAsync('docker', args, { timeout: 120_000 });
 
 /** The containers of a docker-compose project by service, found by compose's own labels. */
-function composeProject(project: string): Map<string, ComposeContainer> {
+function composeProject(project: string): Map<string, ContainerView> {
   const run = (args: string[]) => {
     const r = spawnSync('docker', args, { encoding: 'utf8', timeout: 30_000 });
     if (r.error || r.status !== 0) throw new Error(`docker ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()}`);
@@ -34,24 +26,11 @@ function composeProject(project: string): Map<string, ComposeContainer> {
   };
   const ids = run(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]).split('\n').filter(Boolean);
   if (ids.length === 0) throw new Error(`E2E_COMPOSE_PROJECT=${project}: no containers of that docker-compose project (start it with docker-compose -p ${project} up -d)`);
-  const found = new Map<string, ComposeContainer>();
-  for (const c of JSON.parse(run(['inspect', ...ids])) as DockerInspect[]) {
-    const bindings = c.HostConfig.PortBindings ?? {};
-    found.set(c.Config.Labels['com.docker.compose.service'], {
-      id: c.Id,
-      name: c.Name.replace(/^\//, ''),
-      env: Object.fromEntries((c.Config.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-      port: (containerPort) => Number(bindings[`${containerPort}/tcp`]?.[0]?.HostPort) || undefined,
-    });
+  const found = new Map<string, ContainerView>();
+  for (const c of JSON.parse(run(['inspect', ...ids])) as (InspectedContainer & { Config: { Labels: Record<string, string> } })[]) {
+    found.set(c.Config.Labels['com.docker.compose.service'], containerView(c));
   }
   return found;
-}
-
-interface DockerInspect {
-  Id: string;
-  Name: string;
-  Config: { Env?: string[]; Labels: Record<string, string> };
-  HostConfig: { PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[]> | null };
 }
 
 /** A login the stack has and this run was not told: the stack has no default one to guess. */
