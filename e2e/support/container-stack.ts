@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, ImageName, Wait, WaitStrategy } from 'testcontainers';
 import { ComposeFile, ComposeService, environmentOf, Environment, loadCompose, loadComposeRaw, parseEnvFile, ROOT } from '../deploy/compose';
 import { LABELS, removeRun, runFilter } from './containers';
-import { containerView } from './docker-inspect';
+import { containerView, ContainerView } from './docker-inspect';
 import { gatewayToken } from './http';
 import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
 
@@ -36,13 +36,8 @@ export function composeEnvironment(env: NodeJS.ProcessEnv = process.env): Enviro
 }
 
 /** A container as found on the engine: enough to reach it, read its settings and kill it. */
-interface Running {
-  id: string;
-  name: string;
-  env: Record<string, string>;
-  /** The host port (on 127.0.0.1) a container port is published on. */
-  port(containerPort: number): number;
-}
+/** A running container of the stack: every port it is asked for is published (on 127.0.0.1). */
+type Running = Omit<ContainerView, 'port'> & { port(containerPort: number): number };
 
 /** Published ports on the loopback interface only, like docker-compose.yml's. */
 class LoopbackContainer extends GenericContainer {

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
-import { errorMessage, S3Env } from '@pipeline/platform';
+import { S3Env } from '@pipeline/platform';
 import { errorCodeOf, metadataOf, ObjectHttpClient, ObjectResponse } from './object-http';
 import { s3Failure, statusOf } from './failure';
 import { ExpiryRule, planLifecycle } from './lifecycle';
@@ -175,7 +175,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       return await send();
     } catch (err) {
-      throw new ObjectStoreError(true, 'unavailable', `S3 ${op} failed: ${errorMessage(err)}`, err);
+      throw s3Failure(op, err);
     }
   }
 
