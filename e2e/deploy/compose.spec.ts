@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { topicEnv } from '@pipeline/contract';
-import { clickhouseEnv, kafkaEnv, s3Env, serviceEnv } from '@pipeline/platform';
+import { clickhouseEnv, kafkaEnv, retentionEnv, s3Env, serviceEnv } from '@pipeline/platform';
 import { parse } from 'yaml';
 import { appEnvironment, APPS, interpolate, readRepoFile, requiredVariables, ROOT } from './files';
 
@@ -21,7 +21,7 @@ describe('interpolate (docker-compose substitution)', () => {
 });
 
 describe('e2e/compose/e2e.yml (what the e2e runner adds to docker-compose.yml)', () => {
-  const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, topicEnv, s3Env, clickhouseEnv } as Record<string, Record<string, unknown>>;
+  const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, topicEnv, s3Env, clickhouseEnv, retentionEnv } as Record<string, Record<string, unknown>>;
   const override = parse(readRepoFile('e2e/compose/e2e.yml')) as { services: Record<string, { environment?: Record<string, string> }> };
 
   it('sets only variables the configuration of each service reads', () => {

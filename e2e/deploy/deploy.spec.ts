@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { topicEnv } from '@pipeline/contract';
-import { clickhouseEnv, kafkaEnv, loadConfig, s3Env, serviceEnv } from '@pipeline/platform';
+import { clickhouseEnv, kafkaEnv, loadConfig, retentionEnv, s3Env, serviceEnv } from '@pipeline/platform';
 import {
   App,
   appEnvironment,
@@ -26,7 +26,7 @@ import {
  * configuration, the native build, the pinned versions and the locally built images
  * (infra/docker/offline-images).
  */
-const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, topicEnv, s3Env, clickhouseEnv } as Record<string, Record<string, unknown>>;
+const PLATFORM_SHAPES = { serviceEnv, kafkaEnv, topicEnv, s3Env, clickhouseEnv, retentionEnv } as Record<string, Record<string, unknown>>;
 /** Variables with safe defaults that only tune timing, or that are optional; a deployment may leave them out. */
 const TUNING = /(_TIMEOUT_MS|_CLIENT_ID)$|^OPS_(PORT|HOST)$|^KAFKA_(SASL_[A-Z]+|SSL)$/;
 

@@ -1,5 +1,5 @@
 import { topicEnv } from '@pipeline/contract';
-import { kafkaEnv, loadConfig, port, positiveInt, s3Env, serviceEnv } from '@pipeline/platform';
+import { kafkaEnv, loadConfig, port, positiveInt, retentionEnv, s3Env, serviceEnv } from '@pipeline/platform';
 import { z } from 'zod';
 
 export const ingestionEnv = {
@@ -7,6 +7,10 @@ export const ingestionEnv = {
   ...kafkaEnv,
   ...topicEnv,
   ...s3Env,
+  /** CLICKHOUSE_RETENTION_DAYS: entries older than the aggregator's retention are refused with 400 (they would not be kept). */
+  ...retentionEnv,
+  /** Entries further ahead of this server's clock than this are refused with 400 (a client clock gone wrong). */
+  MAX_FUTURE_SKEW_SECONDS: positiveInt(86_400),
   PORT: port(8080),
   /**
    * The gateways allowed to post, by the SHA-256 of their tokens: `name=<hex>[@customer|customer]`,

@@ -1,24 +1,12 @@
 import { BatchEventPublisher, RawBatchStore } from '@pipeline/batch';
-import { Dependency, DependencyError, errorMessage } from '@pipeline/platform';
+import { asDependencyError, Dependency, withDeadline } from '@pipeline/platform';
 import { IngestionMetrics } from './metrics';
 
-/**
- * Rejects with a retryable DependencyError when `promise` has not settled after `ms`; the late
- * outcome is ignored. Errors that are not typed yet (an adapter defect) count as an outage: the
- * client's retry is safe, a 500 would not be.
- */
-export function withDeadline<T>(dependency: Dependency, what: string, promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DependencyError(dependency, true, 'timeout', `${what} did not answer within ${ms} ms`)), ms);
+/** A call on the request path: bounded by a deadline, and typed as a failure of its dependency whatever it throws. */
+const bounded = <T>(dependency: Dependency, what: string, ms: number, fn: () => Promise<T>): Promise<T> =>
+  withDeadline(dependency, what, ms, fn).catch((err) => {
+    throw asDependencyError(dependency, what, err);
   });
-  promise.catch(() => undefined);
-  return Promise.race([promise, deadline])
-    .catch((err) => {
-      throw err instanceof DependencyError ? err : new DependencyError(dependency, true, 'unavailable', `${what} failed: ${errorMessage(err)}`, err);
-    })
-    .finally(() => clearTimeout(timer));
-}
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
@@ -41,7 +29,7 @@ export class MeasuredStore implements RawBatchStore {
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const start = process.hrtime.bigint();
     try {
-      const out = await withDeadline('s3', `S3 ${operation}`, fn(), this.timeoutMs);
+      const out = await bounded('s3', `S3 ${operation}`, this.timeoutMs, fn);
       this.metrics.s3Duration.observe({ operation, result: 'ok' }, seconds(start));
       return out;
     } catch (err) {
@@ -63,7 +51,7 @@ export class MeasuredPublisher implements BatchEventPublisher {
   async publish(topic: string, messages: { key: string; value: string; headers?: Record<string, string | Buffer> }[]): Promise<void> {
     const start = process.hrtime.bigint();
     try {
-      await withDeadline('kafka', 'Kafka publish', this.inner.publish(topic, messages), this.timeoutMs);
+      await bounded('kafka', 'Kafka publish', this.timeoutMs, () => this.inner.publish(topic, messages));
       this.metrics.kafkaDuration.observe({ topic, result: 'ok' }, seconds(start));
     } catch (err) {
       this.metrics.kafkaDuration.observe({ topic, result: 'error' }, seconds(start));

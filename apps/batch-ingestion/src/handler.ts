@@ -18,12 +18,11 @@ import {
   prepareBatch,
 } from '@pipeline/batch';
 import { isBatchId, isCustomerId } from '@pipeline/contract';
-import { DependencyError, errorMessage, isDependencyError } from '@pipeline/platform';
+import type { KeptTimes } from '@pipeline/entry';
+import { DependencyError, errorMessage, failureAnswer, isDependencyError, RETRY_AFTER_SECONDS } from '@pipeline/platform';
 import { readBody } from './body-reader';
 import { BatchOutcome, IngestionMetrics } from './metrics';
 
-/** Seconds a client is asked to wait before retrying after a 503. */
-export const RETRY_AFTER_SECONDS = 2;
 
 export interface Answer {
   status: number;
@@ -54,6 +53,8 @@ export interface IngestionHandlerDeps {
    */
   maxBytesInFlight: number;
   now?: () => string;
+  /** The event times kept now (the aggregator's retention, the allowed clock skew); entries outside are refused. */
+  keptTimes?: () => KeptTimes;
   unannounced?: UnannouncedBatches;
   /** Batches this process stored and announced: their repeats are answered from memory. */
   announced?: AnnouncedBatches;
@@ -131,7 +132,7 @@ export class IngestionHandler {
     if (this.bytesInFlight > 0 && this.bytesInFlight + reserved > this.deps.maxBytesInFlight) {
       return answer(
         'unavailable',
-        { status: 503, body: errorBody('busy', 'Too many batches are being received at once; retry later.'), headers: { 'retry-after': String(RETRY_AFTER_SECONDS) }, unreadBody: true },
+        { status: 503, body: errorBody('busy', 'Too many batches are being received at once; retry later.'), headers: { 'retry-after': String(RETRY_AFTER_SECONDS.unavailable) }, unreadBody: true },
         { reason: 'bytes_in_flight', bytesInFlight: this.bytesInFlight },
       );
     }
@@ -173,7 +174,7 @@ export class IngestionHandler {
     }
     this.deps.metrics.batchBytes.observe(read.body.byteLength);
 
-    const prepared = prepareBatch(checkedHeaders, read.body);
+    const prepared = prepareBatch(checkedHeaders, read.body, this.deps.keptTimes?.());
     if (!prepared.ok) return rejected(prepared.rejection, { bytes: read.body.byteLength });
     const batch = prepared.value;
     Object.assign(log, { batchId: batch.batchId, entries: batch.entries, bytes: batch.bytes });
@@ -182,7 +183,7 @@ export class IngestionHandler {
       return answer('unavailable', {
         status: 503,
         body: errorBody('unavailable', 'Storage or event bus is not ready yet; retry later.'),
-        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS.unavailable) },
       });
     }
 
@@ -222,21 +223,24 @@ type RejectFn = (r: Rejection, extra?: Record<string, unknown>, unreadBody?: boo
 const DEPENDENCY_NAMES: Record<DependencyError['dependency'], string> = { s3: 'Storage', kafka: 'The event bus', clickhouse: 'The analytics store' };
 
 /**
- * The one place where a failure of the durable write or the announcement becomes an answer: an
- * outage (or a racing deletion) is a 503 with Retry-After, and the retry is safe because every
- * step is idempotent; anything else is a 500, also safe to retry, and logged as a defect.
+ * A failure of the durable write or the announcement as an answer, as the shared failure policy
+ * says (failureAnswer): an outage, a store refusing writes, or a racing deletion is a 503 with
+ * Retry-After, and the retry is safe because every step is idempotent; anything else is a 500, also
+ * safe to retry, and logged as a defect.
  */
 function answerFailure(err: unknown, answer: AnswerFn): Answer {
-  if ((isDependencyError(err) && err.retryable) || err instanceof StoredBatchVanishedError) {
+  const failure = err instanceof StoredBatchVanishedError ? { status: 503 as const, retryAfterSeconds: RETRY_AFTER_SECONDS.unavailable } : failureAnswer(err);
+  if (failure.status === 503) {
     const dependency = isDependencyError(err) ? err.dependency : 's3';
+    const refusing = isDependencyError(err) && err.kind === 'refusing';
     return answer(
       'unavailable',
       {
         status: 503,
-        body: errorBody('unavailable', `${DEPENDENCY_NAMES[dependency]} is unavailable; retrying is safe.`),
-        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+        body: errorBody('unavailable', `${DEPENDENCY_NAMES[dependency]} ${refusing ? 'refuses writes for now' : 'is unavailable'}; retrying is safe.`),
+        headers: { 'retry-after': String(failure.retryAfterSeconds) },
       },
-      { dependency, code: isDependencyError(err) ? err.code : 'vanished', err: errorMessage(err) },
+      { dependency, code: isDependencyError(err) ? err.code : 'vanished', kind: isDependencyError(err) ? err.kind : 'unavailable', err: errorMessage(err) },
     );
   }
   return answer('error', { status: 500, body: errorBody('internal_error', 'Unexpected error; retrying is safe.') }, { err });

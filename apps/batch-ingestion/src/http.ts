@@ -4,7 +4,7 @@ import { FastifyReply, FastifyRequest } from 'fastify';
 import { Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { Logger } from 'pino';
-import { logsOpenApiDocument, MAX_BATCH_BYTES } from '@pipeline/batch';
+import { errorCodeOfStatus, logsOpenApiDocument, MAX_BATCH_BYTES } from '@pipeline/batch';
 import { discardRest } from './body-reader';
 import { Answer, IngestionHandler, errorBody } from './handler';
 import { IngestionMetrics } from './metrics';
@@ -45,19 +45,6 @@ export class LogsController {
   }
 }
 
-const CODES: Record<number, string> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  405: 'method_not_allowed',
-  408: 'request_timeout',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  429: 'too_many_requests',
-  503: 'unavailable',
-};
-
 /**
  * Every error leaves as `{ error: { code, message } }`, never a stack trace. Readiness answers are
  * the exception: their 503 body is the health report itself.
@@ -76,7 +63,7 @@ export class JsonErrorFilter implements ExceptionFilter {
         return;
       }
       const message = status === 404 ? `No route for ${request.method} ${request.url.split('?')[0]}` : exception.message;
-      reply.code(status).header('content-type', JSON_TYPE).send(JSON.stringify(errorBody(CODES[status] ?? `http_${status}`, message)));
+      reply.code(status).header('content-type', JSON_TYPE).send(JSON.stringify(errorBody(errorCodeOfStatus(status), message)));
       return;
     }
     this.logger.error({ err: exception, method: request.method, url: request.url }, 'unhandled error');

@@ -1,3 +1,4 @@
+import { keptTimes } from '@pipeline/entry';
 import { GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, IngestRateLimits, MAX_BATCH_BYTES, parseGatewayTokens, RateLimiter, RecentAnnouncements } from '@pipeline/batch';
 import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
 import { ConfigError, errorMessage, ServiceDefinition, Source } from '@pipeline/platform';
@@ -68,6 +69,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       logger: runtime.logger,
       isProvisioned: () => runtime.provisioned,
       bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
+      keptTimes: () => keptTimes(Date.now(), config.CLICKHOUSE_RETENTION_DAYS, config.MAX_FUTURE_SKEW_SECONDS * 1000),
       maxBytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT,
       inlineBodyMaxBytes: config.INGESTION_INLINE_BODY_MAX_BYTES,
       announced: new RecentAnnouncements({ maxBytes: config.INGESTION_ANNOUNCED_MEMORY_BYTES, maxAgeMs: config.INGESTION_ANNOUNCED_MAX_AGE_MS }),

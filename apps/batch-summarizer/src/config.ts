@@ -2,6 +2,7 @@ import { topicEnv } from '@pipeline/contract';
 import { DEFAULT_USER_AGENT_CACHE_SIZE } from '@pipeline/entry';
 import { consumerEnv } from '@pipeline/kafka';
 import { kafkaEnv, loadConfig, port, positiveInt, s3Env, serviceEnv } from '@pipeline/platform';
+import { MIN_PARTIAL_BYTES } from '@pipeline/partial';
 import { z } from 'zod';
 
 export const summarizerEnv = {
@@ -25,9 +26,10 @@ export const summarizerEnv = {
   SUMMARIZER_EVENT_CONCURRENCY: positiveInt(16),
   /**
    * Largest partial sent as one message, in bytes; a minute with more distinct paths is split into
-   * numbered parts. Keep it well below the insight-events topic's max.message.bytes (1 MiB by default).
+   * numbered parts. Keep it well below the insight-events topic's max.message.bytes (1 MiB by default);
+   * at least MIN_PARTIAL_BYTES, so that any entry the door accepts fits a part.
    */
-  SUMMARIZER_MAX_PARTIAL_BYTES: z.coerce.number().int().min(16_384).max(8_388_608).default(512 * 1024),
+  SUMMARIZER_MAX_PARTIAL_BYTES: z.coerce.number().int().min(MIN_PARTIAL_BYTES).max(8_388_608).default(512 * 1024),
   /** Distinct user-agent strings whose family is kept in memory. */
   UA_CACHE_SIZE: positiveInt(DEFAULT_USER_AGENT_CACHE_SIZE),
 };

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { BATCH_INGESTED_HEADERS, BatchIngestedEvent, insightEventMessage, parseBatchIngestedEvent, serializePartial, summaryKey } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
 import type { ConsumedMessage, EventPublisher, MessageHandler, Rejection } from '@pipeline/kafka';
-import { parseSummary, serializeSummary, Summary, summarizeRawBatch } from '@pipeline/partial';
+import { parseSummary, serializeSummary, Summary, summarizeRawBatch, UnsplittablePartialError } from '@pipeline/partial';
 import type { Logger } from '@pipeline/platform';
 import { ObjectStore } from '@pipeline/s3';
 import { SummarizerMetrics } from './metrics';
 
 /** Why an event is refused for good (a closed set: it is a metric label and a dead-letter header). */
-export type PoisonCode = 'event_invalid' | 'object_missing' | 'object_invalid' | 'object_mismatch';
+export type PoisonCode = 'event_invalid' | 'object_missing' | 'object_invalid' | 'object_mismatch' | 'partial_unsplittable';
 
 class Poison {
   constructor(
@@ -141,7 +141,13 @@ export class SummarizeHandler implements MessageHandler {
     } catch {
       return new Poison('object_invalid', `raw batch ${event.objectKey} is not valid UTF-8`);
     }
-    const fresh = summarizeRawBatch(ref, text, { familyOf: this.deps.classifier.familyOf, maxPartialBytes: this.deps.maxPartialBytes });
+    let fresh: ReturnType<typeof summarizeRawBatch>;
+    try {
+      fresh = summarizeRawBatch(ref, text, { familyOf: this.deps.classifier.familyOf, maxPartialBytes: this.deps.maxPartialBytes });
+    } catch (err) {
+      if (err instanceof UnsplittablePartialError) return new Poison(err.code, err.message);
+      throw err;
+    }
     if (!fresh.ok) return new Poison('object_invalid', fresh.reason);
     if (fresh.value.entries !== event.entries) {
       return new Poison('object_mismatch', `raw batch holds ${fresh.value.entries} entries, the event says ${event.entries}`);

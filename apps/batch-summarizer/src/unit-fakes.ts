@@ -14,10 +14,10 @@ export class MemoryStore implements ObjectStore {
   gets = 0;
 
   private maybeFail(key: string) {
-    if (this.unreachable.has(key)) throw new ObjectStoreError(true, 'unavailable', `S3 request for ${key} failed: connect ECONNREFUSED`);
+    if (this.unreachable.has(key)) throw new ObjectStoreError('unavailable', 'unavailable', `S3 request for ${key} failed: connect ECONNREFUSED`);
     if (this.failures > 0) {
       this.failures--;
-      throw new ObjectStoreError(true, 'unavailable', 'S3 GetObject failed: connect ECONNREFUSED');
+      throw new ObjectStoreError('unavailable', 'unavailable', 'S3 GetObject failed: connect ECONNREFUSED');
     }
   }
   async ensureBucket() {}
@@ -52,7 +52,7 @@ export class MemoryPublisher implements EventPublisher {
   async publish(topic: string, messages: OutboundMessage[]) {
     if (this.failures > 0) {
       this.failures--;
-      throw new EventBusError(true, 'timeout', 'Kafka did not acknowledge within 5000 ms');
+      throw new EventBusError('unavailable', 'timeout', 'Kafka did not acknowledge within 5000 ms');
     }
     this.sends.push(messages.length);
     for (const message of messages) this.sent.push({ topic, message });

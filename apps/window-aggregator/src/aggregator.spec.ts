@@ -20,7 +20,7 @@ const partial = (batchId: string, windowStart = '2025-12-28T18:03Z', n = 2, cust
   requestsByUserAgent: { curl: n },
 });
 
-const down = () => new ClickHouseError(true, 'unavailable', 'ClickHouse down');
+const down = () => new ClickHouseError('unavailable', 'unavailable', 'ClickHouse down');
 
 /** window_revisions in memory: every row ever written; the latest revision's counts, the ids of all. */
 class MemoryStore implements WindowStore {
@@ -28,6 +28,8 @@ class MemoryStore implements WindowStore {
   loads = 0;
   failWrites = 0;
   failLoads = 0;
+
+  async probeWrite(): Promise<void> {}
 
   async load(windows: WindowRef[]): Promise<Map<string, WindowState>> {
     this.loads++;
@@ -224,7 +226,7 @@ describe('WindowAggregator', () => {
     const { store, run, dlq } = setup();
     const write = store.write.bind(store);
     store.write = async (states) => {
-      if (states.some((s) => s.byPath.has('GET /refused'))) throw new ClickHouseError(false, 'cannot_parse_input_assertion_failed', 'Code: 27. refused');
+      if (states.some((s) => s.byPath.has('GET /refused'))) throw new ClickHouseError('input', 'cannot_parse_input_assertion_failed', 'Code: 27. refused');
       return write(states);
     };
     const poison = { ...partial('bad'), requestsByPath: { 'GET /refused': 2 } };

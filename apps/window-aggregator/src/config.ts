@@ -1,6 +1,6 @@
 import { topicEnv } from '@pipeline/contract';
 import { consumerEnv } from '@pipeline/kafka';
-import { clickhouseEnv, kafkaEnv, loadConfig, nonNegativeInt, port, positiveInt, serviceEnv } from '@pipeline/platform';
+import { clickhouseEnv, kafkaEnv, loadConfig, nonNegativeInt, port, positiveInt, retentionEnv, serviceEnv } from '@pipeline/platform';
 import { z } from 'zod';
 
 export const aggregatorEnv = {
@@ -28,11 +28,12 @@ export const aggregatorEnv = {
   /** How far (event time) behind the newest window of its partition a written window may still change without counting as late. */
   AGGREGATOR_ALLOWED_LATENESS_SECONDS: nonNegativeInt(300),
   /**
-   * Days a window's revisions (and so its minute, hourly and daily aggregates) are kept, by the age
-   * of the window; 0 keeps everything. Partials of older windows are refused (counted as late and
-   * expired): see "Retention" in docs/semantics.md.
+   * CLICKHOUSE_RETENTION_DAYS: days a window's revisions (and so its minute, hourly and daily
+   * aggregates) are kept, by the age of the window; 0 keeps everything. The ingestion refuses older
+   * entries; partials of windows older than that plus a delivery day are refused here (counted as
+   * late and expired): see "Retention" in docs/semantics.md.
    */
-  CLICKHOUSE_RETENTION_DAYS: nonNegativeInt(0),
+  ...retentionEnv,
   /** `auto`: a table TTL where the server has one (19.6 and later), else a job dropping expired month partitions. */
   CLICKHOUSE_RETENTION_MODE: z.enum(['auto', 'ttl', 'partitions']).default('auto'),
   /** Pause between runs of the partition job (servers without TTL, or CLICKHOUSE_RETENTION_MODE=partitions). */

@@ -625,8 +625,9 @@ describe('retention of window revisions', () => {
   it('the partition job drops exactly the months whose windows are all past the retention, the same on both', async () => {
     const windows = ['2025-10-31 23:59:00', '2025-11-01 00:00:00', '2025-11-30 23:59:00', '2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00'];
     await onBoth((e) => gatewayOf(e).insert('window_revisions', windows.map((w, i) => row(w, `b${i}`))));
-    // Now 2026-01-15, 30 days: windows before 2025-12-16 are closed; November ended 2025-12-01,
-    // 15 days before the horizon, past the grace day; December still holds open windows.
+    // Now 2026-01-15, 30 days: windows before 2025-12-15 are closed (the door's horizon less the
+    // delivery day); November ended 2025-12-01, 14 days before, past the grace day; December still
+    // holds open windows.
     const now = Date.parse('2026-01-15T00:00:00Z');
     const dropped = await onBoth((e) => retention(e, 30, 'partitions', now).dropExpired());
     expectOnBoth(dropped, [202510, 202511]);
@@ -643,7 +644,7 @@ describe('retention of window revisions', () => {
     await gatewayOf(current).insert('window_revisions', [row('2020-03-10 00:00:00', 'ancient'), row(recent, 'recent')]);
     await retention(current, 30, 'auto').prepare();
     const statement = await createStatement(current);
-    expect(statement).toMatch(/TTL .*toIntervalDay\(31\)/);
+    expect(statement).toMatch(/TTL .*toIntervalDay\(32\)/);
     await retention(current, 30, 'auto').prepare();
     expect(await createStatement(current)).toBe(statement);
     const before = await windowsLeft(current);

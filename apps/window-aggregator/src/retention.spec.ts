@@ -8,8 +8,8 @@ describe('ClickHouse retention', () => {
     expect(supportsTableTtl('26.3.9.1')).toBe(true);
   });
 
-  it('expires a month of windows retention plus a grace day after the month ends', () => {
-    expect(ttlExpression(30)).toBe("toDateTime(addMonths(toStartOfMonth(window_start), 1), 'UTC') + toIntervalDay(31)");
+  it('expires a month of windows retention plus the delivery and grace days after the month ends', () => {
+    expect(ttlExpression(30)).toBe("toDateTime(addMonths(toStartOfMonth(window_start), 1), 'UTC') + toIntervalDay(32)");
     expect(() => ttlExpression(Number.NaN)).toThrow();
   });
 

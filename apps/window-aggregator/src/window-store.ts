@@ -1,6 +1,7 @@
 import { AnalyticsStore, sqlDateTimeText, sqlValue } from '@pipeline/clickhouse';
 import { fromRow, StoredWindowRow, toRow, WindowState } from '@pipeline/partial';
 import { parseMinute, windowKey } from '@pipeline/window';
+import { hostname } from 'node:os';
 
 export interface WindowRef {
   customerId: string;
@@ -13,6 +14,8 @@ export interface WindowStore {
   load(windows: WindowRef[]): Promise<Map<string, WindowState>>;
   /** Writes one new revision per state, all in one insert. */
   write(states: WindowState[]): Promise<void>;
+  /** A known-good write beside the revisions (the probe table): resolves when the store takes writes. */
+  probeWrite(): Promise<void>;
 }
 
 /** Keeps a statement well below ClickHouse's default max_query_size (256 KiB) even with 64-char customer ids. */
@@ -44,6 +47,9 @@ const toStoredRow = (r: LatestRow): StoredWindowRow => ({
 
 const distinct = <T>(values: T[]) => [...new Set(values)];
 
+/** Who wrote a probe row: the host and process, for an operator reading the table. */
+const WRITER = `${hostname()}:${process.pid}`;
+
 /** ClickHouse `window_revisions`: one row per revision, the highest revision is the window's truth. */
 export class ClickHouseWindowStore implements WindowStore {
   constructor(
@@ -69,6 +75,10 @@ export class ClickHouseWindowStore implements WindowStore {
       'window_revisions',
       states.map((s) => ({ ...toRow(s), written_at: writtenAt })),
     );
+  }
+
+  async probeWrite(): Promise<void> {
+    await this.clickhouse.insert('write_probe', [{ written_at: sqlDateTimeText(this.clock()), writer: WRITER }]);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { MAX_REPORTED_ERRORS, validateEntries } from '@pipeline/entry';
+import { KeptTimes, MAX_REPORTED_ERRORS, validateEntries } from '@pipeline/entry';
 import { isBatchId, rawBatchKey } from '@pipeline/contract';
 import { BatchHeaders } from './headers';
 import { Checked, accept, reject } from './rejection';
@@ -10,10 +10,11 @@ export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Parses a batch body (already decompressed) and validates every entry. Returns the number of
- * entries; the body itself is what gets stored, byte for byte.
+ * Parses a batch body (already decompressed) and validates every entry, with the event times the
+ * pipeline keeps when given. Returns the number of entries; the body itself is what gets stored,
+ * byte for byte.
  */
-export function parseBatchBody(body: Uint8Array): Checked<{ entries: number }> {
+export function parseBatchBody(body: Uint8Array, kept?: KeptTimes): Checked<{ entries: number }> {
   if (body.byteLength > MAX_BATCH_BYTES) {
     return reject(413, 'payload_too_large', `The body must be at most ${MAX_BATCH_BYTES} bytes.`);
   }
@@ -31,7 +32,7 @@ export function parseBatchBody(body: Uint8Array): Checked<{ entries: number }> {
   }
   if (!Array.isArray(parsed)) return reject(400, 'not_an_array', 'The body must be a JSON array of log entries.');
   if (parsed.length === 0) return reject(400, 'empty_batch', 'The batch must hold at least one entry.');
-  const { errors, errorCount } = validateEntries(parsed, MAX_REPORTED_ERRORS);
+  const { errors, errorCount } = validateEntries(parsed, MAX_REPORTED_ERRORS, kept);
   if (errorCount > 0) {
     return reject(400, 'invalid_entries', `${errorCount} problem(s) in the entries; the batch was not accepted.`, { errors, errorCount });
   }
@@ -64,8 +65,8 @@ export interface PreparedBatch {
 }
 
 /** Headers checked, body parsed: the batch's identity, storage key and digest, or why not. */
-export function prepareBatch(headers: BatchHeaders, body: Uint8Array): Checked<PreparedBatch> {
-  const parsed = parseBatchBody(body);
+export function prepareBatch(headers: BatchHeaders, body: Uint8Array, kept?: KeptTimes): Checked<PreparedBatch> {
+  const parsed = parseBatchBody(body, kept);
   if (!parsed.ok) return parsed;
   const sha256 = sha256Hex(body);
   const batchId = headers.idempotencyKey ?? derivedBatchId(sha256);

@@ -43,6 +43,29 @@ export const SERVICE_ERROR_STATUS = {
 } as const;
 
 export type ServiceErrorCode = keyof typeof SERVICE_ERROR_STATUS;
+
+/**
+ * The code of an error answer by its status, for answers the handler does not make (routing, the
+ * HTTP framework's own checks): the generic code where the contract's tables above have none.
+ * The error filter and the handler thus speak from one list of codes.
+ */
+const GENERIC_ERROR_CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'too_many_requests',
+  500: 'internal_error',
+  503: 'unavailable',
+};
+
+export function errorCodeOfStatus(status: number): string {
+  return GENERIC_ERROR_CODES[status] ?? `http_${status}`;
+}
 /** Every `error.code` POST /logs may answer with. */
 export type ErrorCode = RejectionCode | ServiceErrorCode;
 

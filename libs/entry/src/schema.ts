@@ -1,4 +1,4 @@
-import { HTTP_METHOD_TOKEN, MAX_PATH_CHARS, MAX_USER_AGENT_CHARS, RFC3339_TIMESTAMP, STORABLE_RANGE } from './validate';
+import { HTTP_METHOD_TOKEN, MAX_METHOD_CHARS, MAX_PATH_CHARS, MAX_USER_AGENT_CHARS, RFC3339_TIMESTAMP, STORABLE_RANGE } from './validate';
 
 /** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1) as a plain object. */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -18,13 +18,14 @@ export function logEntrySchema(): JsonSchema {
       receivedAt: {
         type: 'string',
         pattern: RFC3339_TIMESTAMP.source,
-        description: `When the gateway received the request: an RFC 3339 timestamp with Z or an offset (an existing calendar date, no leap second), between ${STORABLE_RANGE} (UTC). Its UTC minute is the entry's window.`,
+        description: `When the gateway received the request: an RFC 3339 timestamp with Z or an offset (an existing calendar date, no leap second), between ${STORABLE_RANGE} (UTC), not older than the retention when one is set and not further in the future than the allowed clock skew (a day by default). Its UTC minute is the entry's window.`,
         examples: ['2025-12-28T18:03:07.123Z', '2025-12-28T19:03:07+01:00'],
       },
       method: {
         type: 'string',
         pattern: HTTP_METHOD_TOKEN.source,
-        description: 'HTTP method (an RFC 9110 token); counted in upper case.',
+        maxLength: MAX_METHOD_CHARS,
+        description: `HTTP method (an RFC 9110 token of at most ${MAX_METHOD_CHARS} characters); counted in upper case.`,
         examples: ['GET', 'post'],
       },
       path: {

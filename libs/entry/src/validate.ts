@@ -1,4 +1,4 @@
-import { EARLIEST_EVENT_MS, isStorableEventTime, LATEST_EVENT_MS } from '@pipeline/window';
+import { EARLIEST_EVENT_MS, isStorableEventTime, LATEST_EVENT_MS, retentionHorizonMs } from '@pipeline/window';
 
 /** One problem with one entry of a batch: which entry, which field, and why. */
 export interface EntryError {
@@ -7,6 +7,8 @@ export interface EntryError {
   reason: string;
 }
 
+/** Every field is bounded, so whatever the door accepts fits every later stage (a partial, a row). */
+export const MAX_METHOD_CHARS = 32;
 export const MAX_PATH_CHARS = 2048;
 export const MAX_USER_AGENT_CHARS = 1024;
 /** How many problems a rejected batch reports; enough to fix a client, small enough to log. */
@@ -101,6 +103,11 @@ export function normalizeMethod(method: string): string {
   return method.toUpperCase();
 }
 
+/** The times kept at `nowMs`: the aggregator's retention (0: none) and the allowed clock skew ahead. */
+export function keptTimes(nowMs: number, retentionDays: number, maxFutureSkewMs: number): KeptTimes {
+  return { earliestMs: retentionHorizonMs(nowMs, retentionDays), latestMs: nowMs + maxFutureSkewMs };
+}
+
 /** Length in Unicode code points, so a limit in characters does not penalize non-BMP text. */
 function charLength(s: string, atMost: number): number {
   if (s.length <= atMost) return s.length; // code points never outnumber UTF-16 units
@@ -119,11 +126,24 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export type ProblemSink = (index: number, field: string, reason: string) => void;
 
 /**
+ * The event times the pipeline will keep, as the door sees them now: not older than the
+ * aggregator's retention (when one is set), not further ahead than the allowed clock skew. Only the
+ * door checks them: a later stage re-reads an accepted batch at a later time and must not refuse it
+ * for having aged.
+ */
+export interface KeptTimes {
+  /** Earliest instant kept (epoch ms); undefined: no retention. */
+  earliestMs?: number;
+  /** Latest instant accepted (epoch ms). */
+  latestMs: number;
+}
+
+/**
  * Checks one entry, telling `fail` each problem (fields other than the four are ignored), and
  * returns its event time in epoch ms, or NaN when `receivedAt` is not a valid one. The one
  * reading of an entry that validating and summarizing share.
  */
-export function checkEntry(input: unknown, index: number, fail: ProblemSink): number {
+export function checkEntry(input: unknown, index: number, fail: ProblemSink, kept?: KeptTimes): number {
   if (!isObject(input)) {
     fail(index, '', 'entry must be a JSON object');
     return NaN;
@@ -136,11 +156,14 @@ export function checkEntry(input: unknown, index: number, fail: ProblemSink): nu
     const parsed = parseTimestamp(receivedAt);
     if (parsed === null) fail(index, 'receivedAt', 'must be an RFC 3339 timestamp with Z or an offset, e.g. 2025-12-28T18:03:07.123Z');
     else if (!isStorableEventTime(parsed)) fail(index, 'receivedAt', `must lie between ${STORABLE_RANGE} (UTC), the times the aggregates can hold exactly`);
+    else if (kept?.earliestMs !== undefined && parsed < kept.earliestMs) fail(index, 'receivedAt', `is older than the retention (before ${new Date(kept.earliestMs).toISOString()}): it would not be kept`);
+    else if (kept && parsed > kept.latestMs) fail(index, 'receivedAt', `is further in the future than the allowed clock skew (after ${new Date(kept.latestMs).toISOString()})`);
     else ms = parsed;
   }
 
   if (method === undefined) fail(index, 'method', 'is required');
   else if (typeof method !== 'string') fail(index, 'method', 'must be a string');
+  else if (method.length > MAX_METHOD_CHARS) fail(index, 'method', `must be at most ${MAX_METHOD_CHARS} characters`);
   else if (!HTTP_METHOD_TOKEN.test(method)) fail(index, 'method', 'must be an HTTP method token, e.g. GET');
 
   if (path === undefined) fail(index, 'path', 'is required');
@@ -157,9 +180,9 @@ export function checkEntry(input: unknown, index: number, fail: ProblemSink): nu
 }
 
 /** Every problem of one entry (empty when it is valid). */
-export function validateEntry(input: unknown, index: number): EntryError[] {
+export function validateEntry(input: unknown, index: number, kept?: KeptTimes): EntryError[] {
   const errors: EntryError[] = [];
-  checkEntry(input, index, (i, field, reason) => errors.push({ index: i, field, reason }));
+  checkEntry(input, index, (i, field, reason) => errors.push({ index: i, field, reason }), kept);
   return errors;
 }
 
@@ -184,8 +207,8 @@ export function problemCollector(maxErrors: number): EntriesValidation & { fail:
 }
 
 /** Validates every entry; reports the first `maxErrors` problems and how many there were in all. */
-export function validateEntries(entries: readonly unknown[], maxErrors = MAX_REPORTED_ERRORS): EntriesValidation {
+export function validateEntries(entries: readonly unknown[], maxErrors = MAX_REPORTED_ERRORS, kept?: KeptTimes): EntriesValidation {
   const problems = problemCollector(maxErrors);
-  for (let i = 0; i < entries.length; i++) checkEntry(entries[i], i, problems.fail);
+  for (let i = 0; i < entries.length; i++) checkEntry(entries[i], i, problems.fail, kept);
   return { errorCount: problems.errorCount, errors: problems.errors };
 }

@@ -15,6 +15,26 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+/**
+ * A partial that cannot be split into parts of the allowed size (one key alone too large, or more
+ * parts than a partial may have). Entries valid at the door never lead here (their fields are
+ * bounded far below a part); a damaged or foreign object might.
+ */
+export class UnsplittablePartialError extends Error {
+  readonly code = 'partial_unsplittable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsplittablePartialError';
+  }
+}
+
+/**
+ * The smallest part size that holds any entry the door accepts: the widest path key (a method of 32
+ * characters, a path of 2,048 characters each escaped as `\u00XX` in JSON: about 12.3 KB) beside
+ * the envelope with every user-agent family the parser knows (a few hundred, about 10 KB).
+ */
+export const MIN_PARTIAL_BYTES = 65_536;
+
 /** Bytes one `"key":count,` pair takes in the canonical JSON. */
 const entryBytes = (key: string, count: number) => utf8Length(JSON.stringify(key)) + 1 + String(count).length + 1;
 
@@ -34,7 +54,7 @@ export function splitPartial(p: Partial, maxBytes: number): Partial[] {
   const room = maxBytes - envelope;
   const paths = Object.keys(p.requestsByPath).sort();
   const widest = Math.max(...paths.map((k) => entryBytes(k, p.requestsByPath[k])));
-  if (widest > room) throw new Error(`cannot split a partial into parts of ${maxBytes} bytes: one path key alone needs ${widest + envelope}`);
+  if (widest > room) throw new UnsplittablePartialError(`cannot split a partial into parts of ${maxBytes} bytes: one path key alone needs ${widest + envelope}`);
 
   const groups: string[][] = [[]];
   let used = 0;
@@ -47,7 +67,7 @@ export function splitPartial(p: Partial, maxBytes: number): Partial[] {
     groups[groups.length - 1].push(key);
     used += bytes;
   }
-  if (groups.length > MAX_PARTS) throw new Error(`a partial of ${paths.length} paths needs more than ${MAX_PARTS} parts of ${maxBytes} bytes`);
+  if (groups.length > MAX_PARTS) throw new UnsplittablePartialError(`a partial of ${paths.length} paths needs more than ${MAX_PARTS} parts of ${maxBytes} bytes`);
 
   const agents = Object.keys(p.requestsByUserAgent).sort();
   const left = agents.map((k) => p.requestsByUserAgent[k]);
@@ -70,7 +90,7 @@ export function splitPartial(p: Partial, maxBytes: number): Partial[] {
     return { ...p, total, requestsByPath, requestsByUserAgent, part: i + 1, parts: groups.length };
   });
   for (const part of parts) {
-    if (utf8Length(serializePartial(part)) > maxBytes) throw new Error(`part ${part.part} of ${part.parts} exceeds ${maxBytes} bytes`);
+    if (utf8Length(serializePartial(part)) > maxBytes) throw new UnsplittablePartialError(`part ${part.part} of ${part.parts} exceeds ${maxBytes} bytes`);
   }
   return parts;
 }

@@ -96,6 +96,14 @@ export const s3Env = {
 };
 export type S3Env = z.infer<z.ZodObject<typeof s3Env>>;
 
+/**
+ * How long window aggregates are kept, in days of event time (0: forever). The aggregator expires
+ * them; the ingestion refuses entries already older than that, so nothing it accepts is dropped later.
+ */
+export const retentionEnv = {
+  CLICKHOUSE_RETENTION_DAYS: nonNegativeInt(0),
+};
+
 export const clickhouseEnv = {
   CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
   CLICKHOUSE_USER: secret('the ClickHouse user the service writes as'),

@@ -1,5 +1,6 @@
 import { Controller, DynamicModule, FactoryProvider, Get, Inject, Module } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import { withTimeout } from './failure';
 
 /** A dependency probe for readiness: resolves when the dependency answers, rejects otherwise. */
 export interface ReadinessCheck {
@@ -9,14 +10,6 @@ export interface ReadinessCheck {
 
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 const PROBE_TIMEOUT_MS = 2_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 @Controller('health')
 export class HealthController {
@@ -38,7 +31,7 @@ export class HealthController {
       this.checks.map((probe) => async () => {
         const indicator = this.indicators.check(probe.name);
         try {
-          await withTimeout(probe.check(), PROBE_TIMEOUT_MS);
+          await withTimeout(PROBE_TIMEOUT_MS, () => probe.check());
           return indicator.up();
         } catch (err) {
           return indicator.down({ message: (err as Error).message });

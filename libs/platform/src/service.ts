@@ -5,11 +5,10 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { ConfigError, loadConfig, ServiceEnv, serviceEnv } from './config';
-import { errorMessage, isDependencyError } from './errors';
+import { errorMessage, isDependencyError, retryUntilStopped } from './failure';
 import { HealthModule, ReadinessCheck } from './health';
 import { createLogger } from './logger';
 import { createRegistry, MetricsModule } from './metrics';
-import { retryUntilStopped } from './retry';
 
 /** What every part of a service shares: its logger, its metrics, and where it is in its life. */
 export interface Runtime {

@@ -1,5 +1,5 @@
 import { DAY_MS } from './minute';
-import { endOfMonthPartition, expiredPartitions, isExpiredWindow, monthPartition, partitionTtlDays, retentionHorizonMs } from './retention';
+import { closingHorizonMs, endOfMonthPartition, expiredPartitions, isExpiredWindow, monthPartition, partitionTtlDays, retentionHorizonMs } from './retention';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -12,10 +12,13 @@ describe('window retention', () => {
     expect(expiredPartitions([197001, 202501], now, 0)).toEqual([]);
   });
 
-  it('closes windows that start before now minus the retention', () => {
+  it('refuses at the door what is older than the retention, and closes windows a delivery day later', () => {
     expect(retentionHorizonMs(now, 30)).toBe(now - 30 * DAY_MS);
-    expect(isExpiredWindow(at('2026-02-13T11:59:00Z'), now, 30)).toBe(true);
-    expect(isExpiredWindow(at('2026-02-13T12:00:00Z'), now, 30)).toBe(false);
+    expect(closingHorizonMs(now, 30)).toBe(now - 31 * DAY_MS);
+    // Accepted at the door a moment before its horizon, a window is still open a day later.
+    expect(isExpiredWindow(at('2026-02-13T12:00:00Z'), now + DAY_MS - 1, 30)).toBe(false);
+    expect(isExpiredWindow(at('2026-02-12T11:59:00Z'), now, 30)).toBe(true);
+    expect(isExpiredWindow(at('2026-02-12T12:00:00Z'), now, 30)).toBe(false);
     expect(isExpiredWindow(at('2026-03-15T11:00:00Z'), now, 30)).toBe(false);
   });
 
@@ -29,11 +32,11 @@ describe('window retention', () => {
   });
 
   it('drops a month only once its last window has been closed for the grace day', () => {
-    // 30 days: the horizon is 2026-02-13T12:00; January ends 2026-02-01, closed for 12 days.
+    // 30 days: the closing horizon is 2026-02-12T12:00; January ends 2026-02-01, closed for 11 days.
     expect(expiredPartitions([202603, 202512, 202601, 202602], now, 30)).toEqual([202512, 202601]);
-    // 42 days: the horizon is 2026-02-01T12:00, January's last window closed only 12 hours ago.
-    expect(expiredPartitions([202601], now, 42)).toEqual([]);
-    expect(expiredPartitions([202601], now, 41)).toEqual([202601]);
+    // 41 days: the closing horizon is 2026-02-01T12:00, January's last window closed only 12 hours ago.
+    expect(expiredPartitions([202601], now, 41)).toEqual([]);
+    expect(expiredPartitions([202601], now, 40)).toEqual([202601]);
   });
 
   it('never drops a month holding a window that is still open', () => {
@@ -45,7 +48,7 @@ describe('window retention', () => {
     }
   });
 
-  it('gives a TTL the same rule: retention plus the grace day after the month ends', () => {
-    expect(partitionTtlDays(30)).toBe(31);
+  it('gives a TTL the same rule: retention plus the delivery day and the grace day after the month ends', () => {
+    expect(partitionTtlDays(30)).toBe(32);
   });
 });

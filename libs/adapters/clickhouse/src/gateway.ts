@@ -1,5 +1,5 @@
 import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { ClickHouseEnv, DependencyError, errorMessage } from '@pipeline/platform';
+import { classifyClickHouse, ClickHouseEnv, DependencyError, errorMessage, FailureKind } from '@pipeline/platform';
 import { Migration } from './migrations';
 import { sqlIdentifier, sqlString, sqlValue } from './sql';
 
@@ -22,53 +22,30 @@ export function clickHouseSettingsFromEnv(env: ClickHouseEnv): ClickHouseSetting
   };
 }
 
-/** A ClickHouse call failed; `retryable` says whether waiting can help (see DependencyError). */
+/** A ClickHouse call failed; `kind` says where the fault lies (see FailureKind). */
 export class ClickHouseError extends DependencyError {
-  constructor(retryable: boolean, code: string, message: string, cause?: unknown) {
-    super('clickhouse', retryable, code, message, cause);
+  constructor(kind: FailureKind, code: string, message: string, cause?: unknown) {
+    super('clickhouse', kind, code, message, cause);
     this.name = 'ClickHouseError';
   }
 }
 
 /**
- * Server error codes that mean "this data or statement is refused", the same way on every attempt
- * (values that do not parse or do not fit their type, arrays of different lengths, a statement
- * that does not parse). Every other failure, coded or not (connection refused, timeouts, memory
- * limits, too many parts, a table being restarted), is an outage to wait out.
+ * The server's error code of a failed call: parsed by the client from current servers' answers,
+ * read from the text of 2018 servers' (which lack the `(TYPE)` the client's parser needs).
+ * Undefined when there was no answer (connection refused, a timeout).
  */
-const REFUSED: Record<number, string> = {
-  6: 'CANNOT_PARSE_TEXT',
-  25: 'CANNOT_PARSE_ESCAPE_SEQUENCE',
-  26: 'CANNOT_PARSE_QUOTED_STRING',
-  27: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED',
-  38: 'CANNOT_PARSE_DATE',
-  41: 'CANNOT_PARSE_DATETIME',
-  53: 'TYPE_MISMATCH',
-  62: 'SYNTAX_ERROR',
-  69: 'ARGUMENT_OUT_OF_BOUND',
-  70: 'CANNOT_CONVERT_TYPE',
-  72: 'CANNOT_PARSE_NUMBER',
-  117: 'INCORRECT_DATA',
-  131: 'TOO_LARGE_STRING_SIZE',
-  190: 'SIZES_OF_ARRAYS_DOESNT_MATCH',
-  321: 'VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE',
-  349: 'CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN',
-};
+export function clickHouseCodeOf(err: unknown): number | undefined {
+  const parsed = (err as { code?: unknown })?.code;
+  const coded = typeof parsed === 'string' && /^\d+$/.test(parsed) ? parsed : /Code: (\d+)/.exec(errorMessage(err))?.[1];
+  return coded !== undefined ? Number(coded) : undefined;
+}
 
-/**
- * The one place where a ClickHouse failure becomes a retry decision, by the server's error code:
- * parsed by the client from current servers' answers, read from the text of 2018 servers' (which
- * lack the `(TYPE)` the client's parser needs).
- */
+/** Types a ClickHouse failure by the server's code (classifyClickHouse). */
 export function toClickHouseError(err: unknown, what: string): ClickHouseError {
   if (err instanceof ClickHouseError) return err;
-  const message = errorMessage(err);
-  // Current servers' answers are parsed by the client into `code`; older ones only carry it in the text.
-  const parsed = (err as { code?: unknown })?.code;
-  const coded = typeof parsed === 'string' && /^\d+$/.test(parsed) ? parsed : /Code: (\d+)/.exec(message)?.[1];
-  const code = coded !== undefined ? Number(coded) : undefined;
-  if (code !== undefined && REFUSED[code]) return new ClickHouseError(false, REFUSED[code].toLowerCase(), `${what}: ${message}`, err);
-  return new ClickHouseError(true, code !== undefined ? `code_${code}` : 'unavailable', `${what}: ${message}`, err);
+  const { kind, name } = classifyClickHouse(clickHouseCodeOf(err));
+  return new ClickHouseError(kind, name.toLowerCase(), `${what}: ${errorMessage(err)}`, err);
 }
 
 /** The statements the pipeline runs against ClickHouse; everything else stays inside. */

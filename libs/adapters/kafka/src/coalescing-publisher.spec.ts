@@ -108,13 +108,13 @@ describe('CoalescingPublisher', () => {
     await first;
     await flush();
     expect(inner.sends[1].keys).toEqual(['g', 'huge']);
-    inner.sends[1].done(new EventBusError(false, 'MESSAGE_TOO_LARGE', 'too large'));
+    inner.sends[1].done(new EventBusError('input', 'MESSAGE_TOO_LARGE', 'too large'));
     await flush();
     expect(inner.sends[2].keys).toEqual(['g']);
     inner.sends[2].done();
     await flush();
     expect(inner.sends[3].keys).toEqual(['huge']);
-    inner.sends[3].done(new EventBusError(false, 'MESSAGE_TOO_LARGE', 'too large'));
+    inner.sends[3].done(new EventBusError('input', 'MESSAGE_TOO_LARGE', 'too large'));
     await expect(good).resolves.toBeUndefined();
     await expect(bad).rejects.toThrow('too large');
   });

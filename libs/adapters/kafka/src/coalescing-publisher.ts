@@ -63,7 +63,7 @@ export class CoalescingPublisher implements EventPublisher {
     const sizes = messages.map(sizeOfMessage);
     const total = sizes.reduce((a, b) => a + b, 0);
     if (this.pendingBytes > 0 && this.pendingBytes + total > this.limits.maxPendingBytes) {
-      return Promise.reject(new EventBusError(true, 'backpressure', `${this.pendingBytes} bytes already wait for Kafka; try again later`));
+      return Promise.reject(new EventBusError('unavailable', 'backpressure', `${this.pendingBytes} bytes already wait for Kafka; try again later`));
     }
     return new Promise<void>((resolve, reject) => {
       const call: Call = { chunks: 0, failed: false, resolve, reject };

@@ -1,16 +1,9 @@
-import { DependencyError, errorMessage } from '@pipeline/platform';
+import { classifyKafka, DependencyError, errorMessage, FailureKind, isDependencyError } from '@pipeline/platform';
 
-/**
- * Broker answers about the message itself: the same message is refused the same way every time,
- * so waiting cannot help. Everything else (connection loss, leader elections, timeouts, even
- * authorization, which fails every message alike) is an outage to wait out.
- */
-const REFUSED_INPUT = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP']);
-
-/** A Kafka call failed; `retryable` says whether waiting can help (see DependencyError). */
+/** A Kafka call failed; `kind` says where the fault lies (see FailureKind). */
 export class EventBusError extends DependencyError {
-  constructor(retryable: boolean, code: string, message: string, cause?: unknown) {
-    super('kafka', retryable, code, message, cause);
+  constructor(kind: FailureKind, code: string, message: string, cause?: unknown) {
+    super('kafka', kind, code, message, cause);
     this.name = 'EventBusError';
   }
 }
@@ -18,6 +11,7 @@ export class EventBusError extends DependencyError {
 interface KafkaJsLike {
   name?: string;
   type?: string;
+  retriable?: boolean;
   cause?: unknown;
   originalError?: unknown;
 }
@@ -34,15 +28,24 @@ function* causes(err: unknown): Generator<KafkaJsLike> {
   }
 }
 
-/** The one place where a kafkajs failure becomes a retry decision. */
+/**
+ * Types a kafkajs failure by the broker's answer (classifyKafka), looking through the wrappers
+ * (retries exceeded, a failed batch) for the innermost typed cause: a refusal of the message
+ * itself wins over the outer wrapper's state.
+ */
 export function toEventBusError(err: unknown, what: string): EventBusError {
   if (err instanceof EventBusError) return err;
-  let code: string | undefined;
+  // A deadline of ours (withDeadline) is already typed.
+  if (isDependencyError(err)) return new EventBusError(err.kind, err.code, `${what}: ${err.message}`, err.cause);
+  let first: KafkaJsLike | undefined;
   for (const e of causes(err)) {
-    if (e.type && REFUSED_INPUT.has(e.type)) return new EventBusError(false, e.type, `${what}: Kafka refused the message: ${errorMessage(e)}`, err);
-    code ??= e.type;
+    if (!e.type) continue;
+    const { kind } = classifyKafka(e.type, e.retriable);
+    if (kind === 'input') return new EventBusError(kind, e.type, `${what}: Kafka refused the message: ${errorMessage(e)}`, err);
+    first ??= e;
   }
-  return new EventBusError(true, code ?? 'unavailable', `${what}: ${errorMessage(err)}`, err);
+  const { kind, name } = classifyKafka(first?.type, first?.retriable);
+  return new EventBusError(kind, name, `${what}: ${errorMessage(err)}`, err);
 }
 
 /** kafkajs errors after which this member must rejoin the group: its work on the partition is void. */

@@ -1,5 +1,6 @@
 import { CompressionTypes, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
-import { EventBusError, toEventBusError } from './errors';
+import { withDeadline } from '@pipeline/platform';
+import { toEventBusError } from './errors';
 
 export interface OutboundMessage {
   /** null keeps a message without key (a dead letter of a key-less message). */
@@ -83,24 +84,16 @@ export class KafkaEventPublisher implements EventPublisher {
 
   private async send(topic: string, messages: OutboundMessage[]): Promise<void> {
     const kafkaMessages: Message[] = messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers }));
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new EventBusError(true, 'timeout', `Kafka did not acknowledge within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
     const producer = this.producer;
     try {
-      const send = (async (): Promise<RecordMetadata[]> => {
+      await withDeadline('kafka', `Kafka publish to ${topic}`, this.timeoutMs, async (): Promise<RecordMetadata[]> => {
         await this.connect();
         return producer.send({ topic, messages: kafkaMessages, acks: -1, compression: CompressionTypes.None });
-      })();
-      send.catch(() => undefined); // a late rejection after the deadline must not go unhandled
-      await Promise.race([send, deadline]);
+      });
     } catch (err) {
       const failure = toEventBusError(err, `Kafka publish to ${topic}`);
       if (failure.retryable) this.renew();
       throw failure;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

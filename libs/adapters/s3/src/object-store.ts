@@ -1,4 +1,4 @@
-import { DependencyError } from '@pipeline/platform';
+import { DependencyError, FailureKind } from '@pipeline/platform';
 
 /** The outcome of a create-only write: either we created the object or it already existed. */
 export type PutOutcome = { status: 'created' } | { status: 'exists' };
@@ -34,10 +34,10 @@ export interface ListedObject {
   size: number;
 }
 
-/** An S3 call failed; `retryable` says whether waiting can help (see DependencyError). */
+/** An S3 call failed; `kind` says where the fault lies (see FailureKind). */
 export class ObjectStoreError extends DependencyError {
-  constructor(retryable: boolean, code: string, message: string, cause?: unknown) {
-    super('s3', retryable, code, message, cause);
+  constructor(kind: FailureKind, code: string, message: string, cause?: unknown) {
+    super('s3', kind, code, message, cause);
     this.name = 'ObjectStoreError';
   }
 }

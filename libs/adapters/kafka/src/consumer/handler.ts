@@ -31,13 +31,12 @@ export interface UnitContext {
 /**
  * Turns messages into durable effects. Resolves once they are durable, with the messages it
  * refused as invalid (dead-lettered by the runtime). Throws when it could not finish: the runtime
- * then retries (a transient failure) or isolates and dead-letters the offending message (a
- * permanent one). Handlers must be idempotent: anything not committed is delivered again.
+ * then holds the unit while the dependency fails, or isolates and dead-letters the message the
+ * failure is proven to come from (consumerAction). Handlers throw their dependencies' errors as
+ * the adapters typed them. Handlers must be idempotent: anything not committed is delivered again.
  */
 export interface MessageHandler {
   handle(messages: ConsumedMessage[], ctx: UnitContext): Promise<Rejection[] | void>;
   /** The member joined the group with a (possibly new) assignment: state about partitions is void. */
   onAssignment?(): void;
 }
-
-export type FailureKind = 'transient' | 'permanent';

@@ -25,12 +25,13 @@ export interface KafkaSourceOptions extends PartitionWorkerOptions {
  * work, keeps its membership alive during long calls, reports lag and stalls, and on drain
  * finishes what is in flight and commits before leaving the group.
  *
- * Failures follow one policy. Transient ones (a dependency down or slow) are retried with capped
- * exponential backoff, for as long as it takes; the partition waits (nothing is skipped), its
- * `consumer_stalled_seconds` grows and readiness goes false after `stallUnreadyAfterMs`. Permanent
- * ones (the same input fails the same way every time) never stall a partition: a unit of several
- * messages is split in halves until the offending message is alone, which goes to the dead-letter
- * topic with its reason in headers, and the partition moves on.
+ * Failures follow one policy (consumerAction in the platform's failure module). A failure of a
+ * dependency, whether it is down, slow or answering but refusing writes, holds the unit with
+ * capped exponential backoff for as long as it takes; the partition waits (nothing is skipped),
+ * `consumer_stalled_seconds` and `consumer_held_partitions` show it and readiness goes false, with
+ * the reason, after `stallUnreadyAfterMs`. A failure proven to come from the input never stalls a
+ * partition: a unit of several messages is split in halves until the offending message is alone,
+ * which goes to the dead-letter topic with its reason in headers, and the partition moves on.
  */
 export class KafkaSource implements Source {
   readonly name: string;
@@ -56,7 +57,7 @@ export class KafkaSource implements Source {
     this.probe = new KafkaProbe(kafka, [options.topic]);
     this.limiter = new WeightedLimiter(options.maxBytesInFlight);
     this.log = runtime.logger.child({ topic: options.topic, groupId: options.groupId });
-    this.metrics = new ConsumerMetrics(runtime.registry, () => this.worker.stalledSeconds(), () => this.limiter.inUse);
+    this.metrics = new ConsumerMetrics(runtime.registry, () => this.worker.stalledSeconds(), () => this.limiter.inUse, () => this.worker.heldPartitions());
     this.worker = new PartitionWorker(options, dlq, this.limiter, this.metrics, this.log, () => this.stopping);
   }
 
@@ -69,7 +70,7 @@ export class KafkaSource implements Source {
           const now = Date.now();
           const worst = this.worker.oldestStall();
           if (worst && now - worst.since > this.options.stallUnreadyAfterMs) {
-            throw new Error(`partition ${worst.partition} stalled for ${Math.round((now - worst.since) / 1000)} s: ${worst.error}`);
+            throw new Error(`partition ${worst.partition} held for ${Math.round((now - worst.since) / 1000)} s: ${worst.error}`);
           }
         },
       },

@@ -11,7 +11,12 @@ export class ConsumerMetrics {
   readonly restarts: Counter<'topic' | 'reason'>;
   readonly rebalances: Counter<'topic'>;
 
-  constructor(registry: Registry, stalledSeconds: () => { topic: string; partition: number; seconds: number }[], bytesInFlight: () => number) {
+  constructor(
+    registry: Registry,
+    stalledSeconds: () => { topic: string; partition: number; seconds: number }[],
+    bytesInFlight: () => number,
+    heldPartitions: () => { topic: string; dependency: string; kind: string; partitions: number }[] = () => [],
+  ) {
     const registers = [registry];
     this.messages = new Counter({
       name: 'consumer_messages_total',
@@ -33,12 +38,22 @@ export class ConsumerMetrics {
     this.rebalances = new Counter({ name: 'consumer_rebalances_total', help: 'Group joins (each one a new assignment)', labelNames: ['topic'], registers });
     new Gauge({
       name: 'consumer_stalled_seconds',
-      help: 'How long a partition has been retrying a transient failure without progress (0 when it progresses)',
+      help: 'How long a partition has been held by a failing dependency without progress (absent when it progresses)',
       labelNames: ['topic', 'partition'],
       registers,
       collect() {
         this.reset();
         for (const s of stalledSeconds()) this.set({ topic: s.topic, partition: String(s.partition) }, s.seconds);
+      },
+    });
+    new Gauge({
+      name: 'consumer_held_partitions',
+      help: 'Partitions held by a failing dependency, by dependency and kind (unavailable, refusing: answers but refuses writes, unknown); alert on any for minutes',
+      labelNames: ['topic', 'dependency', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const h of heldPartitions()) this.set({ topic: h.topic, dependency: h.dependency, kind: h.kind }, h.partitions);
       },
     });
     new Gauge({

@@ -85,19 +85,19 @@ class MemoryPublisher implements EventPublisher {
   readonly sent: { topic: string; message: OutboundMessage }[] = [];
   failures = 0;
   async publish(topic: string, messages: OutboundMessage[]) {
-    if (this.failures > 0 && this.failures--) throw new DependencyError('kafka', true, 'timeout', 'Kafka down');
+    if (this.failures > 0 && this.failures--) throw new DependencyError('kafka', 'unavailable', 'timeout', 'Kafka down');
     for (const message of messages) this.sent.push({ topic, message });
   }
 }
 
-const outage = () => new DependencyError('s3', true, 'unavailable', 'S3 down');
-const refused = () => new DependencyError('clickhouse', false, 'type_mismatch', 'Code: 53. refused');
+const outage = () => new DependencyError('s3', 'unavailable', 'unavailable', 'S3 down');
+const refused = () => new DependencyError('clickhouse', 'input', 'type_mismatch', 'Code: 53. refused');
 
 function setup(handler: MessageHandler, over: Partial<PartitionWorkerOptions> & { budget?: number; stopping?: () => boolean } = {}) {
   const registry = new Registry();
   const dlq = new MemoryPublisher();
   const holder: { worker?: PartitionWorker } = {};
-  const metrics = new ConsumerMetrics(registry, () => holder.worker!.stalledSeconds(), () => 0);
+  const metrics = new ConsumerMetrics(registry, () => holder.worker!.stalledSeconds(), () => 0, () => holder.worker!.heldPartitions());
   const worker = (holder.worker = new PartitionWorker(
     { topic: 'in', groupId: 'g', dlqTopic: 'in-dlq', handler, unit: 'message', concurrency: 16, heartbeatIntervalMs: 1_000, commitIntervalMs: 0, retry: { baseMs: 1, maxMs: 4 }, poisonAfterAttempts: 3, ...over },
     dlq,
@@ -169,7 +169,7 @@ describe('PartitionWorker', () => {
     const { payload, state } = fetched(['a']);
     const run = worker.run(payload);
     await until(() => calls >= 2);
-    expect(worker.oldestStall()).toMatchObject({ partition: 3, error: 'S3 down' });
+    expect(worker.oldestStall()).toMatchObject({ partition: 3, dependency: 's3', kind: 'unavailable', error: 's3 is unavailable (unavailable): S3 down' });
     expect(worker.stalledSeconds()).toEqual([{ topic: 'in', partition: 3, seconds: expect.any(Number) }]);
     await run;
     expect(worker.oldestStall()).toBeUndefined();
@@ -222,66 +222,119 @@ describe('PartitionWorker', () => {
     expect(state.commits.at(-1)).toBe('105');
   });
 
-  it('takes a transient failure that keeps coming back while the dependency answers for poison', async () => {
+  it('blames a failure nobody classified on the message once a known-good write passes, and dead-letters only that message', async () => {
     const handler: MessageHandler = {
       handle: async (messages) => {
-        if (messages.some((m) => String(m.value) === 'odd')) throw new DependencyError('clickhouse', true, 'code_1001', 'std::exception');
+        if (messages.some((m) => String(m.value) === 'odd')) throw new DependencyError('clickhouse', 'unknown', 'code_1001', 'std::exception');
       },
     };
-    let probes = 0;
-    const { worker, dlq } = setup(handler, { unit: 'batch', probe: { dependency: 'clickhouse', ping: async () => void probes++ } });
+    let canaries = 0;
+    const { worker, dlq } = setup(handler, { unit: 'batch', canary: async () => void canaries++ });
     const { payload, state } = fetched(['a', 'odd']);
     await worker.run(payload);
-    expect(probes).toBeGreaterThan(0);
-    expect(dlq.sent.map((s) => s.message.headers?.[DEAD_LETTER_HEADERS.sourceOffset])).toEqual(['101']);
+    expect(canaries).toBeGreaterThan(0);
+    expect(dlq.sent.map((s) => [s.message.headers?.[DEAD_LETTER_HEADERS.sourceOffset], s.message.headers?.[DEAD_LETTER_HEADERS.reasonCode]])).toEqual([['101', 'clickhouse_code_1001']]);
     expect(state.commits.at(-1)).toBe('102');
   });
 
-  it('keeps retrying, without dead-lettering anything, while the dependency does not answer', async () => {
+  it('blames a failure nobody classified on the message when other messages pass meanwhile, without a canary', async () => {
+    let oddAttempts = 0;
+    const handler: MessageHandler = {
+      handle: async (messages) => {
+        if (String(messages[0].value) === 'odd') {
+          oddAttempts++;
+          throw new TypeError('cannot read properties of undefined');
+        }
+        await new Promise((r) => setTimeout(r, 30));
+      },
+    };
+    const { worker, dlq } = setup(handler, { concurrency: 2 });
+    const { payload, state } = fetched(['odd', 'b']);
+    await worker.run(payload);
+    // Held until the other message passed, then blamed: more attempts than the threshold alone.
+    expect(oddAttempts).toBeGreaterThan(3);
+    expect(dlq.sent.map((s) => s.message.headers?.[DEAD_LETTER_HEADERS.sourceOffset])).toEqual(['100']);
+    expect(state.commits.at(-1)).toBe('102');
+  });
+
+  it('holds a partition for a failure the store gives for any input, however long, and dead-letters nothing', async () => {
+    let calls = 0;
+    let readOnly = true;
+    const handler: MessageHandler = {
+      handle: async () => {
+        calls++;
+        if (readOnly) throw new DependencyError('clickhouse', 'refusing', 'readonly', 'Code: 164. Cannot execute query in readonly mode');
+      },
+    };
+    let canaries = 0;
+    const { worker, dlq, metric } = setup(handler, { unit: 'batch', canary: async () => void canaries++ });
+    const { payload, state } = fetched(['a', 'b']);
+    const run = worker.run(payload);
+    await until(() => calls > 10);
+    expect(worker.heldPartitions()).toEqual([{ topic: 'in', dependency: 'clickhouse', kind: 'refusing', partitions: 1 }]);
+    expect(worker.oldestStall()?.error).toMatch(/clickhouse refuses writes \(readonly\)/);
+    expect(await metric('consumer_held_partitions', { dependency: 'clickhouse', kind: 'refusing' })).toBe(1);
+    readOnly = false;
+    await run;
+    expect(canaries).toBe(0);
+    expect(dlq.sent).toEqual([]);
+    expect(worker.heldPartitions()).toEqual([]);
+    expect(state.commits).toEqual(['102']);
+  });
+
+  it('keeps retrying a failure nobody classified, without dead-lettering anything, while the known-good write fails too', async () => {
     let calls = 0;
     const handler: MessageHandler = {
       handle: async () => {
         calls++;
-        throw new DependencyError('clickhouse', true, 'unavailable', 'connect ECONNREFUSED');
+        throw new DependencyError('clickhouse', 'unknown', 'code_1001', 'std::exception');
       },
     };
-    const { worker, dlq } = setup(handler, { unit: 'batch', probe: { dependency: 'clickhouse', ping: async () => Promise.reject(new Error('down')) } });
+    let canaries = 0;
+    const { worker, dlq } = setup(handler, {
+      unit: 'batch',
+      canary: async () => {
+        canaries++;
+        throw new Error('down');
+      },
+    });
     const { payload, state } = fetched(['a']);
     const run = worker.run(payload);
     await until(() => calls > 10);
     state.running = false;
     await run;
+    expect(canaries).toBeGreaterThan(0);
     expect(dlq.sent).toEqual([]);
     expect(state.commits).toEqual([]);
   });
 
-  it('never takes a failure of another dependency for poison, however healthy the probed one is', async () => {
+  it('never dead-letters for an outage of any dependency, however long', async () => {
     let calls = 0;
     const handler: MessageHandler = {
       handle: async () => {
         calls++;
-        throw new DependencyError('kafka', true, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'Kafka publish to insight-events: out of order sequence number');
+        throw new DependencyError('kafka', 'unavailable', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'Kafka publish to insight-events: out of order sequence number');
       },
     };
-    let probes = 0;
-    const { worker, dlq } = setup(handler, { unit: 'message', probe: { dependency: 's3', ping: async () => void probes++ } });
+    let canaries = 0;
+    const { worker, dlq } = setup(handler, { unit: 'message', canary: async () => void canaries++ });
     const { payload, state } = fetched(['a']);
     const run = worker.run(payload);
     await until(() => calls > 10);
     state.running = false;
     await run;
-    expect(probes).toBe(0);
+    expect(canaries).toBe(0);
     expect(dlq.sent).toEqual([]);
     expect(state.commits).toEqual([]);
   });
 
-  it('dead-letters a message whose handling throws something untyped (a defect) instead of stalling', async () => {
+  it('dead-letters a message whose handling throws something untyped (a defect) once the dependencies prove healthy', async () => {
     const handler: MessageHandler = {
       handle: async () => {
         throw new TypeError('boom');
       },
     };
-    const { worker, dlq } = setup(handler);
+    const { worker, dlq } = setup(handler, { canary: async () => undefined });
     const { payload, state } = fetched(['a']);
     await worker.run(payload);
     expect(dlq.sent[0].message.headers?.[DEAD_LETTER_HEADERS.reasonCode]).toBe('internal_error');

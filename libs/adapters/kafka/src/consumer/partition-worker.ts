@@ -1,9 +1,9 @@
 import { DEAD_LETTER_HEADERS, deadLetterHeaders } from '@pipeline/contract';
-import { backoffDelay, Dependency, errorMessage, isDependencyError, Logger, sleep } from '@pipeline/platform';
+import { Backoff, consumerAction, Dependency, describeFailure, errorMessage, FailureKind, isDependencyError, kindOf, Logger, reasonCodeOf, sleep } from '@pipeline/platform';
 import type { EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { mustRejoin } from '../errors';
 import { EventPublisher, OutboundMessage } from '../producer';
-import { ConsumedMessage, FailureKind, MessageHandler, Rejection, UnitContext } from './handler';
+import { ConsumedMessage, MessageHandler, Rejection, UnitContext } from './handler';
 import { ConsumerMetrics } from './metrics';
 import { runOrdered, WeightedLimiter } from './ordered-pool';
 
@@ -36,19 +36,18 @@ export interface PartitionWorkerOptions {
   commitIntervalMs: number;
   retry: { baseMs: number; maxMs: number };
   /**
-   * A unit that fails with the same transient error of the probed dependency this many times in a
-   * row while `probe` answers is taken for poison: the input, not the dependency, is the problem.
+   * A unit whose failure nobody classified (an unknown server code, a defect) is blamed on its
+   * input only after this many attempts in a row with the same reason, and only with evidence
+   * that the dependency works for other input (see consumerAction).
    */
   poisonAfterAttempts: number;
   /**
-   * The dependency whose answers can depend on the input (ClickHouse refusing a value, S3 a key)
-   * and how to ask it whether it is healthy (e.g. ClickHouse `SELECT 1`). Failures of any other
-   * dependency are never taken for poison: a healthy S3 says nothing about a failing Kafka.
+   * A known-good write to the consumer's store (e.g. a row into a probe table), tried when a unit
+   * keeps failing in a way nobody classified and no other unit succeeded meanwhile: if it passes,
+   * the store works and the unit's own input is the cause.
    */
-  probe?: { dependency: Dependency; ping(): Promise<unknown> };
-  /** Default: dependency errors by their `retryable` flag; anything else (a defect) is permanent. */
-  classify?(err: unknown): FailureKind;
-  /** Reason code of a permanent failure (default: the dependency error's code). */
+  canary?(): Promise<unknown>;
+  /** Reason code of a failure (default: reasonCodeOf). */
   reasonOf?(err: unknown): string;
 }
 
@@ -58,15 +57,6 @@ class Stopped extends Error {
     super('stopped');
     this.name = 'Stopped';
   }
-}
-
-export function defaultClassify(err: unknown): FailureKind {
-  return isDependencyError(err) ? (err.retryable ? 'transient' : 'permanent') : 'permanent';
-}
-
-function defaultReason(err: unknown): string {
-  if (isDependencyError(err)) return `${err.dependency}_${err.code}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  return 'internal_error';
 }
 
 const toConsumed = (topic: string, partition: number, m: KafkaMessage): ConsumedMessage => ({
@@ -81,7 +71,10 @@ const toConsumed = (topic: string, partition: number, m: KafkaMessage): Consumed
 export interface Stall {
   partition: number;
   since: number;
+  /** What holds it: describeFailure of the latest failure. */
   error: string;
+  dependency: Dependency | 'none';
+  kind: FailureKind;
 }
 
 
@@ -94,8 +87,9 @@ export class PartitionWorker {
   /** Units retrying a transient failure, by `partition:first offset`. */
   private readonly stalls = new Map<string, Stall>();
   private readonly committers = new Map<number, Committer>();
-  private readonly classify: (err: unknown) => FailureKind;
   private readonly reasonOf: (err: unknown) => string;
+  /** When a unit of this worker last succeeded: evidence that the dependencies work for other input. */
+  private lastSuccessAt = 0;
 
   constructor(
     private readonly options: PartitionWorkerOptions,
@@ -105,8 +99,7 @@ export class PartitionWorker {
     private readonly log: Logger,
     private readonly isStopping: () => boolean,
   ) {
-    this.classify = options.classify ?? defaultClassify;
-    this.reasonOf = options.reasonOf ?? defaultReason;
+    this.reasonOf = options.reasonOf ?? reasonCodeOf;
   }
 
   /** A new assignment: stalls and pending commits of partitions this member may no longer own are void. */
@@ -200,22 +193,27 @@ export class PartitionWorker {
   }
 
   /**
-   * Makes one unit durable, whatever it takes: retries transient failures until they pass (or
-   * the unit must stop), and splits a permanently failing unit until the offending message is
-   * alone, then dead-letters it. Throws only Stopped.
+   * Makes one unit durable, whatever it takes. The failure policy (consumerAction) decides each
+   * failure: a failure of the dependency itself holds the unit (and the partition behind it) with
+   * capped backoff until it passes or the unit must stop; a failure the input is proven to cause
+   * splits a unit of several messages until the offending one is alone, which is dead-lettered.
+   * Throws only Stopped.
    */
   private async processUnit(messages: ConsumedMessage[], ctx: UnitContext): Promise<void> {
     const o = this.options;
     const { topic, partition } = messages[0];
     const unitKey = `${partition}:${messages[0].offset}`;
+    const backoff = new Backoff(o.retry.baseMs, o.retry.maxMs);
     let sameFailures = 0;
     let lastCode: string | undefined;
+    let failingSince = 0;
     for (let attempt = 0; ; attempt++) {
       if (ctx.shouldStop()) throw new Stopped();
       let failure: unknown;
       try {
         const rejected = (await o.handler.handle(messages, ctx)) ?? [];
         this.stalls.delete(unitKey);
+        this.lastSuccessAt = Date.now();
         if (rejected.length > 0) await this.deadLetter(rejected, ctx);
         this.metrics.messages.inc({ topic, outcome: 'processed' }, messages.length - rejected.length);
         return;
@@ -228,25 +226,22 @@ export class PartitionWorker {
       }
 
       const code = this.reasonOf(failure);
-      let kind = this.classify(failure);
-      if (kind === 'transient') {
-        sameFailures = code === lastCode ? sameFailures + 1 : 1;
-        lastCode = code;
-        const probe = o.probe && isDependencyError(failure) && failure.dependency === o.probe.dependency ? o.probe : undefined;
-        if (sameFailures >= o.poisonAfterAttempts && probe && (await probe.ping().then(() => true, () => false))) {
-          this.log.warn({ partition, offset: messages[0].offset, messages: messages.length, code, attempts: sameFailures }, 'the same failure keeps coming back while the dependency answers: treating the input as poison');
-          kind = 'permanent';
-        }
-      }
+      const kind = kindOf(failure);
+      failingSince ||= Date.now();
+      sameFailures = code === lastCode ? sameFailures + 1 : 1;
+      lastCode = code;
+      const evidence = { sameFailures, blameAfterAttempts: o.poisonAfterAttempts, othersPass: false };
+      if (kind === 'unknown' && sameFailures >= o.poisonAfterAttempts) evidence.othersPass = this.lastSuccessAt > failingSince || (await this.canaryPasses());
+      const action = consumerAction(kind, messages.length, evidence);
 
-      if (kind === 'transient') {
-        const stall = this.stalls.get(unitKey) ?? { partition, since: Date.now(), error: '' };
-        stall.error = errorMessage(failure);
+      if (action === 'hold') {
+        const stall = this.stalls.get(unitKey) ?? { partition, since: Date.now(), error: '', dependency: 'none', kind };
+        Object.assign(stall, { error: describeFailure(failure), dependency: isDependencyError(failure) ? failure.dependency : 'none', kind });
         this.stalls.set(unitKey, stall);
         this.metrics.retries.inc({ topic, reason: code });
-        const delayMs = backoffDelay(attempt, o.retry.baseMs, o.retry.maxMs);
-        const line = { partition, offset: messages[0].offset, attempt: attempt + 1, delayMs, code, err: errorMessage(failure) };
-        if (attempt % 10 === 0) this.log.warn(line, 'transient failure; retrying');
+        const delayMs = backoff.next();
+        const line = { partition, offset: messages[0].offset, attempt: attempt + 1, delayMs, code, kind, err: errorMessage(failure) };
+        if (attempt % 10 === 0) this.log.warn(line, kind === 'refusing' ? 'the store refuses writes; holding the partition until it recovers' : 'failure of a dependency; holding the partition and retrying');
         else this.log.debug(line, 'still retrying');
         await this.pause(delayMs, ctx).catch((err) => {
           this.stalls.delete(unitKey);
@@ -256,16 +251,30 @@ export class PartitionWorker {
       }
 
       this.stalls.delete(unitKey);
-      if (messages.length > 1) {
+      const blame = kind === 'input' ? 'a refusal only its input can cause' : `the same unclassified failure ${sameFailures} times while other input passes`;
+      if (action === 'split') {
         // Isolate the offending message: every other one still gets processed.
         const mid = Math.ceil(messages.length / 2);
-        this.log.info({ partition, from: messages[0].offset, messages: messages.length, code }, 'permanent failure in a unit of several messages; splitting it');
+        this.log.info({ partition, from: messages[0].offset, messages: messages.length, code, kind }, `${blame} in a unit of several messages; splitting it`);
         await this.processUnit(messages.slice(0, mid), ctx);
         await this.processUnit(messages.slice(mid), ctx);
         return;
       }
+      this.log.warn({ partition, offset: messages[0].offset, code, kind }, `${blame}: dead-lettering the message`);
       await this.deadLetter([{ message: messages[0], code, reason: errorMessage(failure) }], ctx);
       return;
+    }
+  }
+
+  /** Whether the known-good write passes now (false without one). */
+  private async canaryPasses(): Promise<boolean> {
+    if (!this.options.canary) return false;
+    try {
+      await this.options.canary();
+      return true;
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'canary write failed: the store itself is failing');
+      return false;
     }
   }
 
@@ -301,6 +310,7 @@ export class PartitionWorker {
         }),
       },
     }));
+    const backoff = new Backoff(o.retry.baseMs, o.retry.maxMs);
     for (let attempt = 0; ; attempt++) {
       if (ctx.shouldStop()) throw new Stopped();
       try {
@@ -314,7 +324,7 @@ export class PartitionWorker {
           await this.dlq.publish(o.dlqTopic, slim).catch((e) => this.log.error({ err: errorMessage(e) }, 'dead letter refused even without its value'));
           break;
         }
-        const delayMs = backoffDelay(attempt, o.retry.baseMs, o.retry.maxMs);
+        const delayMs = backoff.next();
         this.log.warn({ err: errorMessage(err), attempt: attempt + 1, delayMs }, 'publishing a dead letter failed; retrying');
         await this.pause(delayMs, ctx);
       }
@@ -335,6 +345,20 @@ export class PartitionWorker {
     const oldest = new Map<number, number>();
     for (const s of this.stalls.values()) oldest.set(s.partition, Math.min(oldest.get(s.partition) ?? s.since, s.since));
     return [...oldest].map(([partition, since]) => ({ topic: this.options.topic, partition, seconds: (now - since) / 1000 }));
+  }
+
+  /** Partitions held, by the dependency and kind of failure holding them. */
+  heldPartitions(): { topic: string; dependency: string; kind: FailureKind; partitions: number }[] {
+    const held = new Map<string, Set<number>>();
+    for (const s of this.stalls.values()) {
+      const key = `${s.dependency}|${s.kind}`;
+      if (!held.has(key)) held.set(key, new Set());
+      held.get(key)!.add(s.partition);
+    }
+    return [...held].map(([key, partitions]) => {
+      const [dependency, kind] = key.split('|') as [string, FailureKind];
+      return { topic: this.options.topic, dependency, kind, partitions: partitions.size };
+    });
   }
 }
 

@@ -1,4 +1,4 @@
-import { backoffDelay, retryUntilStopped } from './retry';
+import { backoffDelay, retryUntilStopped } from './resilience';
 
 describe('retryUntilStopped', () => {
   it('retries until the call succeeds', async () => {
