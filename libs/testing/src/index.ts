@@ -8,3 +8,4 @@ export * from './kafka';
 export * from './tools';
 export * from './pipeline';
 export * from './run-resources';
+export * from './drill';

@@ -19,6 +19,7 @@ export function stackInstall() {
     chdbPython: process.env.CHDB_PYTHON ?? join(cache, `chdb-${versions.CHDB_VERSION}`, 'bin', 'python'),
     kafkaLibs: join(cache, `kafka-${versions.KAFKA_VERSION}`, 'libs'),
     minioBin: join(cache, `minio-${versions.MINIO_VERSION}`, 'minio'),
+    mcBin: join(cache, `mc-${versions.MC_VERSION}`, 'mc'),
     clickhouseBin:
       process.env.CLICKHOUSE_SERVER_BIN ??
       ['/usr/sbin/clickhouse-server', '/usr/bin/clickhouse-server', '/usr/bin/clickhouse'].find((p) => existsSync(p)) ??

@@ -135,7 +135,16 @@ export async function privateKafka(options: { scram?: { username: string; passwo
   return Object.assign(server, options.scram ? { saslEndpoint: `127.0.0.1:${saslPort}` } : {});
 }
 
-export async function privateClickHouse(): Promise<PrivateServer> {
+export interface PrivateClickHouse extends PrivateServer {
+  /**
+   * Puts `xml` (a `<yandex>` document) into the server's users.d, or removes it (null): the server
+   * reloads its users within seconds, as it does when an operator edits them (a profile made
+   * read-only, a grant taken away).
+   */
+  setUsersOverride(xml: string | null): void;
+}
+
+export async function privateClickHouse(): Promise<PrivateClickHouse> {
   const dir = serverDir('clickhouse');
   const [httpPort, tcpPort] = [await freePort(), await freePort()];
   for (const sub of ['log', 'data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(join(dir, sub), { recursive: true });
@@ -155,7 +164,14 @@ export async function privateClickHouse(): Promise<PrivateServer> {
   const login = { CLICKHOUSE_USER: credentials.username, CLICKHOUSE_PASSWORD: credentials.password };
   const server = new ProcessServer(endpoint, proc, () => probe('clickhouse', endpoint, login), dir, 60_000, credentials);
   await server.start();
-  return server;
+  const override = join(dir, 'users.d', 'override.xml');
+  return Object.assign(server, {
+    setUsersOverride(xml: string | null) {
+      mkdirSync(join(dir, 'users.d'), { recursive: true });
+      if (xml === null) rmSync(override, { force: true });
+      else writeFileSync(override, xml);
+    },
+  });
 }
 
 /**
