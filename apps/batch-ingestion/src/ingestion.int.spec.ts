@@ -194,6 +194,18 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     expect(bad.body.error.details.errors).toEqual([{ index: 1, field: 'receivedAt', reason: expect.any(String) }]);
   });
 
+  it('refuses at the door what a later stage could not keep: a method above 32 characters, a time beyond the clock skew', async () => {
+    const calls = await s3Calls();
+    const ahead = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const refused = await postLogs(app.url, body(entry(), entry({ method: 'G'.repeat(600_000) }), entry({ receivedAt: ahead })));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.details.errors).toEqual([
+      { index: 1, field: 'method', reason: 'must be at most 32 characters' },
+      { index: 2, field: 'receivedAt', reason: expect.stringMatching(/further in the future than the allowed clock skew/) },
+    ]);
+    expect(await s3Calls()).toBe(calls);
+  });
+
   it('exposes its outcomes in /metrics', async () => {
     const text = await scrape(app.url);
     expect(metricValue(text, 'ingestion_batches_total', { outcome: 'accepted' })).toBeGreaterThanOrEqual(7);

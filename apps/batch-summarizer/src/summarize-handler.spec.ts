@@ -15,14 +15,14 @@ const entries = [
   { receivedAt: '2025-12-28T20:04:30.000+02:00', method: 'GET', path: '/about', userAgent: '' },
 ];
 
-function setup() {
+function setup(maxPartialBytes = 512 * 1024) {
   const store = new MemoryStore();
   const publisher = new MemoryPublisher();
   const classifier = new UserAgentClassifier(100);
   const registry = new Registry();
   const metrics = new SummarizerMetrics(registry, classifier);
   const logger = createLogger('test', 'silent');
-  const handler = new SummarizeHandler({ store, publisher, classifier, metrics, logger, insightTopic: 'insights', maxPartialBytes: 512 * 1024 });
+  const handler = new SummarizeHandler({ store, publisher, classifier, metrics, logger, insightTopic: 'insights', maxPartialBytes });
   /** One event through the handler: `refused` with its code, or `done`. */
   const processor = {
     process: async (msg: ConsumedMessage) => {
@@ -68,6 +68,14 @@ function setup() {
 }
 
 describe('SummarizeHandler', () => {
+  it('refuses an object it cannot split into parts with a code of its own, never as a bare internal error', async () => {
+    // Only below the floor the configuration allows, or with a foreign object: a key wider than a part.
+    const { processor, message, putRaw, publisher } = setup(1_024);
+    const event = putRaw('b-wide', JSON.stringify([{ receivedAt: '2025-12-28T18:03:00Z', method: 'GET', path: `/${'w'.repeat(2_000)}`, userAgent: '' }]));
+    await expect(processor.process(message(event))).resolves.toBe('refused:partial_unsplittable');
+    expect(publisher.on('insights')).toEqual([]);
+  });
+
   it('stores the summary and publishes one partial per minute keyed by customer and minute', async () => {
     const { store, publisher, processor, message, putRaw, metric } = setup();
     const event = putRaw('b-1', JSON.stringify(entries));

@@ -92,14 +92,14 @@ describe('ClickHouse dialect: 18.16 server and current ClickHouse (chdb-core)', 
     expectOnBoth(await onBoth((e) => e.ch.migrate(edited).then(() => 'applied', (err: Error) => err.message)), expect.stringMatching(/changed after it was applied/));
   });
 
-  it('types a failing statement by whether waiting can help, from either engine\'s error text', async () => {
+  it('types a failing statement by where the fault lies, from either engine\'s error text', async () => {
     // Current releases answer `Code: 60. DB::Exception: ... (UNKNOWN_TABLE)`; 18.16 answers
-    // `Code: 60, e.displayText() = ...`. Both must come out as the same decision.
-    const decisionOf = (err: unknown) => (err instanceof ClickHouseError ? `${err.retryable ? 'retry' : 'refused'}:${err.code}` : `untyped: ${String(err)}`);
+    // `Code: 60, e.displayText() = ...`. Both must come out as the same kind.
+    const decisionOf = (err: unknown) => (err instanceof ClickHouseError ? `${err.kind}:${err.code}` : `untyped: ${String(err)}`);
     const missing = await onBoth((e) => e.ch.query(`SELECT * FROM system.no_such_table`).then(() => 'succeeded', decisionOf));
-    expectOnBoth(missing, 'retry:code_60');
+    expectOnBoth(missing, 'refusing:unknown_table');
     const garbage = await onBoth((e) => e.ch.query(`SELECT toUInt8('not a number') AS x`).then(() => 'succeeded', decisionOf));
-    expectOnBoth(garbage, expect.stringMatching(/^refused:/));
+    expectOnBoth(garbage, expect.stringMatching(/^input:/));
   });
 
   it('sends 64-bit integers in JSON as each engine does, and the store reads both forms', async () => {
