@@ -87,9 +87,19 @@ describe('ClickHouse dialect: 18.16 server and current ClickHouse (chdb-core)', 
     const tables = await onBoth(async (e) =>
       (await e.ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${sqlString(database)} ORDER BY name`)).map((t) => t.name),
     );
-    expectOnBoth(tables, ['daily_aggregates', 'hourly_aggregates', 'minute_aggregates', 'schema_migrations', 'window_revisions']);
+    expectOnBoth(tables, ['daily_aggregates', 'hourly_aggregates', 'minute_aggregates', 'schema_migrations', 'window_revisions', 'write_probe']);
     const edited = migrations.map((m, i) => (i === 0 ? { ...m, checksum: 'edited' } : m));
     expectOnBoth(await onBoth((e) => e.ch.migrate(edited).then(() => 'applied', (err: Error) => err.message)), expect.stringMatching(/changed after it was applied/));
+  });
+
+  it('takes the known-good write of the failure policy into write_probe', async () => {
+    const at = new Date('2026-12-06T12:00:00Z');
+    await onBoth((e) => store(e, () => at).probeWrite());
+    const rows = await onBoth((e) => e.ch.query<{ n: number | string; at: string }>(`SELECT count() AS n, toString(max(written_at)) AS at FROM ${database}.write_probe`));
+    expectOnBoth(
+      Object.fromEntries(Object.entries(rows).map(([label, r]) => [label, r.map((x) => ({ n: Number(x.n), at: x.at }))])),
+      [{ n: 1, at: '2026-12-06 12:00:00' }],
+    );
   });
 
   it('types a failing statement by where the fault lies, from either engine\'s error text', async () => {
