@@ -270,7 +270,7 @@ export async function startContainerStack(options: StackOptions): Promise<Stack>
     if (apps.size === 0) {
       startedHere.push(servicesStack);
       const names = ownServices && sharedRun ? { ...isolatedNames(servicesStack), ...administratorLogins(env) } : {};
-      apps = await startServices(await composeWithFreePorts(SERVICES, env), { GATEWAY_TOKEN: gatewayToken(), ...names, ...options.env }, { run, stack: servicesStack, network });
+      apps = await startServices(await composeWithFreePorts(SERVICES, env), { GATEWAY_TOKEN: gatewayToken(), GATEWAY_TOKEN_CUSTOMERS: '*', ...names, ...options.env }, { run, stack: servicesStack, network });
     }
     complete(run, INFRASTRUCTURE_STACK, infra, INFRASTRUCTURE);
     complete(run, servicesStack, apps, SERVICES);

@@ -11,6 +11,7 @@ export function nativeStackEnv(name: string, env: NodeJS.ProcessEnv = process.en
     ...passThrough,
     LOG_LEVEL: env.E2E_LOG_LEVEL ?? 'info',
     GATEWAY_TOKEN: gatewayToken(env),
+    GATEWAY_TOKEN_CUSTOMERS: '*',
     ...isolatedNames(id),
   };
 }

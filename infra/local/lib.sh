@@ -338,6 +338,8 @@ service_env() {
   export S3_ENDPOINT=${S3_ENDPOINT:-http://127.0.0.1:$MINIO_PORT}
   export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
   export CLICKHOUSE_USER=$CLICKHOUSE_WRITER_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD
+  # The local token posts for any customer, and says so (a token's scope is never implied).
+  export GATEWAY_TOKEN_CUSTOMERS=${GATEWAY_TOKEN_CUSTOMERS:-*}
 }
 
 # Environment of the tests: they create buckets, topics and databases of their own, so they use

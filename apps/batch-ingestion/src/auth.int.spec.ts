@@ -29,7 +29,7 @@ describe('batch-ingestion gateway authentication', () => {
   let reader: TopicReader;
 
   beforeAll(async () => {
-    writeFileSync(tokensFile, `# the gateways of the test\nedge-a=${gatewayTokenHash(TOKEN_A)}\n`);
+    writeFileSync(tokensFile, `# the gateways of the test\nedge-a=${gatewayTokenHash(TOKEN_A)}@*\n`);
     opsPort = await freePort();
     app = await startApp(
       'batch-ingestion',
@@ -93,11 +93,11 @@ describe('batch-ingestion gateway authentication', () => {
     })();
     await sleep(500);
     // 1. the new token joins the old one; 2. the gateways move to it; 3. the old one goes.
-    writeFileSync(tokensFile, `edge-a=${gatewayTokenHash(TOKEN_A)}\nedge-b=${gatewayTokenHash(TOKEN_B)}\n`);
+    writeFileSync(tokensFile, `edge-a=${gatewayTokenHash(TOKEN_A)}@*\nedge-b=${gatewayTokenHash(TOKEN_B)}@*\n`);
     await sleep(800);
     current = TOKEN_B;
     await sleep(500);
-    writeFileSync(tokensFile, `edge-b=${gatewayTokenHash(TOKEN_B)}\n`);
+    writeFileSync(tokensFile, `edge-b=${gatewayTokenHash(TOKEN_B)}@*\n`);
     await sleep(800);
     sending = false;
     await loop;

@@ -23,6 +23,8 @@ export const ingestionEnv = {
   GATEWAY_TOKENS_RELOAD_MS: positiveInt(2_000),
   /** One gateway token in clear (local stacks, docker-compose); hashed at start and kept only as its hash. */
   GATEWAY_TOKEN: z.string().min(16, 'a gateway token needs at least 16 characters').optional(),
+  /** The customers GATEWAY_TOKEN may post for: `customer|customer`, or `*` for all; required with it. */
+  GATEWAY_TOKEN_CUSTOMERS: z.string().optional(),
   /** Requests a second (sustained, and the burst above it) one gateway token may send; beyond it 429 with Retry-After. */
   RATE_LIMIT_PER_TOKEN: positiveInt(5_000),
   RATE_LIMIT_PER_TOKEN_BURST: positiveInt(10_000),

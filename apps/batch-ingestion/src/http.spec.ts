@@ -96,8 +96,8 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
     checks = [{ name: 's3', check: async () => (store.mode === 'up' ? undefined : Promise.reject(new Error('down'))) }];
     const handler = new IngestionHandler({
       auth: new GatewayAuthenticator([
-        gatewayTokenFromSecret('edge', TOKEN),
-        ...parseGatewayTokens(`scoped=${gatewayTokenHash(SCOPED)}@cus-axon|cus-beta rotated=${gatewayTokenHash(ROTATED)}`),
+        gatewayTokenFromSecret('edge', TOKEN, '*'),
+        ...parseGatewayTokens(`scoped=${gatewayTokenHash(SCOPED)}@cus-axon|cus-beta rotated=${gatewayTokenHash(ROTATED)}@*`),
       ]),
       limits: new IngestRateLimits(new RateLimiter({ perSecond: 1_000, burst: 1_000 }, () => clock), new RateLimiter({ perSecond: limitPerCustomer, burst: limitPerCustomer }, () => clock)),
       store: new MeasuredStore(store, metrics, 200),

@@ -28,6 +28,7 @@ export function appEnv(names: ItNames, extra: Record<string, string> = {}): Reco
     S3_REQUEST_TIMEOUT_MS: '3000',
     LOG_LEVEL: 'info',
     GATEWAY_TOKEN: IT_GATEWAY_TOKEN,
+    GATEWAY_TOKEN_CUSTOMERS: '*',
     ...extra,
   };
 }

@@ -23,7 +23,11 @@ function gatewayTokens(config: IngestionConfig): { fixed: GatewayToken[]; all: G
   } catch (err) {
     throw new ConfigError([`GATEWAY_TOKENS: ${errorMessage(err)}`]);
   }
-  if (config.GATEWAY_TOKEN) fixed.push(gatewayTokenFromSecret('default', config.GATEWAY_TOKEN));
+  try {
+    if (config.GATEWAY_TOKEN) fixed.push(gatewayTokenFromSecret('default', config.GATEWAY_TOKEN, config.GATEWAY_TOKEN_CUSTOMERS));
+  } catch (err) {
+    throw new ConfigError([`GATEWAY_TOKEN_CUSTOMERS: ${errorMessage(err)}`]);
+  }
   try {
     if (config.GATEWAY_TOKENS_FILE) fromFile.push(...readTokensFile(config.GATEWAY_TOKENS_FILE));
   } catch (err) {

@@ -4,9 +4,16 @@ import { RateLimiter } from './rate-limit';
 describe('gateway tokens', () => {
   it('parses names, hashes and customer scopes, never needing the token itself', () => {
     const h = gatewayTokenHash('secret-one-0123456789');
-    const [a, b] = parseGatewayTokens(`edge-eu=${h}@cus-a|cus-b;  edge-us=${'f'.repeat(64)}`);
-    expect([a.name, a.sha256.toString('hex'), [...a.customers!]]).toEqual(['edge-eu', h, ['cus-a', 'cus-b']]);
-    expect([b.name, b.customers]).toEqual(['edge-us', undefined]);
+    const [a, b] = parseGatewayTokens(`edge-eu=${h}@cus-a|cus-b;  edge-us=${'f'.repeat(64)}@*`);
+    expect([a.name, a.sha256.toString('hex'), [...(a.customers as Set<string>)]]).toEqual(['edge-eu', h, ['cus-a', 'cus-b']]);
+    expect([b.name, b.customers]).toEqual(['edge-us', '*']);
+  });
+
+  it('refuses a token that names no customers: every customer must be said with *', () => {
+    expect(() => parseGatewayTokens(`edge=${'a'.repeat(64)}`)).toThrow(/names no customers: add @customer\|customer, or @\* for every customer/);
+    expect(() => parseGatewayTokens(`edge=${'a'.repeat(64)}@`)).toThrow();
+    expect(() => gatewayTokenFromSecret('default', 'token-0123456789', undefined)).toThrow(/names no customers/);
+    expect(gatewayTokenFromSecret('default', 'token-0123456789', '*').customers).toBe('*');
   });
 
   it.each([
@@ -19,7 +26,7 @@ describe('gateway tokens', () => {
   });
 
   it('authenticates by hash, in any order of configuration, and reports which gateway called', () => {
-    const auth = new GatewayAuthenticator([...parseGatewayTokens(`old=${gatewayTokenHash('old-token-0123456789')}`), gatewayTokenFromSecret('new', 'new-token-0123456789')]);
+    const auth = new GatewayAuthenticator([...parseGatewayTokens(`old=${gatewayTokenHash('old-token-0123456789')}@*`), gatewayTokenFromSecret('new', 'new-token-0123456789', '*')]);
     const who = (header: string | undefined) => {
       const r = auth.authenticate(header);
       return r.ok ? r.value.name : `${r.rejection.status}`;

@@ -7,16 +7,28 @@ export interface GatewayToken {
   /** Shown in logs and metrics instead of the token. */
   name: string;
   sha256: Buffer;
-  /** The customers this token may send for; undefined: any. */
-  customers?: ReadonlySet<string>;
+  /** The customers this token may send for, or `*`: any (said explicitly, never by omission). */
+  customers: ReadonlySet<string> | '*';
+}
+
+/**
+ * A token's scope as configured: `*` or customer ids separated by `|`. There is no default: a
+ * token that says nothing about its customers is a configuration error, not a key to all of them.
+ */
+export function parseTokenScope(name: string, scope: string | undefined): ReadonlySet<string> | '*' {
+  if (scope === undefined || scope === '') throw new Error(`token ${name} names no customers: add @customer|customer, or @* for every customer`);
+  if (scope === '*') return '*';
+  const customers = scope.split('|');
+  for (const c of customers) if (!isCustomerId(c)) throw new Error(`token ${name}: not a customer id: ${JSON.stringify(c)}`);
+  return new Set(customers);
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /**
  * Parses `GATEWAY_TOKENS`: entries separated by whitespace, commas or semicolons, each
- * `name=<sha256 hex of the token>` with an optional `@customer|customer` scope, e.g.
- * `edge-eu=3f5a…@cus-axon|cus-beta edge-us=9c1b…`. Several tokens may be active at once, which is
+ * `name=<sha256 hex of the token>@<scope>`, the scope `customer|customer` or `*`, e.g.
+ * `edge-eu=3f5a…@cus-axon|cus-beta edge-us=9c1b…@*`. Several tokens may be active at once, which is
  * how one is rotated without a failed request: add the new one, move the gateways, remove the old.
  */
 export function parseGatewayTokens(text: string): GatewayToken[] {
@@ -25,18 +37,17 @@ export function parseGatewayTokens(text: string): GatewayToken[] {
   const uncommented = text.replace(/#[^\n]*/g, ' ');
   for (const entry of uncommented.split(/[\s,;]+/).filter(Boolean)) {
     const m = /^([A-Za-z0-9._-]{1,64})=([0-9a-fA-F]{64})(?:@(.+))?$/.exec(entry);
-    if (!m) throw new Error(`not name=<sha256 hex>[@customer|customer]: ${JSON.stringify(entry.slice(0, 80))}`);
-    const customers = m[3]?.split('|');
-    for (const c of customers ?? []) if (!isCustomerId(c)) throw new Error(`token ${m[1]}: not a customer id: ${JSON.stringify(c)}`);
+    if (!m) throw new Error(`not name=<sha256 hex>@<customer|customer or *>: ${JSON.stringify(entry.slice(0, 80))}`);
+    const customers = parseTokenScope(m[1], m[3]);
     if (tokens.some((t) => t.name === m[1])) throw new Error(`token name ${m[1]} used twice`);
-    tokens.push({ name: m[1], sha256: Buffer.from(m[2], 'hex'), customers: customers && new Set(customers) });
+    tokens.push({ name: m[1], sha256: Buffer.from(m[2], 'hex'), customers });
   }
   return tokens;
 }
 
-/** A token given in clear (local stacks, compose): kept only as its hash. */
-export function gatewayTokenFromSecret(name: string, secret: string): GatewayToken {
-  return { name, sha256: sha256(secret) };
+/** A token given in clear (local stacks, compose) with its scope: kept only as its hash. */
+export function gatewayTokenFromSecret(name: string, secret: string, scope: string | undefined): GatewayToken {
+  return { name, sha256: sha256(secret), customers: parseTokenScope(name, scope) };
 }
 
 /** Hex SHA-256 of a token: what `GATEWAY_TOKENS` holds. */
@@ -84,7 +95,7 @@ export class GatewayAuthenticator {
 
   /** Whether the token may send batches of `customerId` (403 otherwise). */
   authorize(token: GatewayToken, customerId: string): Checked<GatewayToken> {
-    if (!token.customers || token.customers.has(customerId)) return accept(token);
+    if (token.customers === '*' || token.customers.has(customerId)) return accept(token);
     return reject(403, 'forbidden_customer', `This gateway token may not send batches for customer ${customerId}.`);
   }
 }

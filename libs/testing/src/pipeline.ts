@@ -43,6 +43,7 @@ export async function startPipeline(name: string, options: { env?: Record<string
   const env: Record<string, string> = {
     ...sharedStackEnv(),
     GATEWAY_TOKEN: `it-${id}-token`,
+    GATEWAY_TOKEN_CUSTOMERS: '*',
     KAFKA_TOPIC_PARTITIONS: '3',
     TOPIC_BATCH_INGESTED: `${id}-batch-ingested`,
     TOPIC_INSIGHT_EVENTS: `${id}-insight-events`,

@@ -53,6 +53,7 @@ describe('Kafka with SASL/SCRAM', () => {
       TOPIC_BATCH_INGESTED: topic,
       S3_BUCKET: bucket,
       GATEWAY_TOKEN: 'it-gateway-token-0123456789',
+      GATEWAY_TOKEN_CUSTOMERS: '*',
       RECONCILER_ENABLED: 'false',
     });
     try {
