@@ -23,12 +23,30 @@ export const ingestionEnv = {
   GATEWAY_TOKENS_RELOAD_MS: positiveInt(2_000),
   /** One gateway token in clear (local stacks, docker-compose); hashed at start and kept only as its hash. */
   GATEWAY_TOKEN: z.string().min(16, 'a gateway token needs at least 16 characters').optional(),
-  /** Requests a second (sustained, and the burst above it) one gateway token may send; beyond it 429 with Retry-After. */
+  /**
+   * Requests a second (sustained, and the burst above it) one gateway token may send, over all
+   * its customers; beyond it 429 with Retry-After. Charged only for requests the customer's own
+   * limits let through.
+   */
   RATE_LIMIT_PER_TOKEN: positiveInt(5_000),
   RATE_LIMIT_PER_TOKEN_BURST: positiveInt(10_000),
-  /** The same for each customer, whichever gateway sends for it. */
+  /** Requests a second of each customer, whichever gateway sends for it. */
   RATE_LIMIT_PER_CUSTOMER: positiveInt(2_000),
   RATE_LIMIT_PER_CUSTOMER_BURST: positiveInt(4_000),
+  /**
+   * Body bytes a second of each customer (decompressed) and the burst above it: 16 MiB/s is about
+   * 100,000 entries a second, some 40 % of what one instance carries end to end (docs/benchmarks.md),
+   * so one customer's flood leaves the rest of the pipeline to the others.
+   */
+  RATE_LIMIT_PER_CUSTOMER_BYTES: positiveInt(16 * 1024 * 1024),
+  RATE_LIMIT_PER_CUSTOMER_BYTES_BURST: positiveInt(32 * 1024 * 1024),
+  /** Each customer's share of INGESTION_MAX_BYTES_IN_FLIGHT; unset: a quarter of it (at least one batch of 2 MiB), so one customer cannot fill it. */
+  INGESTION_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER: z.coerce.number().int().positive().optional(),
+  /**
+   * Customers whose limits differ from the defaults above: `customer:key=value,...` separated by
+   * `;` (keys rps, burst, bps, bytes-burst, inflight; bytes may end in KiB, MiB, GiB).
+   */
+  CUSTOMER_LIMITS: z.string().default(''),
   /** Longest time a client may take to send one request body before it is answered 408. */
   HTTP_BODY_TIMEOUT_MS: positiveInt(30_000),
   /** Bytes of request bodies held at once; beyond it requests are answered 503 with Retry-After. */
