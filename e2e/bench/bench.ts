@@ -18,6 +18,7 @@ import { BenchResults, LOAD_GENERATOR, mergeResults, PerProcess, PROCESSES, pars
 import { hotSection } from './section-hot';
 import { idleSection } from './section-idle';
 import { largeSection } from './section-large';
+import { noisySection } from './section-noisy';
 import { s001Section } from './section-s001';
 import { OwnServers, startOwnServers } from './servers';
 import { cpuBetween } from './stats';
@@ -55,6 +56,15 @@ export const SETTINGS = {
   profileWorkload: process.env.BENCH_PROFILE_WORKLOAD === 'large' ? ('large' as const) : ('s001' as const),
   hotPartials: num('BENCH_HOT_PARTIALS', 100_000),
   hotPerRevision: num('BENCH_HOT_PER_REVISION', 200),
+  noisy: {
+    seconds: num('BENCH_NOISY_SECONDS', 60),
+    baselineSeconds: num('BENCH_NOISY_BASELINE_SECONDS', 10),
+    floodClients: num('BENCH_NOISY_FLOOD_CLIENTS', 2),
+    floodBytes: num('BENCH_NOISY_FLOOD_BYTES', 1_600_000),
+    floodPaths: num('BENCH_NOISY_FLOOD_PATHS', 4_000),
+    quietPerSecond: num('BENCH_NOISY_QUIET_PER_SECOND', 20),
+    quietEntries: num('BENCH_NOISY_QUIET_ENTRIES', 20),
+  },
   exactTimeoutSeconds: num('BENCH_EXACT_TIMEOUT_SECONDS', 180),
   /** On a shared machine: before each run, wait up to this long for other work to calm down. */
   machineQuietWaitSeconds: num('BENCH_MACHINE_QUIET_WAIT_SECONDS', 0),
@@ -218,6 +228,7 @@ export async function main(): Promise<number> {
       if (section === 's001') run.sections.s001 = await runSection(ctx, { inFlight: s.s001InFlight.join(',') }, () => s001Section(ctx, s.s001InFlight));
       if (section === 'large') run.sections.large = await runSection(ctx, { clients: s.largeClients.join(','), seconds: s.largeSeconds, entries: s.largeEntries }, () => largeSection(ctx, s.largeClients, s.largeSeconds, s.largeEntries));
       if (section === 'hot') run.sections.hot = await runSection(ctx, { partials: s.hotPartials, perRevision: s.hotPerRevision }, () => hotSection(ctx, s.hotPartials, s.hotPerRevision));
+      if (section === 'noisy') run.sections.noisy = await runSection(ctx, { ...s.noisy }, () => noisySection(ctx, s.noisy));
       if (section === 'profile') {
         if (mode !== 'native') log.line('profile: native only, skipped');
         else {

@@ -2,6 +2,8 @@ import { MAX_BODY_BYTES } from '../scenarios';
 import { LargeRun } from './results';
 import { bucketMeans, insertedRowBytes, rowWithAllIdsBytes } from './section-hot';
 import { analyzeLargeRun, largePool } from './section-large';
+import { describeNoisy, floodBody } from './section-noisy';
+import { evaluateTargets } from './targets';
 import { summarize } from './stats';
 
 describe('large batches', () => {
@@ -99,5 +101,45 @@ describe('hot window', () => {
     expect(points[99].merged).toBe(100_000);
     expect(points.reduce((a, p) => a + (p.aggregatorCpuMs ?? 0), 0) / 100).toBeCloseTo(15);
     expect(bucketMeans(revisions.slice(0, 3), 100)).toHaveLength(3);
+  });
+});
+
+describe('noisy neighbour', () => {
+  it('builds flood bodies of the given distinct paths in one minute, near the given size, each set its own', () => {
+    const one = floodBody(0, 4_000, 1_600_000, '2024-02-01T12:00');
+    const two = floodBody(1, 4_000, 1_600_000, '2024-02-01T12:00');
+    const entries = JSON.parse(one.body.toString()) as Array<{ receivedAt: string; path: string }>;
+    expect(entries).toHaveLength(one.entries);
+    expect(new Set(entries.map((e) => e.path)).size).toBe(4_000);
+    expect(new Set(entries.map((e) => e.receivedAt.slice(0, 16)))).toEqual(new Set(['2024-02-01T12:00']));
+    expect(one.body.length).toBeGreaterThan(1_500_000);
+    expect(one.body.length).toBeLessThanOrEqual(1_600_000);
+    const second = new Set((JSON.parse(two.body.toString()) as Array<{ path: string }>).map((e) => e.path));
+    expect(entries.some((e) => second.has(e.path))).toBe(false);
+  });
+
+  it('judges the quiet customer under the flood against its targets, and says how the flood was held back', () => {
+    const quiet = (throttled: number, p99: number, fresh: number[]) => ({ sent: 100, statuses: { '202': 100 - throttled, '429': throttled }, throttled, latencyMs: summarize([5, p99]), freshnessMs: summarize(fresh) });
+    const section = {
+      seconds: 60,
+      baselineSeconds: 10,
+      flood: { customer: 'a', clients: 2, bodyBytes: 1_600_000, entriesPerBatch: 10_000, pathsPerBatch: 4_000, sendSeconds: 60, statuses: { '202': 600, '429': 90 }, refusedBy: { 'customer bytes': 90 }, acceptedBatches: 600, acceptedEntriesPerSecond: 100_000, acceptedBytesPerSecond: 16 * 2 ** 20, latencyMs: summarize([50]), exactAfterSeconds: 1.5, window: { total: 6_000_000, keys: 10_001, other: 5_000_000 } },
+      quiet: { customer: 'b', perSecond: 20, entries: 20, baseline: quiet(0, 20, [300]), flood: quiet(0, 150, [500, 2_500]), unseen: 0 },
+      cpuSeconds: {},
+      cpuTotalSeconds: null,
+      cpuWallSeconds: 60,
+      loadGeneratorCpuSeconds: 1,
+      otherMachineCpuSeconds: 0,
+      machineBusyPercent: 90,
+      idleCpuSeconds: null,
+      cpuPercent: { 'batch-summarizer': 80 },
+      lagPeak: { summarizer: 3, aggregator: 40 },
+    };
+    const byId = Object.fromEntries(evaluateTargets({ version: 1, sections: { noisy: { ...section, meta: { rssPeakMiB: {} } as never } } }).map((t) => [t.id, t]));
+    expect([byId['noisy-throttled'].status, byId['noisy-p99'].status, byId['noisy-fresh'].status]).toEqual(['met', 'missed', 'missed']);
+    const text = describeNoisy(section).join('\n');
+    expect(text).toContain('refused 90 by customer bytes');
+    expect(text).toContain('16.0 MiB/s');
+    expect(text).toContain('10,001 path keys');
   });
 });
