@@ -223,8 +223,11 @@ export interface NoisySection extends CpuFigures {
     window: { total: number; keys: number; other: number } | null;
   };
   quiet: { customer: string; perSecond: number; entries: number; baseline: NoisyQuiet; flood: NoisyQuiet; unseen: number };
+  /** CPU figures cover the flood only (from its first send to its last answer). */
   cpuPercent: PerProcess<number | null>;
   lagPeak: { summarizer: number; aggregator: number };
+  /** Every second from the start of the flood until A's window was exact: the consumers' lag, the cores each process used. */
+  timeline: LagPoint[];
 }
 
 export interface ProfileSection {

@@ -4,8 +4,8 @@ import { IngestClient } from '../support/http';
 import { formatCounts, Progress } from '../support/progress';
 import { OTHER_PATH_KEY } from '../support/aggregates';
 import { BenchContext, cpuFigures, sleep, waitQuiet } from './context';
-import { LABEL, NoisyQuiet, NoisySection, PerProcess, PROCESSES } from './results';
-import { percentOfCore, summarize } from './stats';
+import { LABEL, LagPoint, NoisyQuiet, NoisySection, PerProcess, PROCESSES } from './results';
+import { cpuBetween, percentOfCore, slope, summarize } from './stats';
 
 /** One distinct body of the flood: `paths` distinct paths (of this body alone) in one minute, repeated up to about `bytes`. */
 export function floodBody(index: number, paths: number, bytes: number, minute: string): { body: Buffer; entries: number } {
@@ -158,7 +158,9 @@ class QuietCustomer {
  */
 export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise<Omit<NoisySection, 'meta'>> {
   const log = new Progress('bench noisy');
-  const floodMinute = '2024-02-01T12:00';
+  // After the quiet customer's last minute: a window behind its partition's newest is counted as a
+  // late correction (and logged), which B's minutes, 20 a second of event time, would make of A's.
+  const floodMinute = '2024-03-03T12:00';
   const pool = Array.from({ length: 8 }, (_, i) => floodBody(i, s.floodPaths, s.floodBytes, floodMinute));
   const bodyBytes = Math.round(pool.reduce((a, p) => a + p.body.length, 0) / pool.length);
   log.line(`A: ${s.floodClients} clients, bodies of ${(bodyBytes / 1e6).toFixed(2)} MB, ${pool[0].entries} entries, ${s.floodPaths} distinct paths each (8 different sets), one minute; B: ${s.quietPerSecond} batches/s of ${s.quietEntries} entries; ${s.baselineSeconds} s of B alone, then ${s.seconds} s of both`);
@@ -180,18 +182,23 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   let acceptedBatches = 0;
   let seq = 0;
   const before = ctx.meter.read();
-  const lagPeak = { summarizer: 0, aggregator: 0 };
+  const t0 = performance.now();
+  const timeline: LagPoint[] = [];
   let sampling = true;
   const sampler = (async () => {
+    let prev = ctx.meter.read();
     while (sampling) {
       await sleep(1_000);
       const l = ctx.lag ? await ctx.lag.read() : { summarizer: null, aggregator: null };
-      lagPeak.summarizer = Math.max(lagPeak.summarizer, l.summarizer ?? 0);
-      lagPeak.aggregator = Math.max(lagPeak.aggregator, l.aggregator ?? 0);
+      const now = ctx.meter.read();
+      const use = cpuBetween(prev, now);
+      const cores: PerProcess<number | null> = {};
+      for (const p of PROCESSES) cores[p] = use.seconds[p] === null || use.seconds[p] === undefined ? null : use.seconds[p]! / use.wallSeconds;
+      timeline.push({ t: Math.round((now.at - t0) / 100) / 10, ...l, cores });
+      prev = now;
     }
   })();
   const progress = new Progress('bench noisy');
-  const t0 = performance.now();
   progress.every(() => {
     const q = quiet.phases[quiet.phases.length - 1];
     return `A: ${formatCounts(statuses)}, ${(acceptedBytes / 1e6 / ((performance.now() - t0) / 1000)).toFixed(1)} MB/s accepted | B: ${formatCounts(q.statuses)}, freshness seen ${q.freshness.length}`;
@@ -230,6 +237,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   };
   await Promise.all(Array.from({ length: s.floodClients }, worker));
   const sendSeconds = (performance.now() - t0) / 1000;
+  const afterFlood = ctx.meter.read();
   flood.close();
   const unseen = await quiet.stop();
   progress.stop();
@@ -239,14 +247,18 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   const gateway = ClickHouseGateway.fromSettings({ url: ch.url, username: ch.username, password: ch.password, database: ch.database, requestTimeoutMs: 10_000 });
   let aExactSeconds: number | null = null;
   let aWindow: { total: number; keys: number; other: number } | null = null;
+  let lastError = '';
   const deadline = performance.now() + ctx.exactTimeoutMs;
   while (performance.now() < deadline) {
     const [row] = await gateway
       .query<{ total: number | string; keys: number | string; other: number | string }>(
-        `SELECT total_requests AS total, length(path_keys) AS keys, arraySum(arrayFilter((k, n) -> k = ${sqlString(OTHER_PATH_KEY)}, path_keys, path_counts)) AS other
+        `SELECT total_requests AS total, length(path_keys) AS keys, arraySum(arrayFilter((n, k) -> k = ${sqlString(OTHER_PATH_KEY)}, path_counts, path_keys)) AS other
          FROM ${sqlIdentifier(ch.database)}.minute_aggregates WHERE customer_id = ${sqlString(a)}`,
       )
-      .catch(() => [] as Array<{ total: number; keys: number; other: number }>);
+      .catch((err: Error) => {
+        lastError = err.message.split('\n')[0];
+        return [] as Array<{ total: number; keys: number; other: number }>;
+      });
     if (row) aWindow = { total: Number(row.total), keys: Number(row.keys), other: Number(row.other) };
     if (aWindow?.total === acceptedEntries) {
       aExactSeconds = (performance.now() - t0) / 1000 - sendSeconds;
@@ -255,11 +267,11 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
     await sleep(250);
   }
   await gateway.close();
-  const after = ctx.meter.read();
+  if (aExactSeconds === null) log.line(`A's window not exact within ${ctx.exactTimeoutMs / 1000} s: ${aWindow ? `total ${aWindow.total} of ${acceptedEntries}` : lastError || 'no row'}`);
   sampling = false;
   await sampler;
 
-  const cpu = cpuFigures(before, after, ctx.idleCores);
+  const cpu = cpuFigures(before, afterFlood, ctx.idleCores);
   const cpuPercent: PerProcess<number | null> = {};
   for (const p of PROCESSES) cpuPercent[p] = percentOfCore(cpu.cpuSeconds[p] ?? null, cpu.cpuWallSeconds);
   const phase = (name: 'baseline' | 'flood'): NoisyQuiet => {
@@ -289,7 +301,8 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
     quiet: { customer: b, perSecond: s.quietPerSecond, entries: s.quietEntries, baseline: phase('baseline'), flood: phase('flood'), unseen },
     ...cpu,
     cpuPercent,
-    lagPeak,
+    lagPeak: { summarizer: Math.max(0, ...timeline.map((l) => l.summarizer ?? 0)), aggregator: Math.max(0, ...timeline.map((l) => l.aggregator ?? 0)) },
+    timeline,
   };
   for (const line of describeNoisy(result)) log.line(line);
   return result;
@@ -316,6 +329,30 @@ export function describeNoisy(r: Omit<NoisySection, 'meta'>): string[] {
     `A: ${f0(a.acceptedBatches)} batches accepted in ${a.sendSeconds.toFixed(0)} s (${(a.acceptedBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s, ${f0(a.acceptedEntriesPerSecond)} entries/s; 202 p50 ${f0(a.latencyMs.p50)} ms); refused ${refused || 'never'}; answers ${formatCounts(a.statuses)}. ${
       a.exactAfterSeconds === null ? 'Its window was not exact within the bound' : `Its window was exact ${a.exactAfterSeconds.toFixed(1)} s after the flood ended`
     }${a.window ? ` (${f0(a.window.keys)} path keys, ${f0(a.window.other)} requests under ${OTHER_PATH_KEY})` : ''}.`,
-    `CPU over the flood, % of one core: ${shares}; machine ${f0(r.machineBusyPercent)} % busy; lag peaks: summarizer ${f0(r.lagPeak.summarizer)} batches, aggregator ${f0(r.lagPeak.aggregator)} partials.`,
+    `CPU over the flood, % of one core: ${shares}${r.loadGeneratorCpuSeconds !== null ? `, load generator ${f0((100 * r.loadGeneratorCpuSeconds) / r.cpuWallSeconds)}` : ''}${r.otherMachineCpuSeconds !== null ? `, other work on the machine ${f0((100 * r.otherMachineCpuSeconds) / r.cpuWallSeconds)}` : ''}; machine ${f0(r.machineBusyPercent)} % busy.`,
+    whereTheTimeGoes(r),
   ];
+}
+
+/**
+ * Where B's freshness went, read off the lag timeline: a consumer whose lag grows while A floods
+ * holds B's work behind A's (both customers' events share every partition of batch-ingested, keyed
+ * customer|batch, and a partition's events start in offset order; partials share insight-events'
+ * partitions by customer|minute). Plain statements of what was measured.
+ */
+function whereTheTimeGoes(r: Omit<NoisySection, 'meta'>): string {
+  const sending = r.timeline.filter((l) => l.t <= r.flood.sendSeconds);
+  const trend = (k: 'summarizer' | 'aggregator') => slope(sending.filter((l) => l[k] !== null).map((l) => ({ x: l.t, y: l[k]! })));
+  const growth = { summarizer: trend('summarizer'), aggregator: trend('aggregator') };
+  const parts = [
+    `Lag while A flooded: summarizer peaked at ${f0(r.lagPeak.summarizer)} batches${growth.summarizer === null ? '' : ` (${growth.summarizer >= 0 ? 'growing' : 'shrinking'} ${Math.abs(growth.summarizer).toFixed(2)} a second)`}, aggregator at ${f0(r.lagPeak.aggregator)} partials${growth.aggregator === null ? '' : ` (${growth.aggregator >= 0 ? 'growing' : 'shrinking'} ${Math.abs(growth.aggregator).toFixed(2)} a second)`}.`,
+  ];
+  const a = r.flood.acceptedBatches / r.flood.sendSeconds;
+  const input = { summarizer: a + r.quiet.perSecond, aggregator: a + r.quiet.perSecond };
+  const behind = (['summarizer', 'aggregator'] as const).filter((k) => (growth[k] ?? 0) > 0.05 * input[k]);
+  if (behind.length) parts.push(`The ${behind.join(' and the ')} fell behind: B's ${behind.includes('summarizer') ? 'batches wait behind A\'s in the same partitions of batch-ingested' : 'partials wait behind A\'s in the same partitions of insight-events'}, and its freshness is that queue.`);
+  else parts.push('Neither consumer fell behind: B\'s freshness is its own path through the pipeline, slowed by the CPU A\'s batches take.');
+  const other = r.otherMachineCpuSeconds === null ? 0 : r.otherMachineCpuSeconds / r.cpuWallSeconds;
+  if (other >= 0.25) parts.push(`Other work on the machine took ${other.toFixed(2)} cores meanwhile, out of 2.`);
+  return parts.join(' ');
 }

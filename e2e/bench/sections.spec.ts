@@ -133,7 +133,8 @@ describe('noisy neighbour', () => {
       machineBusyPercent: 90,
       idleCpuSeconds: null,
       cpuPercent: { 'batch-summarizer': 80 },
-      lagPeak: { summarizer: 3, aggregator: 40 },
+      lagPeak: { summarizer: 300, aggregator: 40 },
+      timeline: Array.from({ length: 60 }, (_, t) => ({ t: t + 1, summarizer: 5 * t, aggregator: 40, cores: {} })),
     };
     const byId = Object.fromEntries(evaluateTargets({ version: 1, sections: { noisy: { ...section, meta: { rssPeakMiB: {} } as never } } }).map((t) => [t.id, t]));
     expect([byId['noisy-throttled'].status, byId['noisy-p99'].status, byId['noisy-fresh'].status]).toEqual(['met', 'missed', 'missed']);
@@ -141,5 +142,6 @@ describe('noisy neighbour', () => {
     expect(text).toContain('refused 90 by customer bytes');
     expect(text).toContain('16.0 MiB/s');
     expect(text).toContain('10,001 path keys');
+    expect(text).toContain("The summarizer fell behind: B's batches wait behind A's in the same partitions of batch-ingested");
   });
 });
