@@ -187,6 +187,13 @@ export interface HotSection {
   } | null;
 }
 
+/** Calls of one kind between two scrapes of a latency histogram, and the shares above 100 and 250 ms. */
+export interface CallTail {
+  calls: number;
+  over100ms: number | null;
+  over250ms: number | null;
+}
+
 /** The quiet customer in one phase (alone, or under the flood). */
 export interface NoisyQuiet {
   sent: number;
@@ -228,6 +235,8 @@ export interface NoisySection extends CpuFigures {
   lagPeak: { summarizer: number; aggregator: number };
   /** Every second from the start of the flood until A's window was exact: the consumers' lag, the cores each process used. */
   timeline: LagPoint[];
+  /** The ingestion's own view of the flood (its metrics): where a request's time went. */
+  ingestion: { s3Put: CallTail; kafkaPublish: CallTail; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number } | null;
 }
 
 export interface ProfileSection {

@@ -1,10 +1,11 @@
 import { ClickHouseGateway, sqlIdentifier, sqlString } from '@pipeline/clickhouse';
+import { metricValue } from '@pipeline/testing';
 import { JSON_CONTENT_TYPE, jsonBody, Send } from '../scenarios';
 import { IngestClient } from '../support/http';
 import { formatCounts, Progress } from '../support/progress';
 import { OTHER_PATH_KEY } from '../support/aggregates';
 import { BenchContext, cpuFigures, sleep, waitQuiet } from './context';
-import { LABEL, LagPoint, NoisyQuiet, NoisySection, PerProcess, PROCESSES } from './results';
+import { CallTail, LABEL, LagPoint, NoisyQuiet, NoisySection, PerProcess, PROCESSES } from './results';
 import { cpuBetween, percentOfCore, slope, summarize } from './stats';
 
 /** One distinct body of the flood: `paths` distinct paths (of this body alone) in one minute, repeated up to about `bytes`. */
@@ -25,6 +26,20 @@ export function floodBody(index: number, paths: number, bytes: number, minute: s
   }
   return { body: jsonBody(list), entries: list.length };
 }
+
+/** A latency histogram's calls between two scrapes (label sets containing `labels`), and the shares of them above 100 and 250 ms. */
+export function callTail(before: string, after: string, name: string, labels: Record<string, string> = {}): CallTail {
+  const delta = (metric: string, extra: Record<string, string> = {}) => metricValue(after, metric, { ...labels, ...extra }) - metricValue(before, metric, { ...labels, ...extra });
+  const calls = delta(`${name}_count`);
+  const over = (le: string) => (calls > 0 ? (calls - delta(`${name}_bucket`, { le })) / calls : null);
+  return { calls, over100ms: over('0.1'), over250ms: over('0.25') };
+}
+
+const scrapeText = (url: string) =>
+  fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) }).then(
+    (r) => (r.ok ? r.text() : ''),
+    () => '',
+  );
 
 /** Minute `n` after the quiet customer's first, as `YYYY-MM-DDTHH:MM`, and its epoch seconds. */
 const QUIET_BASE = Date.parse('2024-03-01T00:00:00Z');
@@ -181,6 +196,9 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   let acceptedBytes = 0;
   let acceptedBatches = 0;
   let seq = 0;
+  const ingestionUrl = ctx.stack.url('batch-ingestion');
+  // Also resets the event-loop delay histogram: the scrape after the flood reads the flood's alone.
+  const metricsBefore = await scrapeText(ingestionUrl);
   const before = ctx.meter.read();
   const t0 = performance.now();
   const timeline: LagPoint[] = [];
@@ -238,6 +256,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   await Promise.all(Array.from({ length: s.floodClients }, worker));
   const sendSeconds = (performance.now() - t0) / 1000;
   const afterFlood = ctx.meter.read();
+  const metricsAfter = await scrapeText(ingestionUrl);
   flood.close();
   const unseen = await quiet.stop();
   progress.stop();
@@ -302,6 +321,15 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
     ...cpu,
     cpuPercent,
     lagPeak: { summarizer: Math.max(0, ...timeline.map((l) => l.summarizer ?? 0)), aggregator: Math.max(0, ...timeline.map((l) => l.aggregator ?? 0)) },
+    ingestion:
+      metricsBefore && metricsAfter
+        ? {
+            s3Put: callTail(metricsBefore, metricsAfter, 'ingestion_s3_call_duration_seconds', { operation: 'PutObject' }),
+            kafkaPublish: callTail(metricsBefore, metricsAfter, 'ingestion_kafka_publish_duration_seconds'),
+            eventLoopDelayP99Ms: metricValue(metricsAfter, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+            eventLoopDelayMaxMs: metricValue(metricsAfter, 'nodejs_eventloop_lag_max_seconds') * 1000,
+          }
+        : null,
     timeline,
   };
   for (const line of describeNoisy(result)) log.line(line);
@@ -331,7 +359,15 @@ export function describeNoisy(r: Omit<NoisySection, 'meta'>): string[] {
     }${a.window ? ` (${f0(a.window.keys)} path keys, ${f0(a.window.other)} requests under ${OTHER_PATH_KEY})` : ''}.`,
     `CPU over the flood, % of one core: ${shares}${r.loadGeneratorCpuSeconds !== null ? `, load generator ${f0((100 * r.loadGeneratorCpuSeconds) / r.cpuWallSeconds)}` : ''}${r.otherMachineCpuSeconds !== null ? `, other work on the machine ${f0((100 * r.otherMachineCpuSeconds) / r.cpuWallSeconds)}` : ''}; machine ${f0(r.machineBusyPercent)} % busy.`,
     whereTheTimeGoes(r),
+    ...(r.ingestion ? [ingestionLine(r.ingestion)] : []),
   ];
+}
+
+const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(1)} %`);
+
+/** Where a 202 waits in the ingestion: its S3 write, its announcement, or the event loop (A's bodies parsed and validated). */
+function ingestionLine(i: NonNullable<NoisySection['ingestion']>): string {
+  return `In the ingestion during the flood (A's and B's requests together): S3 writes ${f0(i.s3Put.calls)}, ${pct(i.s3Put.over100ms)} over 100 ms and ${pct(i.s3Put.over250ms)} over 250 ms; Kafka publishes ${f0(i.kafkaPublish.calls)}, ${pct(i.kafkaPublish.over100ms)} over 100 ms and ${pct(i.kafkaPublish.over250ms)} over 250 ms; event-loop delay p99 ${f0(i.eventLoopDelayP99Ms)} ms, max ${f0(i.eventLoopDelayMaxMs)} ms.`;
 }
 
 /**

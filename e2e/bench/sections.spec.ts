@@ -2,7 +2,7 @@ import { MAX_BODY_BYTES } from '../scenarios';
 import { LargeRun } from './results';
 import { bucketMeans, insertedRowBytes, rowWithAllIdsBytes } from './section-hot';
 import { analyzeLargeRun, largePool } from './section-large';
-import { describeNoisy, floodBody } from './section-noisy';
+import { callTail, describeNoisy, floodBody } from './section-noisy';
 import { evaluateTargets } from './targets';
 import { summarize } from './stats';
 
@@ -135,6 +135,7 @@ describe('noisy neighbour', () => {
       cpuPercent: { 'batch-summarizer': 80 },
       lagPeak: { summarizer: 300, aggregator: 40 },
       timeline: Array.from({ length: 60 }, (_, t) => ({ t: t + 1, summarizer: 5 * t, aggregator: 40, cores: {} })),
+      ingestion: null,
     };
     const byId = Object.fromEntries(evaluateTargets({ version: 1, sections: { noisy: { ...section, meta: { rssPeakMiB: {} } as never } } }).map((t) => [t.id, t]));
     expect([byId['noisy-throttled'].status, byId['noisy-p99'].status, byId['noisy-fresh'].status]).toEqual(['met', 'missed', 'missed']);
@@ -143,5 +144,19 @@ describe('noisy neighbour', () => {
     expect(text).toContain('16.0 MiB/s');
     expect(text).toContain('10,001 path keys');
     expect(text).toContain("The summarizer fell behind: B's batches wait behind A's in the same partitions of batch-ingested");
+  });
+});
+
+describe('callTail', () => {
+  it('counts the calls between two scrapes and the shares above 100 and 250 ms', () => {
+    const scrape = (count: number, le01: number, le025: number) =>
+      [
+        `x_seconds_bucket{operation="PutObject",result="ok",le="0.1"} ${le01}`,
+        `x_seconds_bucket{operation="PutObject",result="ok",le="0.25"} ${le025}`,
+        `x_seconds_count{operation="PutObject",result="ok"} ${count}`,
+        `x_seconds_count{operation="HeadObject",result="ok"} 999`,
+      ].join('\n');
+    expect(callTail(scrape(10, 10, 10), scrape(110, 90, 105), 'x_seconds', { operation: 'PutObject' })).toEqual({ calls: 100, over100ms: 0.2, over250ms: 0.05 });
+    expect(callTail('', '', 'x_seconds')).toEqual({ calls: 0, over100ms: null, over250ms: null });
   });
 });
