@@ -34,12 +34,13 @@ export const ingestionEnv = {
   RATE_LIMIT_PER_CUSTOMER: positiveInt(2_000),
   RATE_LIMIT_PER_CUSTOMER_BURST: positiveInt(4_000),
   /**
-   * Body bytes a second of each customer (decompressed) and the burst above it: 16 MiB/s is about
-   * 100,000 entries a second, some 40 % of what one instance carries end to end (docs/benchmarks.md),
-   * so one customer's flood leaves the rest of the pipeline to the others.
+   * Body bytes a second of each customer (decompressed) and the burst above it: 8 MiB/s is about
+   * 50,000 entries a second, a fifth of what one instance carries end to end with batches of few
+   * paths and less with many (docs/benchmarks.md, noisy neighbour), so one customer's flood leaves
+   * the pipeline room for the others.
    */
-  RATE_LIMIT_PER_CUSTOMER_BYTES: positiveInt(16 * 1024 * 1024),
-  RATE_LIMIT_PER_CUSTOMER_BYTES_BURST: positiveInt(32 * 1024 * 1024),
+  RATE_LIMIT_PER_CUSTOMER_BYTES: positiveInt(8 * 1024 * 1024),
+  RATE_LIMIT_PER_CUSTOMER_BYTES_BURST: positiveInt(16 * 1024 * 1024),
   /** Each customer's share of INGESTION_MAX_BYTES_IN_FLIGHT; unset: a quarter of it (at least one batch of 2 MiB), so one customer cannot fill it. */
   INGESTION_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER: z.coerce.number().int().positive().optional(),
   /**
