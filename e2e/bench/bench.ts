@@ -17,7 +17,7 @@ import { compareFigures, generatedMarkdown, keyFigures, mergeGenerated } from '.
 import { BenchResults, LOAD_GENERATOR, mergeResults, PerProcess, PROCESSES, parseSections, SectionMeta, SectionName } from './results';
 import { hotSection } from './section-hot';
 import { idleSection } from './section-idle';
-import { largeSection } from './section-large';
+import { largeCustomer, largeSection } from './section-large';
 import { noisySection } from './section-noisy';
 import { s001Section } from './section-s001';
 import { OwnServers, startOwnServers } from './servers';
@@ -79,6 +79,11 @@ const CHART = 'benchmarks-chart.png';
 
 function portOf(url: string): number {
   return Number(new URL(url.includes('://') ? url : `tcp://${url}`).port);
+}
+
+/** CUSTOMER_LIMITS for the large section's customers: as much as one instance takes. */
+export function largeCustomerLimits(tag: string, clients: readonly number[]): string {
+  return clients.map((c) => `${largeCustomer(c, tag)}:rps=100000,bps=1GiB,inflight=64MiB`).join(';');
 }
 
 /** Sends 20-entry batches (each twice, like scenario 001) at 2 in flight for a while: JIT, pools, connections warm. */
@@ -149,6 +154,10 @@ export async function main(): Promise<number> {
   if (mode === 'containers') throw new Error('the benchmark reads CPU and memory from /proc of this machine: E2E_TARGET native (default) or external');
   const tag = Date.now().toString(36);
   const commit = currentCommit();
+  // The services inherit this process' environment: the large section's customers (also the profile's)
+  // get limits far above the defaults, since that section measures what one instance carries from
+  // one customer; the noisy section measures the defaults.
+  process.env.CUSTOMER_LIMITS = [process.env.CUSTOMER_LIMITS, largeCustomerLimits(tag, SETTINGS.largeClients)].filter(Boolean).join(';');
   log.line(`sections ${SETTINGS.sections.join(', ')}; commit ${commit}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const cleanups: Array<() => Promise<void>> = [];

@@ -1,7 +1,9 @@
 import { MAX_BODY_BYTES } from '../scenarios';
 import { LargeRun } from './results';
 import { bucketMeans, insertedRowBytes, rowWithAllIdsBytes } from './section-hot';
-import { analyzeLargeRun, largePool } from './section-large';
+import { parseCustomerLimits } from '@pipeline/batch';
+import { largeCustomerLimits } from './bench';
+import { analyzeLargeRun, largeCustomer, largePool } from './section-large';
 import { callTail, describeNoisy, floodBody } from './section-noisy';
 import { evaluateTargets } from './targets';
 import { summarize } from './stats';
@@ -158,5 +160,14 @@ describe('callTail', () => {
       ].join('\n');
     expect(callTail(scrape(10, 10, 10), scrape(110, 90, 105), 'x_seconds', { operation: 'PutObject' })).toEqual({ calls: 100, over100ms: 0.2, over250ms: 0.05 });
     expect(callTail('', '', 'x_seconds')).toEqual({ calls: 0, over100ms: null, over250ms: null });
+  });
+});
+
+describe('the large section\'s customers', () => {
+  it('get limits the ingestion accepts, far above the defaults', () => {
+    const defaults = { requests: { perSecond: 2_000, burst: 4_000 }, bytes: { perSecond: 8 * 2 ** 20, burst: 16 * 2 ** 20 }, bytesInFlight: 16 * 2 ** 20 };
+    const parsed = parseCustomerLimits(largeCustomerLimits('mxbf1234', [1, 4]), defaults);
+    expect([...parsed.keys()]).toEqual([largeCustomer(1, 'mxbf1234'), largeCustomer(4, 'mxbf1234')]);
+    expect(parsed.get(largeCustomer(4, 'mxbf1234'))).toEqual({ requests: { perSecond: 100_000, burst: 200_000 }, bytes: { perSecond: 2 ** 30, burst: 2 ** 31 }, bytesInFlight: 64 * 2 ** 20 });
   });
 });
