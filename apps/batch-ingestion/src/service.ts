@@ -35,7 +35,7 @@ function gatewayTokens(config: IngestionConfig): { fixed: GatewayToken[]; all: G
 }
 
 /** Who may send what: the customers' limits (defaults and CUSTOMER_LIMITS), the tokens' rate, the instance's in-flight budget. */
-function admission(config: IngestionConfig): Admission {
+export function admissionFromConfig(config: IngestionConfig): Admission {
   const defaults: CustomerLimits = {
     requests: { perSecond: config.RATE_LIMIT_PER_CUSTOMER, burst: config.RATE_LIMIT_PER_CUSTOMER_BURST },
     bytes: { perSecond: config.RATE_LIMIT_PER_CUSTOMER_BYTES, burst: config.RATE_LIMIT_PER_CUSTOMER_BYTES_BURST },
@@ -85,7 +85,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     const auth = new GatewayAuthenticator(tokens.all);
     const handler = new IngestionHandler({
       auth,
-      admission: admission(config),
+      admission: admissionFromConfig(config),
       store: new MeasuredStore(s3, metrics, config.S3_REQUEST_TIMEOUT_MS),
       // The producer enforces KAFKA_REQUEST_TIMEOUT_MS per send; the outer deadline bounds a
       // request's whole wait, including the send ahead of it in the coalescing queue.
