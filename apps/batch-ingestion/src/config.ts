@@ -36,8 +36,8 @@ export const ingestionEnv = {
   /**
    * Body bytes a second of each customer (decompressed) and the burst above it: 8 MiB/s is about
    * 50,000 entries a second, a fifth of what one instance carries end to end with batches of few
-   * paths and less with many (docs/benchmarks.md, noisy neighbour), so one customer's flood leaves
-   * the pipeline room for the others.
+   * paths and more of it with many (docs/benchmarks.md, noisy neighbour), so one customer's flood
+   * leaves the pipeline room for the others.
    */
   RATE_LIMIT_PER_CUSTOMER_BYTES: positiveInt(8 * 1024 * 1024),
   RATE_LIMIT_PER_CUSTOMER_BYTES_BURST: positiveInt(16 * 1024 * 1024),
