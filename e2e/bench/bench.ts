@@ -17,7 +17,8 @@ import { compareFigures, generatedMarkdown, keyFigures, mergeGenerated } from '.
 import { BenchResults, LOAD_GENERATOR, mergeResults, PerProcess, PROCESSES, parseSections, SectionMeta, SectionName } from './results';
 import { hotSection } from './section-hot';
 import { idleSection } from './section-idle';
-import { largeSection } from './section-large';
+import { largeCustomer, largeSection } from './section-large';
+import { noisySection } from './section-noisy';
 import { s001Section } from './section-s001';
 import { OwnServers, startOwnServers } from './servers';
 import { cpuBetween } from './stats';
@@ -55,6 +56,15 @@ export const SETTINGS = {
   profileWorkload: process.env.BENCH_PROFILE_WORKLOAD === 'large' ? ('large' as const) : ('s001' as const),
   hotPartials: num('BENCH_HOT_PARTIALS', 100_000),
   hotPerRevision: num('BENCH_HOT_PER_REVISION', 200),
+  noisy: {
+    seconds: num('BENCH_NOISY_SECONDS', 60),
+    baselineSeconds: num('BENCH_NOISY_BASELINE_SECONDS', 10),
+    floodClients: num('BENCH_NOISY_FLOOD_CLIENTS', 2),
+    floodBytes: num('BENCH_NOISY_FLOOD_BYTES', 1_600_000),
+    floodPaths: num('BENCH_NOISY_FLOOD_PATHS', 4_000),
+    quietPerSecond: num('BENCH_NOISY_QUIET_PER_SECOND', 20),
+    quietEntries: num('BENCH_NOISY_QUIET_ENTRIES', 20),
+  },
   exactTimeoutSeconds: num('BENCH_EXACT_TIMEOUT_SECONDS', 180),
   /** On a shared machine: before each run, wait up to this long for other work to calm down. */
   machineQuietWaitSeconds: num('BENCH_MACHINE_QUIET_WAIT_SECONDS', 0),
@@ -69,6 +79,11 @@ const CHART = 'benchmarks-chart.png';
 
 function portOf(url: string): number {
   return Number(new URL(url.includes('://') ? url : `tcp://${url}`).port);
+}
+
+/** CUSTOMER_LIMITS for the large section's customers: as much as one instance takes. */
+export function largeCustomerLimits(tag: string, clients: readonly number[]): string {
+  return clients.map((c) => `${largeCustomer(c, tag)}:rps=100000,bps=1GiB,inflight=64MiB`).join(';');
 }
 
 /** Sends 20-entry batches (each twice, like scenario 001) at 2 in flight for a while: JIT, pools, connections warm. */
@@ -139,6 +154,10 @@ export async function main(): Promise<number> {
   if (mode === 'containers') throw new Error('the benchmark reads CPU and memory from /proc of this machine: E2E_TARGET native (default) or external');
   const tag = Date.now().toString(36);
   const commit = currentCommit();
+  // The services inherit this process' environment: the large section's customers (also the profile's)
+  // get limits far above the defaults, since that section measures what one instance carries from
+  // one customer; the noisy section measures the defaults.
+  process.env.CUSTOMER_LIMITS = [process.env.CUSTOMER_LIMITS, largeCustomerLimits(tag, SETTINGS.largeClients)].filter(Boolean).join(';');
   log.line(`sections ${SETTINGS.sections.join(', ')}; commit ${commit}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -218,6 +237,7 @@ export async function main(): Promise<number> {
       if (section === 's001') run.sections.s001 = await runSection(ctx, { inFlight: s.s001InFlight.join(',') }, () => s001Section(ctx, s.s001InFlight));
       if (section === 'large') run.sections.large = await runSection(ctx, { clients: s.largeClients.join(','), seconds: s.largeSeconds, entries: s.largeEntries }, () => largeSection(ctx, s.largeClients, s.largeSeconds, s.largeEntries));
       if (section === 'hot') run.sections.hot = await runSection(ctx, { partials: s.hotPartials, perRevision: s.hotPerRevision }, () => hotSection(ctx, s.hotPartials, s.hotPerRevision));
+      if (section === 'noisy') run.sections.noisy = await runSection(ctx, { ...s.noisy }, () => noisySection(ctx, s.noisy));
       if (section === 'profile') {
         if (mode !== 'native') log.line('profile: native only, skipped');
         else {

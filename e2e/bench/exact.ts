@@ -30,7 +30,7 @@ export async function pollUntilExact(
         const rest: string[] = [];
         for (const g of ['hour', 'day'] as const) {
           const want = expected[g];
-          if (want) rest.push(...diffAggregates(want, await reader.read(g, customers), 2).map((d) => `${g}: ${d}`));
+          if (want) rest.push(...diffAggregates(want, await reader.read(g, customers), 2, g).map((d) => `${g}: ${d}`));
         }
         if (rest.length === 0) return { at: Date.now() };
         problem = rest.join('; ');
@@ -48,7 +48,7 @@ export async function stillExact(reader: AggregateReader, expected: Partial<Reco
   try {
     for (const g of ['minute', 'hour', 'day'] as const) {
       const want = expected[g];
-      if (want && diffAggregates(want, await reader.read(g, customers), 1).length > 0) return false;
+      if (want && diffAggregates(want, await reader.read(g, customers), 1, g).length > 0) return false;
     }
     return true;
   } catch {

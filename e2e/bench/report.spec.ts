@@ -125,9 +125,9 @@ describe('docs/benchmarks.md', () => {
 
 describe('sections', () => {
   it('parses BENCH_SECTIONS', () => {
-    expect(parseSections(undefined)).toEqual(['idle', 's001', 'large', 'hot']);
+    expect(parseSections(undefined)).toEqual(['idle', 's001', 'large', 'hot', 'noisy']);
     expect(parseSections('hot, s001')).toEqual(['s001', 'hot']);
-    expect(parseSections('all')).toEqual(['idle', 's001', 'large', 'hot', 'profile']);
+    expect(parseSections('all')).toEqual(['idle', 's001', 'large', 'hot', 'noisy', 'profile']);
     expect(() => parseSections('s001,nope')).toThrow(/nope/);
   });
 

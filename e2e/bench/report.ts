@@ -1,5 +1,6 @@
 import { BenchResults, CpuFigures, LABEL, peakMiB, PROCESSES, SectionMeta, SectionName, SERVICE_PROCESSES } from './results';
 import { analyzeLargeRun } from './section-large';
+import { describeNoisy } from './section-noisy';
 import { evaluateTargets, TargetResult } from './targets';
 
 /*
@@ -186,7 +187,24 @@ export function generatedMarkdown(results: BenchResults, chartFile: string): str
     );
   }
 
-  const sections = (['idle', 's001', 'large', 'hot'] as const).filter((s) => results.sections[s]);
+  const noisy = results.sections.noisy;
+  if (noisy) {
+    const q = noisy.quiet;
+    const a = noisy.flood;
+    const row = (name: string, p: typeof q.baseline) => [name, p.sent, counts(p.statuses), p.throttled, `${n0(p.latencyMs.p50)} / ${n0(p.latencyMs.p99)}`, `${n0(p.freshnessMs.p50)} / ${n0(p.freshnessMs.p95)} (${p.freshnessMs.n})`];
+    out.push(
+      '### Noisy neighbour',
+      '',
+      `Customer A floods from ${a.clients} clients with ${(a.bodyBytes / 1e6).toFixed(2)} MB bodies of ${n0(a.entriesPerBatch)} entries and ${n0(a.pathsPerBatch)} distinct paths in one minute (eight different path sets, so its window outgrows the aggregator's path cap), waiting as long as each 429 or 503 asks, for ${n0(noisy.seconds)} s; customer B sends ${q.perSecond} batches a second of ${q.entries} entries, each a minute of its own, on a fixed schedule, through the same gateway token: ${n0(noisy.baselineSeconds)} s alone, then under the flood. Freshness: from B's 202 until its minute shows in \`minute_aggregates\` with the batch's count (polled every 100 ms). The services run with their default limits.`,
+      '',
+      mdTable(['B', 'batches', 'answers', 'refused', '202 p50 / p99 ms', 'freshness p50 / p95 ms (seen)'], [row('alone', q.baseline), row('under the flood', q.flood)]),
+      '',
+      ...describeNoisy(noisy).slice(2).map((l) => `- ${l}`),
+      '',
+    );
+  }
+
+  const sections = (['idle', 's001', 'large', 'hot', 'noisy'] as const).filter((s) => results.sections[s]);
   if (sections.length) {
     out.push(
       '### Memory',
@@ -251,7 +269,13 @@ export function keyFigures(results: BenchResults): KeyFigure[] {
     out.push({ name: 'hot insert ms (last tenth)', value: hot.phases.find((p) => p.phase === 'last')?.writeMs ?? null, unit: 'ms' });
     out.push({ name: 'hot fresh state load', value: hot.freshLoadMs.length ? Math.min(...hot.freshLoadMs) : null, unit: 'ms' });
   }
-  const sections = [idle, s001, large, hot].filter((s) => s !== undefined);
+  const noisy = results.sections.noisy;
+  if (noisy) {
+    out.push({ name: 'noisy B 202 p99', value: noisy.quiet.flood.latencyMs.p99, unit: 'ms' });
+    out.push({ name: 'noisy B freshness p95', value: noisy.quiet.flood.freshnessMs.p95, unit: 'ms' });
+    out.push({ name: 'noisy A accepted', value: noisy.flood.acceptedBytesPerSecond / 2 ** 20, unit: 'MiB/s' });
+  }
+  const sections = [idle, s001, large, hot, noisy].filter((s) => s !== undefined);
   for (const p of SERVICE_PROCESSES) if (sections.length) out.push({ name: `peak RSS ${LABEL[p]}`, value: Math.max(0, ...sections.map((s) => peakMiB(s!.meta, p) ?? 0)), unit: 'MiB' });
   return out;
 }

@@ -187,6 +187,58 @@ export interface HotSection {
   } | null;
 }
 
+/** Calls of one kind between two scrapes of a latency histogram, and the shares above 100 and 250 ms. */
+export interface CallTail {
+  calls: number;
+  over100ms: number | null;
+  over250ms: number | null;
+}
+
+/** The quiet customer in one phase (alone, or under the flood). */
+export interface NoisyQuiet {
+  sent: number;
+  statuses: Record<string, number>;
+  /** Answers 429 or 503: it was held back. */
+  throttled: number;
+  /** Of its 202 answers. */
+  latencyMs: Summary;
+  /** From each 202 until its minute showed in minute_aggregates with the batch's count. */
+  freshnessMs: Summary;
+}
+
+export interface NoisySection extends CpuFigures {
+  meta: SectionMeta;
+  seconds: number;
+  baselineSeconds: number;
+  flood: {
+    customer: string;
+    clients: number;
+    bodyBytes: number;
+    entriesPerBatch: number;
+    pathsPerBatch: number;
+    sendSeconds: number;
+    statuses: Record<string, number>;
+    /** Refusals by `scope limit` as the answers named them (`customer bytes`, `instance in_flight`, ...). */
+    refusedBy: Record<string, number>;
+    acceptedBatches: number;
+    acceptedEntriesPerSecond: number;
+    acceptedBytesPerSecond: number;
+    latencyMs: Summary;
+    /** From the end of the flood until its window held every accepted entry; null when not within the bound. */
+    exactAfterSeconds: number | null;
+    /** Its window at the end: total, path keys, requests under (other). */
+    window: { total: number; keys: number; other: number } | null;
+  };
+  quiet: { customer: string; perSecond: number; entries: number; baseline: NoisyQuiet; flood: NoisyQuiet; unseen: number };
+  /** CPU figures cover the flood only (from its first send to its last answer). */
+  cpuPercent: PerProcess<number | null>;
+  lagPeak: { summarizer: number; aggregator: number };
+  /** Every second from the start of the flood until A's window was exact: the consumers' lag, the cores each process used. */
+  timeline: LagPoint[];
+  /** The ingestion's own view of the flood (its metrics): where a request's time went. */
+  ingestion: { s3Put: CallTail; kafkaPublish: CallTail; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number } | null;
+}
+
 export interface ProfileSection {
   meta: SectionMeta;
   workload: string;
@@ -201,14 +253,15 @@ export interface BenchResults {
     s001?: S001Section;
     large?: LargeSection;
     hot?: HotSection;
+    noisy?: NoisySection;
     profile?: ProfileSection;
   };
 }
 
 export type SectionName = keyof BenchResults['sections'];
-export const SECTION_NAMES: readonly SectionName[] = ['idle', 's001', 'large', 'hot', 'profile'];
+export const SECTION_NAMES: readonly SectionName[] = ['idle', 's001', 'large', 'hot', 'noisy', 'profile'];
 /** What `npm run bench` runs without BENCH_SECTIONS. */
-export const DEFAULT_SECTIONS: readonly SectionName[] = ['idle', 's001', 'large', 'hot'];
+export const DEFAULT_SECTIONS: readonly SectionName[] = ['idle', 's001', 'large', 'hot', 'noisy'];
 
 /** A process's peak memory in a section: the higher of the sampled peak and the kernel's (VmHWM). */
 export function peakMiB(meta: SectionMeta, p: ProcessName): number | undefined {

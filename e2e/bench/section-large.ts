@@ -118,6 +118,9 @@ class FreshnessProbe {
   }
 }
 
+/** The customer of a large-batch run (the benchmark gives it limits above the defaults). */
+export const largeCustomer = (clients: number, tag: string) => `bench-large-c${clients}-${tag}`;
+
 /**
  * Large batches from `clients` clients for `seconds`: accepted entries/s, entries/s until the
  * minute view is exact, latency, freshness, and every second the consumers' lag and the cores each
@@ -126,7 +129,7 @@ class FreshnessProbe {
 async function largeRun(ctx: BenchContext, clients: number, seconds: number, pool: PoolItem[], entriesPerBatch: number): Promise<LargeRun> {
   const label = `large x${clients}`;
   const progress = new Progress(`bench ${label}`);
-  const customer = `bench-large-c${clients}-${ctx.tag}${ctx.stack.customerSuffix}`;
+  const customer = `${largeCustomer(clients, ctx.tag)}${ctx.stack.customerSuffix}`;
   const client = new IngestClient(clients);
   const expected: Aggregates = new Map();
   const latencies: number[] = [];

@@ -1,7 +1,11 @@
 import { MAX_BODY_BYTES } from '../scenarios';
 import { LargeRun } from './results';
 import { bucketMeans, insertedRowBytes, rowWithAllIdsBytes } from './section-hot';
-import { analyzeLargeRun, largePool } from './section-large';
+import { parseCustomerLimits } from '@pipeline/batch';
+import { largeCustomerLimits } from './bench';
+import { analyzeLargeRun, largeCustomer, largePool } from './section-large';
+import { callTail, describeNoisy, floodBody } from './section-noisy';
+import { evaluateTargets } from './targets';
 import { summarize } from './stats';
 
 describe('large batches', () => {
@@ -99,5 +103,71 @@ describe('hot window', () => {
     expect(points[99].merged).toBe(100_000);
     expect(points.reduce((a, p) => a + (p.aggregatorCpuMs ?? 0), 0) / 100).toBeCloseTo(15);
     expect(bucketMeans(revisions.slice(0, 3), 100)).toHaveLength(3);
+  });
+});
+
+describe('noisy neighbour', () => {
+  it('builds flood bodies of the given distinct paths in one minute, near the given size, each set its own', () => {
+    const one = floodBody(0, 4_000, 1_600_000, '2024-02-01T12:00');
+    const two = floodBody(1, 4_000, 1_600_000, '2024-02-01T12:00');
+    const entries = JSON.parse(one.body.toString()) as Array<{ receivedAt: string; path: string }>;
+    expect(entries).toHaveLength(one.entries);
+    expect(new Set(entries.map((e) => e.path)).size).toBe(4_000);
+    expect(new Set(entries.map((e) => e.receivedAt.slice(0, 16)))).toEqual(new Set(['2024-02-01T12:00']));
+    expect(one.body.length).toBeGreaterThan(1_500_000);
+    expect(one.body.length).toBeLessThanOrEqual(1_600_000);
+    const second = new Set((JSON.parse(two.body.toString()) as Array<{ path: string }>).map((e) => e.path));
+    expect(entries.some((e) => second.has(e.path))).toBe(false);
+  });
+
+  it('judges the quiet customer under the flood against its targets, and says how the flood was held back', () => {
+    const quiet = (throttled: number, p99: number, fresh: number[]) => ({ sent: 100, statuses: { '202': 100 - throttled, '429': throttled }, throttled, latencyMs: summarize([5, p99]), freshnessMs: summarize(fresh) });
+    const section = {
+      seconds: 60,
+      baselineSeconds: 10,
+      flood: { customer: 'a', clients: 2, bodyBytes: 1_600_000, entriesPerBatch: 10_000, pathsPerBatch: 4_000, sendSeconds: 60, statuses: { '202': 600, '429': 90 }, refusedBy: { 'customer bytes': 90 }, acceptedBatches: 600, acceptedEntriesPerSecond: 100_000, acceptedBytesPerSecond: 16 * 2 ** 20, latencyMs: summarize([50]), exactAfterSeconds: 1.5, window: { total: 6_000_000, keys: 10_001, other: 5_000_000 } },
+      quiet: { customer: 'b', perSecond: 20, entries: 20, baseline: quiet(0, 20, [300]), flood: quiet(0, 150, [500, 2_500]), unseen: 0 },
+      cpuSeconds: {},
+      cpuTotalSeconds: null,
+      cpuWallSeconds: 60,
+      loadGeneratorCpuSeconds: 1,
+      otherMachineCpuSeconds: 0,
+      machineBusyPercent: 90,
+      idleCpuSeconds: null,
+      cpuPercent: { 'batch-summarizer': 80 },
+      lagPeak: { summarizer: 300, aggregator: 40 },
+      timeline: Array.from({ length: 60 }, (_, t) => ({ t: t + 1, summarizer: 5 * t, aggregator: 40, cores: {} })),
+      ingestion: null,
+    };
+    const byId = Object.fromEntries(evaluateTargets({ version: 1, sections: { noisy: { ...section, meta: { rssPeakMiB: {} } as never } } }).map((t) => [t.id, t]));
+    expect([byId['noisy-throttled'].status, byId['noisy-p99'].status, byId['noisy-fresh'].status]).toEqual(['met', 'missed', 'missed']);
+    const text = describeNoisy(section).join('\n');
+    expect(text).toContain('refused 90 by customer bytes');
+    expect(text).toContain('16.0 MiB/s');
+    expect(text).toContain('10,001 path keys');
+    expect(text).toContain("The summarizer fell behind: B's batches wait behind A's in the same partitions of batch-ingested");
+  });
+});
+
+describe('callTail', () => {
+  it('counts the calls between two scrapes and the shares above 100 and 250 ms', () => {
+    const scrape = (count: number, le01: number, le025: number) =>
+      [
+        `x_seconds_bucket{operation="PutObject",result="ok",le="0.1"} ${le01}`,
+        `x_seconds_bucket{operation="PutObject",result="ok",le="0.25"} ${le025}`,
+        `x_seconds_count{operation="PutObject",result="ok"} ${count}`,
+        `x_seconds_count{operation="HeadObject",result="ok"} 999`,
+      ].join('\n');
+    expect(callTail(scrape(10, 10, 10), scrape(110, 90, 105), 'x_seconds', { operation: 'PutObject' })).toEqual({ calls: 100, over100ms: 0.2, over250ms: 0.05 });
+    expect(callTail('', '', 'x_seconds')).toEqual({ calls: 0, over100ms: null, over250ms: null });
+  });
+});
+
+describe('the large section\'s customers', () => {
+  it('get limits the ingestion accepts, far above the defaults', () => {
+    const defaults = { requests: { perSecond: 2_000, burst: 4_000 }, bytes: { perSecond: 8 * 2 ** 20, burst: 16 * 2 ** 20 }, bytesInFlight: 16 * 2 ** 20 };
+    const parsed = parseCustomerLimits(largeCustomerLimits('mxbf1234', [1, 4]), defaults);
+    expect([...parsed.keys()]).toEqual([largeCustomer(1, 'mxbf1234'), largeCustomer(4, 'mxbf1234')]);
+    expect(parsed.get(largeCustomer(4, 'mxbf1234'))).toEqual({ requests: { perSecond: 100_000, burst: 200_000 }, bytes: { perSecond: 2 ** 30, burst: 2 ** 31 }, bytesInFlight: 64 * 2 ** 20 });
   });
 });

@@ -12,6 +12,10 @@ export const TARGETS = {
   /** Bytes of the last revisions of the hot window over its first (same partials per revision). */
   hotBytesGrowth: 1.25,
   rssMiB: 300,
+  /** The quiet customer under a neighbour's flood (section noisy). */
+  noisyQuietThrottled: 0,
+  noisyQuietP99Ms: 100,
+  noisyQuietFreshnessP95Ms: 2_000,
 } as const;
 
 export type TargetStatus = 'met' | 'missed' | 'not measured' | 'reported';
@@ -77,6 +81,12 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
       : { id: 'large-4', target: 'large batches, 4 clients: where freshness goes (reported, no limit)', status: 'not measured', measured: '-', margin: '-', value: null, limit: null },
   );
   out.push(hotTarget(results));
+  const quiet = results.sections.noisy?.quiet.flood;
+  out.push(
+    atMost('noisy-throttled', 'noisy neighbour: the quiet customer is never refused (429 or 503) while another floods', quiet?.throttled, TARGETS.noisyQuietThrottled, 'refusals', 0),
+    atMost('noisy-p99', `noisy neighbour: the quiet customer's 202 p99 under ${TARGETS.noisyQuietP99Ms} ms`, quiet?.latencyMs.p99, TARGETS.noisyQuietP99Ms, 'ms', 0),
+    atMost('noisy-fresh', `noisy neighbour: the quiet customer's freshness p95 (202 until its minute shows) under ${fmt(TARGETS.noisyQuietFreshnessP95Ms, 0)} ms`, quiet?.freshnessMs.p95, TARGETS.noisyQuietFreshnessP95Ms, 'ms', 0),
+  );
   const metas = Object.values(results.sections)
     .filter((s) => s !== undefined && s !== results.sections.profile)
     .map((s) => s!.meta);

@@ -7,6 +7,8 @@
 //
 //   (set -a; . .stack/credentials.env; node e2e/load/ingestion-load.js [--url http://127.0.0.1:8080] [--seconds 15]
 //        [--concurrency 1,4,16] [--sizes small,large] [--customer cus-load])
+//   One customer is held to its own limits (RATE_LIMIT_PER_CUSTOMER_BYTES: 8 MiB/s): to measure the
+//   instance, start it with CUSTOMER_LIMITS='cus-load:rps=100000,bps=1GiB,inflight=64MiB'.
 //
 // small = 20-entry batches; large = batches just under the 2 MiB limit. Only loopback targets
 // are accepted: the script is for figures on one machine, never for loading a shared system.

@@ -27,7 +27,8 @@ const ok = (minute: number, i: number, path: string, userAgent = CURL): LogEntry
  *   surrogate in a path or a user agent (`"\ud800"` in the JSON), timestamps outside 1970-2105;
  * - a valid body of almost 2 MiB whose 1,010 entries all have distinct ~1,900-character paths in
  *   one minute (one partial larger than a Kafka message: it is split into parts);
- * - batches that put 50,000 distinct paths into one minute;
+ * - batches that put 50,000 distinct paths into one minute (the aggregator keeps 10,000 of them and
+ *   counts the rest under `(other)`);
  * - one client spelled `curl`, `CURL` and `Curl`, which is one user-agent family.
  * Everything accepted must come out counted exactly; the steady customer too.
  */

@@ -25,12 +25,31 @@ export const ingestionEnv = {
   GATEWAY_TOKEN: z.string().min(16, 'a gateway token needs at least 16 characters').optional(),
   /** The customers GATEWAY_TOKEN may post for: `customer|customer`, or `*` for all; required with it. */
   GATEWAY_TOKEN_CUSTOMERS: z.string().optional(),
-  /** Requests a second (sustained, and the burst above it) one gateway token may send; beyond it 429 with Retry-After. */
+  /**
+   * Requests a second (sustained, and the burst above it) one gateway token may send, over all
+   * its customers; beyond it 429 with Retry-After. Charged only for requests the customer's own
+   * limits let through.
+   */
   RATE_LIMIT_PER_TOKEN: positiveInt(5_000),
   RATE_LIMIT_PER_TOKEN_BURST: positiveInt(10_000),
-  /** The same for each customer, whichever gateway sends for it. */
+  /** Requests a second of each customer, whichever gateway sends for it. */
   RATE_LIMIT_PER_CUSTOMER: positiveInt(2_000),
   RATE_LIMIT_PER_CUSTOMER_BURST: positiveInt(4_000),
+  /**
+   * Body bytes a second of each customer (decompressed) and the burst above it: 8 MiB/s is about
+   * 50,000 entries a second, a fifth of what one instance carries end to end with batches of few
+   * paths and more of it with many (docs/benchmarks.md, noisy neighbour), so one customer's flood
+   * leaves the pipeline room for the others.
+   */
+  RATE_LIMIT_PER_CUSTOMER_BYTES: positiveInt(8 * 1024 * 1024),
+  RATE_LIMIT_PER_CUSTOMER_BYTES_BURST: positiveInt(16 * 1024 * 1024),
+  /** Each customer's share of INGESTION_MAX_BYTES_IN_FLIGHT; unset: a quarter of it (at least one batch of 2 MiB), so one customer cannot fill it. */
+  INGESTION_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER: z.coerce.number().int().positive().optional(),
+  /**
+   * Customers whose limits differ from the defaults above: `customer:key=value,...` separated by
+   * `;` (keys rps, burst, bps, bytes-burst, inflight; bytes may end in KiB, MiB, GiB).
+   */
+  CUSTOMER_LIMITS: z.string().default(''),
   /** Longest time a client may take to send one request body before it is answered 408. */
   HTTP_BODY_TIMEOUT_MS: positiveInt(30_000),
   /** Bytes of request bodies held at once; beyond it requests are answered 503 with Retry-After. */

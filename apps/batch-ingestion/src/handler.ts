@@ -2,10 +2,10 @@ import { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { Logger } from 'pino';
 import {
+  Admission,
   AnnouncedBatches,
   BatchEventPublisher,
   GatewayAuthenticator,
-  IngestRateLimits,
   BatchHeaders,
   MAX_BATCH_BYTES,
   RawBatchStore,
@@ -37,7 +37,13 @@ export interface Answer {
 export interface IngestionHandlerDeps {
   /** Only authenticated gateways get in. */
   auth: GatewayAuthenticator;
-  limits: IngestRateLimits;
+  /**
+   * Who may send what now: each customer's requests and bytes a second and its share of the bytes
+   * in flight, the instance's whole in-flight budget (a body is reserved at the 2 MiB limit until
+   * its size is known, so memory stays bounded however many clients send at once), the gateway
+   * token's rate. Checked before a byte of the body is read.
+   */
+  admission: Admission;
   store: RawBatchStore;
   publisher: BatchEventPublisher;
   topic: string;
@@ -46,12 +52,6 @@ export interface IngestionHandlerDeps {
   /** True once the bucket and topic exist; until then batches are answered 503. */
   isProvisioned: () => boolean;
   bodyTimeoutMs: number;
-  /**
-   * Most bytes of request bodies held at once (a body is reserved at the 2 MiB limit until its
-   * size is known). Beyond it a request is answered 503 with Retry-After before its body is read:
-   * memory stays bounded however many clients send at once.
-   */
-  maxBytesInFlight: number;
   now?: () => string;
   /** The event times kept now (the aggregator's retention, the allowed clock skew); entries outside are refused. */
   keptTimes?: () => KeptTimes;
@@ -73,7 +73,6 @@ export const errorBody = (code: string, message: string, details?: unknown) => (
 export class IngestionHandler {
   private readonly now: () => string;
   private readonly unannounced: UnannouncedBatches;
-  private bytesInFlight = 0;
 
   constructor(private readonly deps: IngestionHandlerDeps) {
     this.now = deps.now ?? (() => new Date().toISOString());
@@ -117,36 +116,38 @@ export class IngestionHandler {
     if (!checked.ok) return rejected(checked.rejection, {}, !!body && !body.readableEnded);
     const allowed = this.deps.auth.authorize(gateway.value, checked.value.customerId);
     if (!allowed.ok) return rejected(allowed.rejection, {}, !!body && !body.readableEnded);
-    const limited = this.deps.limits.check(gateway.value.name, checked.value.customerId);
-    if (!limited.ok) {
-      const a = rejected(limited.rejection, {}, !!body && !body.readableEnded);
-      return { ...a, headers: { ...a.headers, 'retry-after': String(limited.retryAfterSeconds) } };
-    }
-
     const declared = Number(headers['content-length']);
     if (Number.isFinite(declared) && declared > MAX_BATCH_BYTES) {
       return rejected({ status: 413, code: 'payload_too_large', message: `The body must be at most ${MAX_BATCH_BYTES} bytes.` }, { declaredBytes: declared }, true);
     }
     // A gzip body of any size may inflate to the limit; a plain one takes what it declares.
-    const reserved = checked.value.contentEncoding === 'identity' && Number.isFinite(declared) ? Math.max(declared, 1) : MAX_BATCH_BYTES;
-    if (this.bytesInFlight > 0 && this.bytesInFlight + reserved > this.deps.maxBytesInFlight) {
-      return answer(
-        'unavailable',
-        { status: 503, body: errorBody('busy', 'Too many batches are being received at once; retry later.'), headers: { 'retry-after': String(RETRY_AFTER_SECONDS.unavailable) }, unreadBody: true },
-        { reason: 'bytes_in_flight', bytesInFlight: this.bytesInFlight },
-      );
+    const identity = checked.value.contentEncoding === 'identity' && Number.isFinite(declared);
+    const admitted = this.deps.admission.admit({
+      token: gateway.value.name,
+      customerId: checked.value.customerId,
+      expectedBytes: Number.isFinite(declared) ? declared : 0,
+      reserveBytes: identity ? Math.max(declared, 1) : MAX_BATCH_BYTES,
+    });
+    if (!admitted.ok) {
+      const { status, scope, limit, retryAfterSeconds, message } = admitted.refusal;
+      const extra = { scope, limit, retryAfterSeconds };
+      this.deps.metrics.refused.inc({ scope, limit });
+      const a =
+        status === 429
+          ? rejected({ status, code: 'rate_limited', message, details: { scope, limit } }, extra, !!body && !body.readableEnded)
+          : answer('unavailable', { status, body: errorBody('busy', message), unreadBody: true }, { reason: 'bytes_in_flight', ...extra });
+      return { ...a, headers: { ...a.headers, 'retry-after': String(retryAfterSeconds) } };
     }
-    this.bytesInFlight += reserved;
     try {
-      return await this.receive(checked.value, body, answer, rejected, log);
+      return await this.receive(checked.value, body, answer, rejected, log, (bytes) => admitted.pass.settle(bytes));
     } finally {
-      this.bytesInFlight -= reserved;
+      admitted.pass.release();
     }
   }
 
   /** Bytes of request bodies currently reserved (a gauge). */
   get reservedBytes(): number {
-    return this.bytesInFlight;
+    return this.deps.admission.bytesInFlight;
   }
 
   private async receive(
@@ -155,6 +156,7 @@ export class IngestionHandler {
     answer: AnswerFn,
     rejected: RejectFn,
     log: Record<string, unknown>,
+    settle: (bodyBytes: number) => void,
   ): Promise<Answer> {
     const read = body
       ? await readBody(body, { limit: MAX_BATCH_BYTES, coding: checkedHeaders.contentEncoding, timeoutMs: this.deps.bodyTimeoutMs })
@@ -162,6 +164,8 @@ export class IngestionHandler {
     if (!read.ok) {
       switch (read.reason) {
         case 'too_large':
+          // At least the limit was read (or inflated): what the customer's byte budget is charged.
+          settle(MAX_BATCH_BYTES);
           return rejected({ status: 413, code: 'payload_too_large', message: read.message }, {}, true);
         case 'bad_encoding':
           return rejected({ status: 400, code: 'invalid_body', message: read.message }, {}, true);
@@ -172,6 +176,7 @@ export class IngestionHandler {
           return answer('aborted', { status: 400, body: errorBody('aborted', read.message), send: false }, { reason: read.message });
       }
     }
+    settle(read.body.byteLength);
     this.deps.metrics.batchBytes.observe(read.body.byteLength);
 
     const prepared = prepareBatch(checkedHeaders, read.body, this.deps.keptTimes?.());

@@ -6,14 +6,13 @@ import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import {
+  Admission,
   BatchEventPublisher,
   GatewayAuthenticator,
   gatewayTokenFromSecret,
   gatewayTokenHash,
-  IngestRateLimits,
   MAX_BATCH_BYTES,
   parseGatewayTokens,
-  RateLimiter,
   RawBatchStore,
 } from '@pipeline/batch';
 import { parseBatchIngestedEvent } from '@pipeline/contract';
@@ -70,6 +69,8 @@ const SCOPED = 'scoped-token-0123456789abcdef';
 const ROTATED = 'rotated-token-0123456789abcdef';
 /** The rate-limit tests run with a small per-customer budget; every other test with a large one. */
 const limitFor = (test: string) => (/rate limit/.test(test) ? 3 : 1_000_000);
+/** Likewise the byte-limit tests with 10,000 bytes a second. */
+const bytesFor = (test: string) => (/byte limit/.test(test) ? 10_000 : 1e12);
 
 describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
   let app: NestFastifyApplication;
@@ -99,7 +100,19 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
         gatewayTokenFromSecret('edge', TOKEN, '*'),
         ...parseGatewayTokens(`scoped=${gatewayTokenHash(SCOPED)}@cus-axon|cus-beta rotated=${gatewayTokenHash(ROTATED)}@*`),
       ]),
-      limits: new IngestRateLimits(new RateLimiter({ perSecond: 1_000, burst: 1_000 }, () => clock), new RateLimiter({ perSecond: limitPerCustomer, burst: limitPerCustomer }, () => clock)),
+      admission: new Admission(
+        {
+          customer: {
+            requests: { perSecond: limitPerCustomer, burst: limitPerCustomer },
+            bytes: { perSecond: bytesFor(expect.getState().currentTestName ?? ''), burst: bytesFor(expect.getState().currentTestName ?? '') },
+            bytesInFlight: 64 * 1024 * 1024,
+          },
+          token: { perSecond: 1_000, burst: 1_000 },
+          maxBytesInFlight: 64 * 1024 * 1024,
+          busyRetryAfterSeconds: 2,
+        },
+        () => clock,
+      ),
       store: new MeasuredStore(store, metrics, 200),
       publisher: new MeasuredPublisher(publisher, metrics, 200),
       topic: 'batch-ingested',
@@ -107,7 +120,6 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
       logger,
       isProvisioned: () => provisioned,
       bodyTimeoutMs: 1_000,
-      maxBytesInFlight: 64 * 1024 * 1024,
       now: () => '2026-01-01T00:00:00.000Z',
     });
     const module = serviceModule('batch-ingestion', { registry, checks, http: { controllers: [LogsController], providers: [{ provide: INGESTION_HANDLER, useValue: handler }] } });
@@ -176,6 +188,24 @@ describe('POST /logs over HTTP (in-memory S3 and Kafka)', () => {
       expect((await post(json([entry()]), { 'x-customer-id': 'cus-other', 'idempotency-key': 'r3' })).statusCode).toBe(202);
       clock += 1_000;
       expect((await post(json([entry()]), { 'idempotency-key': 'r3' })).statusCode).toBe(202);
+    });
+
+    it('charges a customer\'s byte limit by the decompressed body: a small gzip body that inflates is paid in full, and the next waits', async () => {
+      const entries = Array.from({ length: 150 }, (_, i) => entry({ path: `/same/path/${i % 3}` }));
+      const inflated = json(entries);
+      expect(inflated.length).toBeGreaterThan(10_000);
+      const zipped = gzipSync(inflated);
+      expect(zipped.length).toBeLessThan(2_000);
+      // Admitted on its small declared size; charged what it inflated to.
+      expect((await post(zipped, { 'content-encoding': 'gzip', 'idempotency-key': 'z1' })).statusCode).toBe(202);
+      const limited = await post(zipped, { 'content-encoding': 'gzip', 'idempotency-key': 'z2' });
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json().error).toMatchObject({ code: 'rate_limited', details: { scope: 'customer', limit: 'bytes' } });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(store.calls).toBe(1);
+      expect((await post(zipped, { 'content-encoding': 'gzip', 'idempotency-key': 'z2', 'x-customer-id': 'cus-other' })).statusCode).toBe(202);
+      clock += Number(limited.headers['retry-after']) * 1_000;
+      expect((await post(zipped, { 'content-encoding': 'gzip', 'idempotency-key': 'z2' })).statusCode).toBe(202);
     });
   });
 

@@ -26,6 +26,7 @@ export class IngestionMetrics {
   readonly batches: Counter<'outcome'>;
   readonly entriesAccepted: Counter;
   readonly batchBytes: Histogram;
+  readonly refused: Counter<'scope' | 'limit'>;
   readonly s3Duration: Histogram<'operation' | 'result'>;
   readonly s3Errors: Counter<'operation'>;
   readonly kafkaDuration: Histogram<'topic' | 'result'>;
@@ -45,6 +46,12 @@ export class IngestionMetrics {
     this.batches = new Counter({ name: 'ingestion_batches_total', help: 'Batches by outcome', labelNames: ['outcome'], registers });
     for (const outcome of BATCH_OUTCOMES) this.batches.inc({ outcome }, 0);
     this.entriesAccepted = new Counter({ name: 'ingestion_entries_accepted_total', help: 'Entries in newly accepted batches (duplicates excluded)', registers });
+    this.refused = new Counter({
+      name: 'ingestion_admission_refused_total',
+      help: 'Requests refused before their body was read, by whose limit (customer, token, instance) and which (requests, bytes, in_flight)',
+      labelNames: ['scope', 'limit'],
+      registers,
+    });
     this.batchBytes = new Histogram({ name: 'ingestion_batch_bytes', help: 'Size of received batch bodies after decompression', buckets: BYTE_BUCKETS, registers });
     this.s3Duration = new Histogram({
       name: 'ingestion_s3_call_duration_seconds',

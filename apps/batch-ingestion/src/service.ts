@@ -1,7 +1,7 @@
 import { keptTimes } from '@pipeline/entry';
-import { GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, IngestRateLimits, MAX_BATCH_BYTES, parseGatewayTokens, RateLimiter, RecentAnnouncements } from '@pipeline/batch';
+import { Admission, CustomerLimits, GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, MAX_BATCH_BYTES, parseCustomerLimits, parseGatewayTokens, RecentAnnouncements } from '@pipeline/batch';
 import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
-import { ConfigError, errorMessage, ServiceDefinition, Source } from '@pipeline/platform';
+import { ConfigError, errorMessage, RETRY_AFTER_SECONDS, ServiceDefinition, Source } from '@pipeline/platform';
 import { expiryRulesFromEnv, S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { IngestionConfig, ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
@@ -38,6 +38,35 @@ function gatewayTokens(config: IngestionConfig): { fixed: GatewayToken[]; all: G
   return { fixed, all };
 }
 
+/** Who may send what: the customers' limits (defaults and CUSTOMER_LIMITS), the tokens' rate, the instance's in-flight budget. */
+export function admissionFromConfig(config: IngestionConfig): Admission {
+  const defaults: CustomerLimits = {
+    requests: { perSecond: config.RATE_LIMIT_PER_CUSTOMER, burst: config.RATE_LIMIT_PER_CUSTOMER_BURST },
+    bytes: { perSecond: config.RATE_LIMIT_PER_CUSTOMER_BYTES, burst: config.RATE_LIMIT_PER_CUSTOMER_BYTES_BURST },
+    bytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER ?? Math.max(MAX_BATCH_BYTES, Math.floor(config.INGESTION_MAX_BYTES_IN_FLIGHT / 4)),
+  };
+  const problems: string[] = [];
+  let perCustomer = new Map<string, CustomerLimits>();
+  try {
+    perCustomer = parseCustomerLimits(config.CUSTOMER_LIMITS, defaults);
+  } catch (err) {
+    problems.push(`CUSTOMER_LIMITS: ${errorMessage(err)}`);
+  }
+  if (defaults.bytesInFlight < MAX_BATCH_BYTES) problems.push(`INGESTION_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER: must be at least ${MAX_BATCH_BYTES} (one batch of the largest size)`);
+  const above = (limits: CustomerLimits) => limits.bytesInFlight > Math.max(MAX_BATCH_BYTES, config.INGESTION_MAX_BYTES_IN_FLIGHT);
+  const budget = `a share of in-flight bytes above INGESTION_MAX_BYTES_IN_FLIGHT (${config.INGESTION_MAX_BYTES_IN_FLIGHT})`;
+  if (above(defaults)) problems.push(`INGESTION_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER: ${budget}`);
+  for (const [customer, limits] of perCustomer) if (above(limits)) problems.push(`CUSTOMER_LIMITS: ${customer}: ${budget}`);
+  if (problems.length) throw new ConfigError(problems);
+  return new Admission({
+    customer: defaults,
+    perCustomer,
+    token: { perSecond: config.RATE_LIMIT_PER_TOKEN, burst: config.RATE_LIMIT_PER_TOKEN_BURST },
+    maxBytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT,
+    busyRetryAfterSeconds: RETRY_AFTER_SECONDS.unavailable,
+  });
+}
+
 /**
  * POST /logs -> raw batch in S3 (create-only) -> batch-ingested.
  * Sources: the HTTP intake, and the reconciler that re-announces stored batches never summarized.
@@ -60,10 +89,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     const auth = new GatewayAuthenticator(tokens.all);
     const handler = new IngestionHandler({
       auth,
-      limits: new IngestRateLimits(
-        new RateLimiter({ perSecond: config.RATE_LIMIT_PER_TOKEN, burst: config.RATE_LIMIT_PER_TOKEN_BURST }),
-        new RateLimiter({ perSecond: config.RATE_LIMIT_PER_CUSTOMER, burst: config.RATE_LIMIT_PER_CUSTOMER_BURST }),
-      ),
+      admission: admissionFromConfig(config),
       store: new MeasuredStore(s3, metrics, config.S3_REQUEST_TIMEOUT_MS),
       // The producer enforces KAFKA_REQUEST_TIMEOUT_MS per send; the outer deadline bounds a
       // request's whole wait, including the send ahead of it in the coalescing queue.
@@ -74,7 +100,6 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       isProvisioned: () => runtime.provisioned,
       bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
       keptTimes: () => keptTimes(Date.now(), config.CLICKHOUSE_RETENTION_DAYS, config.MAX_FUTURE_SKEW_SECONDS * 1000),
-      maxBytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT,
       inlineBodyMaxBytes: config.INGESTION_INLINE_BODY_MAX_BYTES,
       announced: new RecentAnnouncements({ maxBytes: config.INGESTION_ANNOUNCED_MEMORY_BYTES, maxAgeMs: config.INGESTION_ANNOUNCED_MAX_AGE_MS }),
     });

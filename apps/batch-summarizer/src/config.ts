@@ -25,6 +25,12 @@ export const summarizerEnv = {
   /** Events of one partition worked on at the same time; offsets are committed up to the first unfinished one. */
   SUMMARIZER_EVENT_CONCURRENCY: positiveInt(16),
   /**
+   * Bytes of one customer's batches summarized at once (their share of SUMMARIZER_MAX_BYTES_IN_FLIGHT);
+   * unset: a quarter of it. Events of a customer over its share wait while other customers' events
+   * behind them go ahead.
+   */
+  SUMMARIZER_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER: z.coerce.number().int().positive().optional(),
+  /**
    * Largest partial sent as one message, in bytes; a minute with more distinct paths is split into
    * numbered parts. Keep it well below the insight-events topic's max.message.bytes (1 MiB by default);
    * at least MIN_PARTIAL_BYTES, so that any entry the door accepts fits a part.

@@ -4,7 +4,7 @@ import { ServiceDefinition } from '@pipeline/platform';
 import { expiryRulesFromEnv, S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { summarizerEnv } from './config';
 import { SummarizerMetrics } from './metrics';
-import { announcedBytes, SummarizeHandler } from './summarize-handler';
+import { announcedBytes, customerOfEventKey, SummarizeHandler } from './summarize-handler';
 
 /**
  * batch-ingested -> summarize -> summaries in S3, partials on insight-events.
@@ -44,6 +44,11 @@ export const summarizerService: ServiceDefinition<typeof summarizerEnv> = {
         unit: 'message',
         concurrency: config.SUMMARIZER_EVENT_CONCURRENCY,
         weightOf: (message) => announcedBytes(message.value),
+        // One customer's backlog of large batches must not hold every other customer's behind it.
+        share: {
+          keyOf: (message) => customerOfEventKey(message.key),
+          maxWeight: config.SUMMARIZER_MAX_BYTES_IN_FLIGHT_PER_CUSTOMER ?? Math.max(1, Math.floor(config.SUMMARIZER_MAX_BYTES_IN_FLIGHT / 4)),
+        },
         // Both sinks answer: an unclassified failure that keeps coming back for one batch is that batch's.
         canary: (): Promise<unknown> => Promise.all([store.ping(), source.ping()]),
       },

@@ -5,7 +5,7 @@ import { ConsumedMessage } from '@pipeline/kafka';
 import { createLogger, DependencyError } from '@pipeline/platform';
 import { Registry } from 'prom-client';
 import { SummarizerMetrics } from './metrics';
-import { SummarizeHandler } from './summarize-handler';
+import { customerOfEventKey, SummarizeHandler } from './summarize-handler';
 import { MemoryPublisher, MemoryStore } from './unit-fakes';
 
 const CUSTOMER = 'cus-axon';
@@ -216,5 +216,14 @@ describe('SummarizeHandler', () => {
     expect(parts.reduce((n, p) => n + p.total, 0)).toBe(1_010);
     // The stored summary holds the parts, so a redelivery sends the very same messages.
     expect(JSON.parse(store.objects.get(summaryKey(CUSTOMER, 'wide'))!.body.toString()).partials).toEqual(parts);
+  });
+});
+
+describe('customerOfEventKey', () => {
+  it('reads the customer from a batch-ingested key, and takes a foreign key as a customer of its own', () => {
+    expect(customerOfEventKey(Buffer.from('cus-a|batch-1'))).toBe('cus-a');
+    expect(customerOfEventKey(Buffer.from('cus-a|b|c'))).toBe('cus-a');
+    expect(customerOfEventKey(Buffer.from('no-bar'))).toBe('no-bar');
+    expect(customerOfEventKey(null)).toBe('');
   });
 });

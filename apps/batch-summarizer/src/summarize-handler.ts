@@ -59,6 +59,13 @@ export function announcedBytes(value: Buffer | null): number {
   }
 }
 
+/** The customer of a `batch-ingested` message, from its key (`customerId|batchId`); a foreign key counts as its own. */
+export function customerOfEventKey(key: Buffer | null): string {
+  const text = key?.toString('utf8') ?? '';
+  const bar = text.indexOf('|');
+  return bar < 0 ? text : text.slice(0, bar);
+}
+
 /**
  * Turns one `batch-ingested` event into durable effects: the summary stored create-only, then
  * one `insight-events` message per minute (or per part of a minute too large for one message).

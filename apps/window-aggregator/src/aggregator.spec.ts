@@ -294,6 +294,16 @@ describe('WindowAggregator', () => {
     expect(store.ids('cus-axon', '2025-12-28T18:03Z')).toHaveLength(2_001);
   });
 
+  it('holds at most AGGREGATOR_MAX_PATHS_PER_WINDOW paths a window, counts the rest under (other) and says how many', async () => {
+    const options = { retentionDays: 0, maxPathsPerWindow: 2 };
+    const { store, run, metric } = setup(undefined, options);
+    const paths = (id: string, ...keys: string[]) => ({ ...partial(id, '2025-12-28T18:03Z', keys.length), requestsByPath: Object.fromEntries(keys.map((k) => [k, 1])) });
+    await run(batchOf([paths('b1', 'GET /a', 'GET /b', 'GET /c'), paths('b2', 'GET /a', 'GET /d')]));
+    expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 5, path_keys: ['(other)', 'GET /a', 'GET /b'], path_counts: [2, 2, 1] });
+    expect(await metric('aggregator_paths_folded_total')).toBe(2);
+    expect(await metric('aggregator_folded_requests_total')).toBe(2);
+  });
+
   it('does nothing with a batch that arrives while stopping', async () => {
     const { store, run } = setup();
     const b = batchOf([partial('b1')]);

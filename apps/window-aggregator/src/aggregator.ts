@@ -10,6 +10,8 @@ export interface AggregatorOptions {
   allowedLatenessMs: number;
   /** CLICKHOUSE_RETENTION_DAYS: partials of windows older than this are refused; 0 accepts every window. */
   retentionDays?: number;
+  /** Distinct path keys a window holds; more are counted under `(other)`. */
+  maxPathsPerWindow?: number;
   now?: () => number;
 }
 
@@ -87,7 +89,7 @@ export class WindowAggregator implements MessageHandler {
       for (const [key, w] of missing) known.set(key, { state: loaded.get(key) ?? emptyWindowState(w.customerId, w.windowStart), source: 'store' });
     }
 
-    const result = mergeBatch({ items: valid, known, watermarkMs: this.watermarks.get(partition), allowedLatenessMs: this.options.allowedLatenessMs });
+    const result = mergeBatch({ items: valid, known, watermarkMs: this.watermarks.get(partition), allowedLatenessMs: this.options.allowedLatenessMs, maxPathsPerWindow: this.options.maxPathsPerWindow });
 
     let writeMs = 0;
     if (result.changed.length > 0) {
@@ -111,6 +113,8 @@ export class WindowAggregator implements MessageHandler {
     this.metrics.duplicates.inc(result.duplicates);
     this.metrics.late.inc(result.late + expired.length);
     this.metrics.expired.inc(expired.length);
+    this.metrics.foldedPaths.inc(result.folded.paths);
+    this.metrics.foldedRequests.inc(result.folded.requests);
     for (const { partial, offset } of expired) {
       // Its window's ids may already be gone with the retention: merging could count it twice.
       this.logger.warn(

@@ -1,5 +1,6 @@
 import { topicEnv } from '@pipeline/contract';
 import { consumerEnv } from '@pipeline/kafka';
+import { DEFAULT_MAX_PATHS_PER_WINDOW } from '@pipeline/partial';
 import { clickhouseEnv, kafkaEnv, loadConfig, nonNegativeInt, port, positiveInt, retentionEnv, serviceEnv } from '@pipeline/platform';
 import { z } from 'zod';
 
@@ -27,6 +28,8 @@ export const aggregatorEnv = {
   AGGREGATOR_IDLE_EVICT_MS: positiveInt(300_000),
   /** How far (event time) behind the newest window of its partition a written window may still change without counting as late. */
   AGGREGATOR_ALLOWED_LATENESS_SECONDS: nonNegativeInt(300),
+  /** Distinct path keys one window holds; the paths beyond are counted under `(other)`, so a window's state and revisions stay bounded. */
+  AGGREGATOR_MAX_PATHS_PER_WINDOW: positiveInt(DEFAULT_MAX_PATHS_PER_WINDOW),
   /**
    * CLICKHOUSE_RETENTION_DAYS: days a window's revisions (and so its minute, hourly and daily
    * aggregates) are kept, by the age of the window; 0 keeps everything. The ingestion refuses older

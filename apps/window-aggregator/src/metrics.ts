@@ -6,6 +6,8 @@ export class AggregatorMetrics {
   readonly duplicates: Counter;
   readonly late: Counter;
   readonly expired: Counter;
+  readonly foldedPaths: Counter;
+  readonly foldedRequests: Counter;
   readonly writeDuration: Histogram;
   readonly rowsWritten: Counter;
   readonly windowsLoaded: Counter;
@@ -21,6 +23,12 @@ export class AggregatorMetrics {
       registers,
     });
     this.expired = new Counter({ name: 'aggregator_partials_expired_total', help: 'Partials refused because their window is older than CLICKHOUSE_RETENTION_DAYS (also counted in late_events_total)', registers });
+    this.foldedPaths = new Counter({
+      name: 'aggregator_paths_folded_total',
+      help: 'Path keys of merged partials counted under (other) because their window already held AGGREGATOR_MAX_PATHS_PER_WINDOW keys',
+      registers,
+    });
+    this.foldedRequests = new Counter({ name: 'aggregator_folded_requests_total', help: 'Requests counted under the (other) path key of their window', registers });
     this.writeDuration = new Histogram({ name: 'aggregator_write_duration_seconds', help: 'Time of one insert of window revisions (one per fetched batch)', buckets: LATENCY_BUCKETS, registers });
     this.rowsWritten = new Counter({ name: 'aggregator_rows_written_total', help: 'Window revision rows written to ClickHouse', registers });
     this.windowsLoaded = new Counter({ name: 'aggregator_windows_loaded_total', help: 'Window states looked up in ClickHouse because they were not in memory', registers });

@@ -37,6 +37,7 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
     const store = new ClickHouseWindowStore(gateway);
     const handler = new WindowAggregator(store, cache, metrics, runtime.logger, {
       allowedLatenessMs: config.AGGREGATOR_ALLOWED_LATENESS_SECONDS * 1000,
+      maxPathsPerWindow: config.AGGREGATOR_MAX_PATHS_PER_WINDOW,
       retentionDays: config.CLICKHOUSE_RETENTION_DAYS,
     });
     const retention = new ClickHouseRetention(gateway, {

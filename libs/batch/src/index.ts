@@ -5,4 +5,5 @@ export * from './ingest';
 export * from './announced';
 export * from './gateway-auth';
 export * from './rate-limit';
+export * from './admission';
 export * from './openapi';

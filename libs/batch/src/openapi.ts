@@ -104,7 +104,7 @@ export function logsOpenApiDocument(): JsonSchema {
             '413': error(413, `The body, before or after decoding, exceeds ${MAX_BATCH_BYTES} bytes.`),
             '415': error(415, 'Content-Type is not application/json (utf-8), or Content-Encoding is not gzip or identity.'),
             '422': error(422, 'The idempotency key was used before for a different body; the stored batch is unchanged.'),
-            '429': error(429, 'Too many batches for this gateway token or customer.', { 'Retry-After': { ...RETRY_AFTER, required: true } }),
+            '429': error(429, 'Over a limit of this customer (requests or body bytes a second, bytes being received at once) or of this gateway token (requests a second); `details` says which ({ scope, limit }).', { 'Retry-After': { ...RETRY_AFTER, required: true } }),
             '500': error(500, 'Unexpected error; retrying is safe.'),
             '503': error(503, 'Storage or the event bus is unavailable or not ready, or the service is busy; retrying is safe.', {
               'Retry-After': { ...RETRY_AFTER, required: true },

@@ -1,4 +1,4 @@
-import { WeightedLimiter, runOrdered } from './ordered-pool';
+import { KeyedShares, WeightedLimiter, runOrdered } from './ordered-pool';
 
 /** Work items that finish (or fail) only when the test says so. */
 class Gates {
@@ -155,5 +155,86 @@ describe('WeightedLimiter', () => {
     await limiter.acquire(-5);
     await limiter.acquire(0.2);
     expect(limiter.inUse).toBe(3);
+  });
+});
+
+describe('runOrdered with shares by key', () => {
+  /** Items as `key:weight`, numbered by position. */
+  const keyOf = (item: number, keys: string[]) => keys[item];
+
+  it('lets items of other keys past a key that holds its share, and still reports the prefix in order', async () => {
+    const gates = new Gates();
+    const keys = ['a', 'a', 'a', 'a', 'b', 'a', 'b'];
+    const shares = new KeyedShares(2);
+    const prefixes: number[] = [];
+    const items = keys.map((_, i) => i);
+    const run = runOrdered(items, { concurrency: 4, shouldStop: () => false, process: gates.process, onDonePrefix: (i) => prefixes.push(i), shares: { of: shares, keyOf: (i) => keyOf(i, keys) } });
+    await flush();
+    // a holds its share with two items; b's items go ahead of a's waiting ones.
+    expect(gates.started).toEqual([0, 1, 4, 6]);
+    expect(shares.holding('a')).toBe(2);
+    gates.finish(4, 6);
+    await flush();
+    expect(prefixes).toEqual([]);
+    gates.finish(0);
+    await flush();
+    expect(gates.started).toEqual([0, 1, 4, 6, 2]);
+    expect(prefixes).toEqual([0]);
+    gates.finish(1);
+    await flush();
+    gates.finish(2);
+    await flush();
+    gates.finish(3);
+    await flush();
+    gates.finish(5);
+    await expect(run).resolves.toEqual({ donePrefix: 7, done: 7, halted: false });
+    expect(prefixes[prefixes.length - 1]).toBe(6);
+    expect(shares.holding('a')).toBe(0);
+  });
+
+  it('shares one budget between runs (partitions), and always lets a key that holds nothing in', async () => {
+    const gates = new Gates();
+    const shares = new KeyedShares(10);
+    const weights = [25, 1, 1];
+    const opts = (offset: number) => ({
+      concurrency: 3,
+      shouldStop: () => false,
+      process: (i: number) => gates.process(offset + i),
+      onDonePrefix: () => undefined,
+      weightOf: (i: number) => weights[i],
+      shares: { of: shares, keyOf: () => 'a' },
+    });
+    const one = runOrdered([0, 1, 2], opts(0));
+    const two = runOrdered([0, 1, 2], opts(10));
+    await flush();
+    // The heavy item is let in alone (the key held nothing); everything else of the key waits, in both runs.
+    expect(gates.started).toEqual([0]);
+    gates.finish(0);
+    await flush();
+    // The light ones of both runs fit the share; the other heavy one waits until the key holds nothing.
+    expect([...gates.started].sort((x, y) => x - y)).toEqual([0, 1, 2, 11, 12]);
+    gates.finish(1, 2, 11);
+    await flush();
+    expect(gates.started).not.toContain(10);
+    gates.finish(12);
+    await flush();
+    expect(gates.started).toContain(10);
+    gates.finish(10);
+    await Promise.all([one, two]);
+    expect(shares.holding('a')).toBe(0);
+  });
+
+  it('gives the share back when an item fails or the run stops', async () => {
+    const gates = new Gates();
+    const shares = new KeyedShares(1);
+    let stop = false;
+    const run = runOrdered([0, 1, 2], { concurrency: 3, shouldStop: () => stop, isStop: (e) => e instanceof Stop, process: gates.process, onDonePrefix: () => undefined, shares: { of: shares, keyOf: () => 'a' } });
+    await flush();
+    expect(gates.started).toEqual([0]);
+    stop = true;
+    gates.fail(0, new Stop());
+    await expect(run).resolves.toMatchObject({ donePrefix: 0, halted: true });
+    expect(gates.started).toEqual([0]);
+    expect(shares.holding('a')).toBe(0);
   });
 });

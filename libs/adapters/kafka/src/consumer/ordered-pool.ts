@@ -50,6 +50,48 @@ export class WeightedLimiter {
   }
 }
 
+/**
+ * Shares of an in-flight budget by key (a customer): one key holds at most `maxWeight` at once,
+ * however many of its items are waiting, so items of other keys find workers and budget. A key
+ * that holds nothing always gets its next item in, whatever its weight.
+ */
+export class KeyedShares {
+  private readonly held = new Map<string, number>();
+  private wakers: Array<() => void> = [];
+
+  constructor(readonly maxWeight: number) {
+    if (!(maxWeight >= 1)) throw new RangeError(`a share must be at least 1, got ${maxWeight}`);
+  }
+
+  /** Weight `key` holds now. */
+  holding(key: string): number {
+    return this.held.get(key) ?? 0;
+  }
+
+  /** Takes `weight` for `key` if its share allows; a release function, or undefined when it must wait. */
+  tryTake(key: string, weight: number): (() => void) | undefined {
+    const held = this.holding(key);
+    if (held > 0 && held + weight > this.maxWeight) return undefined;
+    this.held.set(key, held + weight);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = this.holding(key) - weight;
+      if (left > 0) this.held.set(key, left);
+      else this.held.delete(key);
+      const wakers = this.wakers;
+      this.wakers = [];
+      for (const wake of wakers) wake();
+    };
+  }
+
+  /** Resolves at the next release of any key. */
+  released(): Promise<void> {
+    return new Promise((resolve) => this.wakers.push(resolve));
+  }
+}
+
 export interface OrderedPoolOptions<T> {
   /** Most items worked on at the same time. */
   concurrency: number;
@@ -70,6 +112,11 @@ export interface OrderedPoolOptions<T> {
   /** Optional shared budget: each item holds `weightOf(item)` of it while it is worked on. */
   limiter?: WeightedLimiter;
   weightOf?(item: T): number;
+  /**
+   * Optional shares of the budget by key: an item whose key holds its share waits, unstarted, and
+   * the workers go on with the next items of other keys (the done prefix still waits for it).
+   */
+  shares?: { of: KeyedShares; keyOf(item: T): string };
 }
 
 export interface OrderedPoolResult {
@@ -100,15 +147,47 @@ export async function runOrdered<T>(items: readonly T[], opts: OrderedPoolOption
   let failed = false;
   const isStop = opts.isStop ?? (() => false);
 
+  const started = opts.shares ? new Uint8Array(items.length) : undefined;
+  /** The first unstarted item whose key's share lets it in, taking its share; undefined when every unstarted item must wait. */
+  const pick = (): { index: number; share?: () => void } | undefined => {
+    if (!opts.shares || !started) return { index: next++ };
+    while (next < items.length && started[next] === 1) next++;
+    for (let i = next; i < items.length; i++) {
+      if (started[i] === 1) continue;
+      const share = opts.shares.of.tryTake(opts.shares.keyOf(items[i]), opts.weightOf?.(items[i]) ?? 1);
+      if (!share) continue;
+      started[i] = 1;
+      return { index: i, share };
+    }
+    return undefined;
+  };
+  const unstarted = () => {
+    if (!started) return next < items.length;
+    while (next < items.length && started[next] === 1) next++;
+    return next < items.length;
+  };
+
   const worker = async (): Promise<void> => {
-    while (!halted && next < items.length) {
+    while (!halted && unstarted()) {
       if (opts.shouldStop()) {
         halted = true;
         return;
       }
-      const index = next++;
+      const picked = pick();
+      if (!picked) {
+        // Every item left waits for its key's share: until some item, of any run, gives one back.
+        await opts.shares!.of.released();
+        continue;
+      }
+      const index = picked.index;
       const item = items[index];
-      const release = opts.limiter ? await opts.limiter.acquire(opts.weightOf?.(item) ?? 1) : undefined;
+      let release: (() => void) | undefined;
+      try {
+        release = opts.limiter ? await opts.limiter.acquire(opts.weightOf?.(item) ?? 1) : undefined;
+      } catch (err) {
+        picked.share?.();
+        throw err;
+      }
       try {
         // The wait for the budget may have outlasted a stop or a failure elsewhere.
         if (halted || opts.shouldStop()) {
@@ -125,6 +204,7 @@ export async function runOrdered<T>(items: readonly T[], opts: OrderedPoolOption
         return;
       } finally {
         release?.();
+        picked.share?.();
       }
       finished[index] = 1;
       done++;

@@ -5,7 +5,7 @@ import { mustRejoin } from '../errors';
 import { EventPublisher, OutboundMessage } from '../producer';
 import { ConsumedMessage, MessageHandler, Rejection, UnitContext } from './handler';
 import { ConsumerMetrics } from './metrics';
-import { runOrdered, WeightedLimiter } from './ordered-pool';
+import { KeyedShares, runOrdered, WeightedLimiter } from './ordered-pool';
 
 /** The part of kafkajs's eachBatch payload the worker uses (a plain object in unit tests). */
 export type FetchedBatch = Pick<EachBatchPayload, 'resolveOffset' | 'heartbeat' | 'commitOffsetsIfNecessary' | 'isRunning' | 'isStale'> & {
@@ -27,6 +27,12 @@ export interface PartitionWorkerOptions {
   concurrency: number;
   /** The in-flight budget a message takes (default: its value's bytes). */
   weightOf?(message: KafkaMessage): number;
+  /**
+   * Shares of the in-flight budget (`message` units only): messages of one key (a customer) hold
+   * at most `maxWeight` at once over all partitions; the others wait unstarted while messages of
+   * other keys behind them go ahead, so one customer's backlog does not queue everyone else's work.
+   */
+  share?: { keyOf(message: KafkaMessage): string; maxWeight: number };
   heartbeatIntervalMs: number;
   /**
    * How often a partition's done prefix is committed at most (0: as soon as it grows). A longer
@@ -90,6 +96,7 @@ export class PartitionWorker {
   private readonly reasonOf: (err: unknown) => string;
   /** When a unit of this worker last succeeded: evidence that the dependencies work for other input. */
   private lastSuccessAt = 0;
+  private readonly shares?: KeyedShares;
 
   constructor(
     private readonly options: PartitionWorkerOptions,
@@ -100,6 +107,7 @@ export class PartitionWorker {
     private readonly isStopping: () => boolean,
   ) {
     this.reasonOf = options.reasonOf ?? reasonCodeOf;
+    if (options.share && options.unit === 'message') this.shares = new KeyedShares(options.share.maxWeight);
   }
 
   /** A new assignment: stalls and pending commits of partitions this member may no longer own are void. */
@@ -157,6 +165,7 @@ export class PartitionWorker {
         shouldStop: ctx.shouldStop,
         limiter: this.limiter,
         weightOf: weight,
+        ...(this.shares && o.share ? { shares: { of: this.shares, keyOf: (unit: KafkaMessage[]) => o.share!.keyOf(unit[0]) } } : {}),
         isStop: (err) => err instanceof Stopped,
         process: async (unit) => {
           const started = performance.now();
