@@ -209,11 +209,17 @@ describe('docker-compose.yml', () => {
     expect(env('window-aggregator').CLICKHOUSE_URL).toBeDefined();
   });
 
-  it.each(APPS)('publishes %s on its PORT and checks its readiness there', (app) => {
+  it.each(APPS)('publishes %s on its PORT (and OPS_PORT) and checks its readiness where health answers', (app) => {
     const service = compose.services[app];
-    const port = env(app).PORT;
-    expect(service.ports).toEqual([`127.0.0.1:${port}:${port}`]);
-    expect(JSON.stringify(service.healthcheck?.test)).toContain(`127.0.0.1:${port}/health/ready`);
+    const { PORT: port, OPS_PORT: ops } = env(app);
+    expect(service.ports).toEqual(ops ? [`127.0.0.1:${port}:${port}`, `127.0.0.1:${ops}:${ops}`] : [`127.0.0.1:${port}:${port}`]);
+    expect(JSON.stringify(service.healthcheck?.test)).toContain(`127.0.0.1:${ops ?? port}/health/ready`);
+  });
+
+  it('keeps the ingestion\'s metrics and health off its client-facing port, as its default does', () => {
+    expect(env('batch-ingestion').OPS_PORT).toBe('8090');
+    expect(readRepoFile('apps/batch-ingestion/src/config.ts')).toMatch(/^\s+OPS_PORT: port\(8090\),$/m);
+    for (const app of ['batch-summarizer', 'window-aggregator'] as const) expect([app, env(app).OPS_PORT]).toEqual([app, undefined]);
   });
 
   it('checks the health of Kafka, MinIO, ClickHouse and Prometheus with what both the official and the local images carry', () => {
@@ -270,7 +276,7 @@ describe('docker-compose.yml', () => {
       expect(c.metrics_path ?? '/metrics').toBe('/metrics');
       return c.static_configs.flatMap((t) => t.targets);
     });
-    expect(targets.sort()).toEqual(APPS.map((a) => `${a}:${env(a).PORT}`).sort());
+    expect(targets.sort()).toEqual(APPS.map((a) => `${a}:${env(a).OPS_PORT ?? env(a).PORT}`).sort());
   });
 
   it('offers Grafana in its own profile with the provisioning files of the repository', () => {
@@ -370,8 +376,9 @@ describe('Dockerfile', () => {
     expect(s.from).toBe('runtime');
     expect(s.lines).toContain(`COPY --from=build /src/dist/apps/${app} ./`);
     expect(s.lines.filter((l) => l.startsWith('USER '))).toEqual([]);
-    const port = environmentOf(compose.services[app]).PORT;
-    expect(s.lines).toEqual(expect.arrayContaining([`ENV PORT=${port}`, `EXPOSE ${port}`, 'CMD ["node", "--enable-source-maps", "main.js"]']));
-    expect(s.lines.some((l) => l.startsWith('HEALTHCHECK') && l.includes('/health/ready'))).toBe(true);
+    const { PORT: port, OPS_PORT: ops } = environmentOf(compose.services[app]);
+    const ports = ops ? [`ENV PORT=${port} OPS_PORT=${ops}`, `EXPOSE ${port} ${ops}`] : [`ENV PORT=${port}`, `EXPOSE ${port}`];
+    expect(s.lines).toEqual(expect.arrayContaining([...ports, 'CMD ["node", "--enable-source-maps", "main.js"]']));
+    expect(s.lines.some((l) => l.startsWith('HEALTHCHECK') && l.includes('(process.env.OPS_PORT || process.env.PORT)') && l.includes('/health/ready'))).toBe(true);
   });
 });

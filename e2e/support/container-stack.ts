@@ -6,7 +6,7 @@ import { ComposeFile, ComposeService, environmentOf, Environment, loadCompose, l
 import { LABELS, removeRun, runFilter } from './containers';
 import { containerView, ContainerView } from './docker-inspect';
 import { gatewayToken } from './http';
-import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
+import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, opsPortOf, uniqueCustomerSuffix, untilReady } from './stack';
 
 /**
  * E2E_TARGET=containers: the stack of docker-compose.yml started with testcontainers on a network
@@ -111,7 +111,7 @@ function readiness(service: string, env: Record<string, string>): WaitStrategy {
     case 'clickhouse':
       return Wait.forHttp('/ping', 8123);
     default:
-      return Wait.forHttp('/health/ready', Number(env.PORT)).forStatusCode(200);
+      return Wait.forHttp('/health/ready', opsPortOf(env)).forStatusCode(200);
   }
 }
 
@@ -298,6 +298,7 @@ function containerStack(
 ): Stack {
   const app = (service: ServiceName) => apps.get(service)!;
   const url = (service: ServiceName) => `http://127.0.0.1:${app(service).port(Number(app(service).env.PORT))}`;
+  const opsUrl = (service: ServiceName) => `http://127.0.0.1:${app(service).port(opsPortOf(app(service).env))}`;
   const byId = async (id: string) => (await getContainerRuntimeClient()).container.dockerode.getContainer(id);
   const container = (service: ServiceName) => byId(app(service).id);
   const control: ServiceControl = {
@@ -309,7 +310,7 @@ function containerStack(
     // The same container, environment and host port (published ports are fixed).
     restart: async (service) => {
       await (await container(service)).start();
-      await untilReady(url(service));
+      await untilReady(opsUrl(service));
     },
   };
   // Shared with the other specs of the run: they find it running again, on the same host ports.
@@ -344,6 +345,7 @@ function containerStack(
   return {
     mode: 'containers',
     url,
+    opsUrl,
     clickhouse: {
       url: `http://127.0.0.1:${infra.get('clickhouse')!.port(8123)}`,
       username: process.env.E2E_CLICKHOUSE_USER ?? aggregator.CLICKHOUSE_USER,

@@ -362,15 +362,26 @@ service_port() {
   esac
 }
 
+# Where /metrics and /health/* answer: the ingestion's own operations port (off the port clients
+# post to), the consumers' main port.
+ops_port() {
+  case $1 in
+    batch-ingestion) echo "${INGESTION_OPS_PORT:-8090}" ;;
+    *) service_port "$1" ;;
+  esac
+}
+
 start_service() {
-  local name=$1 port
+  local name=$1 port ops
   port=$(service_port "$name")
+  ops=$(ops_port "$name")
   if is_running "$name"; then say "$name already running (http://127.0.0.1:$port)"; return; fi
   require_free_port "$name" "$port"
+  [ "$ops" = "$port" ] || require_free_port "$name-ops" "$ops"
   [ -f "$REPO_ROOT/dist/apps/$name/main.js" ] || die "$name is not built (npx nx build $name)"
-  say "starting $name on 127.0.0.1:$port"
-  (cd "$REPO_ROOT/dist/apps/$name" && PORT=$port start_process "$name" node --enable-source-maps --max-semi-space-size=16 main.js)
-  wait_until "$name" 90 probe http "http://127.0.0.1:$port/health/ready"
+  say "starting $name on 127.0.0.1:$port (metrics and health on $ops)"
+  (cd "$REPO_ROOT/dist/apps/$name" && PORT=$port OPS_PORT=$ops start_process "$name" node --enable-source-maps --max-semi-space-size=16 main.js)
+  wait_until "$name" 90 probe http "http://127.0.0.1:$ops/health/ready"
 }
 
 status_all() {

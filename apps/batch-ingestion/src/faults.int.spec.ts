@@ -6,7 +6,7 @@ import { appEnv, dropBucket, entry, itKafka, itNames, itStore, postLogs } from '
 jest.setTimeout(300_000);
 
 const body = (...entries: unknown[]) => Buffer.from(JSON.stringify(entries));
-const readyStatus = async (app: AppProcess) => (await fetch(`${app.url}/health/ready`, { signal: AbortSignal.timeout(10_000) })).status;
+const readyStatus = async (app: AppProcess) => (await fetch(`${app.opsUrl}/health/ready`, { signal: AbortSignal.timeout(10_000) })).status;
 const events = (reader: TopicReader, key: string) => reader.withKey(`cus-fault|${key}`);
 
 describe('batch-ingestion while MinIO is down', () => {

@@ -52,7 +52,10 @@ export const serviceEnv = {
   HOST: z.string().default('127.0.0.1'),
   /** Every service sets its own default (8080 / 8081 / 8082). */
   PORT: port(8080),
-  /** When set, /metrics and /health/* are served on this port instead of PORT (keep it off the client-facing network). */
+  /**
+   * When set to another port than PORT, /metrics and /health/* are served there instead (keep it off
+   * the client-facing network); the ingestion sets its own default (8090), the consumers none.
+   */
   OPS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** Listen address of OPS_PORT; HOST when unset. */
   OPS_HOST: z.string().optional(),
