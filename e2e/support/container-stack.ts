@@ -3,6 +3,7 @@ import { AddressInfo, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, ImageName, Wait, WaitStrategy } from 'testcontainers';
 import { ComposeFile, ComposeService, environmentOf, Environment, loadCompose, loadComposeRaw, parseEnvFile, ROOT } from '../deploy/compose';
+import { provisionBucket } from '@pipeline/testing';
 import { LABELS, removeRun, runFilter } from './containers';
 import { containerView, ContainerView } from './docker-inspect';
 import { gatewayToken } from './http';
@@ -269,7 +270,11 @@ export async function startContainerStack(options: StackOptions): Promise<Stack>
     let apps = ownServices ? new Map<string, Running>() : await find(run, SHARED_SERVICES);
     if (apps.size === 0) {
       startedHere.push(servicesStack);
-      const names = ownServices && sharedRun ? { ...isolatedNames(servicesStack), ...administratorLogins(env) } : {};
+      const names: Record<string, string> = ownServices && sharedRun ? { ...isolatedNames(servicesStack), ...administratorLogins(env) } : {};
+      // The services never create their bucket: a spec's own is provisioned here, as minio-account does the stack's.
+      if (names.S3_BUCKET && !(await provisionBucket({ ...names, S3_ENDPOINT: `http://127.0.0.1:${infra.get('minio')!.port(9000)}` }))) {
+        throw new Error(`could not create the bucket ${names.S3_BUCKET} on the stack's MinIO`);
+      }
       apps = await startServices(await composeWithFreePorts(SERVICES, env), { GATEWAY_TOKEN: gatewayToken(), GATEWAY_TOKEN_CUSTOMERS: '*', ...names, ...options.env }, { run, stack: servicesStack, network });
     }
     complete(run, INFRASTRUCTURE_STACK, infra, INFRASTRUCTURE);

@@ -187,9 +187,7 @@ ensure_credentials() {
         echo "CLICKHOUSE_WRITER_PASSWORD=$(secret)"
         echo "CLICKHOUSE_ADMIN_USER=admin"
         echo "CLICKHOUSE_ADMIN_PASSWORD=$(secret)"
-        echo "# MinIO: the services' account (their bucket only) and the root account (administration)."
-        echo "S3_ACCESS_KEY_ID=pipeline-service"
-        echo "S3_SECRET_ACCESS_KEY=$(secret)"
+        echo "# MinIO: the root account (administration, the provisioning step); each service's account below."
         echo "MINIO_ROOT_USER=lap-admin"
         echo "MINIO_ROOT_PASSWORD=$(secret)"
         echo "# Grafana's administrator (docker-compose profile grafana)."
@@ -199,7 +197,18 @@ ensure_credentials() {
     mv "$CREDENTIALS_FILE.partial" "$CREDENTIALS_FILE"
     say "minted the local stack's secrets into $CREDENTIALS_FILE"
   fi
+  # Secrets added since the file was minted are appended, so an existing stack keeps its own.
+  add_credential INGESTION_S3_ACCESS_KEY_ID ingestion-service "# MinIO: the ingestion's account (writes and reads raw/, lists raw/ and summaries/)."
+  add_credential INGESTION_S3_SECRET_ACCESS_KEY "$(secret)"
+  add_credential SUMMARIZER_S3_ACCESS_KEY_ID summarizer-service "# MinIO: the summarizer's account (reads raw/, writes and reads summaries/)."
+  add_credential SUMMARIZER_S3_SECRET_ACCESS_KEY "$(secret)"
   load_credentials
+}
+
+# add_credential KEY VALUE [COMMENT]: appends KEY=VALUE to the credentials file unless it has KEY.
+add_credential() {
+  grep -q "^$1=" "$CREDENTIALS_FILE" && return
+  (umask 077; { [ -z "${3:-}" ] || echo "$3"; echo "$1=$2"; } >>"$CREDENTIALS_FILE")
 }
 
 # Reads the secrets into this shell without exporting any: each server and service is handed
@@ -290,7 +299,7 @@ start_kafka() {
 }
 
 start_minio() {
-  if is_running minio; then say "minio already running (http://127.0.0.1:$MINIO_PORT)"; return; fi
+  if is_running minio; then say "minio already running (http://127.0.0.1:$MINIO_PORT)"; provision_minio_account; return; fi
   require_free_port minio "$MINIO_PORT"
   require_free_port minio-console "$MINIO_CONSOLE_PORT"
   mkdir -p "$STACK_DIR/minio"
@@ -305,13 +314,16 @@ start_minio() {
   provision_minio_account
 }
 
-# The services' MinIO account, limited to their bucket (infra/minio/provision-account.sh).
+# The provisioning step, with the root account: the bucket, its expiry rules and one account per
+# service limited to its prefixes (infra/minio/provision-account.sh).
 provision_minio_account() {
   MINIO_URL="http://127.0.0.1:$MINIO_PORT" MC="$MC_BIN" MC_CONFIG_DIR="$STACK_DIR/mc" \
     MINIO_ROOT_USER=$MINIO_ROOT_USER MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD \
-    S3_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY \
+    INGESTION_S3_ACCESS_KEY_ID=$INGESTION_S3_ACCESS_KEY_ID INGESTION_S3_SECRET_ACCESS_KEY=$INGESTION_S3_SECRET_ACCESS_KEY \
+    SUMMARIZER_S3_ACCESS_KEY_ID=$SUMMARIZER_S3_ACCESS_KEY_ID SUMMARIZER_S3_SECRET_ACCESS_KEY=$SUMMARIZER_S3_SECRET_ACCESS_KEY \
+    S3_BUCKET=${S3_BUCKET:-log-batches} S3_RAW_RETENTION_DAYS=${S3_RAW_RETENTION_DAYS:-0} S3_SUMMARY_RETENTION_DAYS=${S3_SUMMARY_RETENTION_DAYS:-0} \
     sh "$REPO_ROOT/infra/minio/provision-account.sh" >>"$LOG_DIR/minio.log" 2>&1 ||
-    die "could not create the services' MinIO account (log: $LOG_DIR/minio.log)"
+    die "could not provision the bucket and the services' MinIO accounts (log: $LOG_DIR/minio.log)"
 }
 
 start_clickhouse() {
@@ -352,13 +364,15 @@ service_env() {
 }
 
 # Runs "$@" with the secrets one service needs, and only those: the ingestion the gateway token
-# and the S3 account, the summarizer the S3 account, the aggregator ClickHouse's writer.
+# and its S3 account, the summarizer its S3 account, the aggregator ClickHouse's writer. Each
+# service reads its account under the same names (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY).
 with_service_secrets() {
   local name=$1; shift
   case $name in
     # The local token posts for any customer, and says so (a token's scope is never implied).
-    batch-ingestion) GATEWAY_TOKEN=$GATEWAY_TOKEN GATEWAY_TOKEN_CUSTOMERS=${GATEWAY_TOKEN_CUSTOMERS:-*} S3_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY "$@" ;;
-    batch-summarizer) S3_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY "$@" ;;
+    batch-ingestion) GATEWAY_TOKEN=$GATEWAY_TOKEN GATEWAY_TOKEN_CUSTOMERS=${GATEWAY_TOKEN_CUSTOMERS:-*} \
+      S3_ACCESS_KEY_ID=$INGESTION_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$INGESTION_S3_SECRET_ACCESS_KEY "$@" ;;
+    batch-summarizer) S3_ACCESS_KEY_ID=$SUMMARIZER_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$SUMMARIZER_S3_SECRET_ACCESS_KEY "$@" ;;
     window-aggregator) CLICKHOUSE_USER=$CLICKHOUSE_WRITER_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD "$@" ;;
   esac
 }

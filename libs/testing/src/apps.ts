@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { GiveUp, ManagedProcess, freePort, waitFor } from './process';
 import { buildOnce } from './build';
 import { REPO_ROOT } from './paths';
+import { provisionBucket } from './run-resources';
 
 export type AppName = 'batch-ingestion' | 'batch-summarizer' | 'window-aggregator';
 
@@ -37,6 +38,7 @@ export interface StartAppOptions {
 /** Starts `app` from its bundle with `env` on a free port (or env.PORT) and waits until ready. */
 export async function startApp(app: AppName, env: Record<string, string>, options: StartAppOptions = {}): Promise<AppProcess> {
   await buildApp(app);
+  if (app !== 'window-aggregator') await provisionBucket({ ...process.env, ...env });
   const main = join(REPO_ROOT, 'dist/apps', app, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} missing after build`);
   const port = env.PORT ? Number(env.PORT) : await freePort();
