@@ -51,10 +51,10 @@ USER node
 
 FROM runtime AS batch-ingestion
 COPY --from=build /src/dist/apps/batch-ingestion ./
-ENV PORT=8080
-EXPOSE 8080
+ENV PORT=8080 OPS_PORT=8090
+EXPOSE 8080 8090
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=6 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.OPS_PORT || process.env.PORT) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "--enable-source-maps", "main.js"]
 
 FROM runtime AS batch-summarizer
@@ -62,7 +62,7 @@ COPY --from=build /src/dist/apps/batch-summarizer ./
 ENV PORT=8081
 EXPOSE 8081
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=6 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.OPS_PORT || process.env.PORT) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "--enable-source-maps", "main.js"]
 
 # The build script puts the ClickHouse migrations next to the bundle (./migrations), where the
@@ -72,5 +72,5 @@ COPY --from=build /src/dist/apps/window-aggregator ./
 ENV PORT=8082
 EXPOSE 8082
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=6 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.OPS_PORT || process.env.PORT) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "--enable-source-maps", "main.js"]

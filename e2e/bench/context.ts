@@ -170,12 +170,12 @@ export function machine(): SectionMeta['machine'] {
 export async function ensureServices(ctx: BenchContext): Promise<string[]> {
   const restarted: string[] = [];
   for (const service of SERVICES) {
-    const alive = await fetch(`${ctx.stack.url(service)}/health/live`, { signal: AbortSignal.timeout(3_000) }).then(
+    const alive = await fetch(`${ctx.stack.opsUrl(service)}/health/live`, { signal: AbortSignal.timeout(3_000) }).then(
       (r) => r.ok,
       () => false,
     );
     if (alive) continue;
-    if (!ctx.stack.control) throw new Error(`${service} does not answer at ${ctx.stack.url(service)}`);
+    if (!ctx.stack.control) throw new Error(`${service} does not answer at ${ctx.stack.opsUrl(service)}`);
     ctx.log.line(`${service} is not running (ended from outside?): starting it again`);
     await ctx.stack.control.restart(service);
     restarted.push(service);

@@ -92,10 +92,12 @@ describe('docker-compose.yml', () => {
         'CLICKHOUSE_WRITER_PASSWORD',
         'GATEWAY_TOKEN',
         'GRAFANA_ADMIN_PASSWORD',
+        'INGESTION_S3_ACCESS_KEY_ID',
+        'INGESTION_S3_SECRET_ACCESS_KEY',
         'MINIO_ROOT_PASSWORD',
         'MINIO_ROOT_USER',
-        'S3_ACCESS_KEY_ID',
-        'S3_SECRET_ACCESS_KEY',
+        'SUMMARIZER_S3_ACCESS_KEY_ID',
+        'SUMMARIZER_S3_SECRET_ACCESS_KEY',
       ].sort(),
     );
     const run = dockerCompose(['config', '-q'], { ...SECRETS, GATEWAY_TOKEN: '' });
@@ -180,8 +182,13 @@ describe('docker-compose.yml', () => {
   it('points the services at the containers of the stack, with the same names and credentials', () => {
     const account = env('minio-account');
     const clickhouse = env('clickhouse');
-    // The services use MinIO's account limited to their bucket, never the root keys.
-    expect([account.S3_ACCESS_KEY_ID, account.S3_SECRET_ACCESS_KEY]).toEqual([SECRETS.S3_ACCESS_KEY_ID, SECRETS.S3_SECRET_ACCESS_KEY]);
+    // Each service uses the account minio-account made for it, never the root keys.
+    const own = { 'batch-ingestion': 'INGESTION', 'batch-summarizer': 'SUMMARIZER' } as Record<string, string>;
+    for (const prefix of Object.values(own)) {
+      expect([account[`${prefix}_S3_ACCESS_KEY_ID`], account[`${prefix}_S3_SECRET_ACCESS_KEY`]]).toEqual([SECRETS[`${prefix}_S3_ACCESS_KEY_ID`], SECRETS[`${prefix}_S3_SECRET_ACCESS_KEY`]]);
+    }
+    // The bucket's retention is the provisioning step's, not the services'.
+    expect([account.S3_RAW_RETENTION_DAYS, account.S3_SUMMARY_RETENTION_DAYS]).toEqual(['0', '0']);
     expect([account.MINIO_ROOT_USER, account.MINIO_ROOT_PASSWORD]).toEqual([env('minio').MINIO_ROOT_USER, env('minio').MINIO_ROOT_PASSWORD]);
     expect(account.S3_BUCKET).toBe(env('batch-ingestion').S3_BUCKET);
     expect(hostPort(account.MINIO_URL)).toEqual(['minio', '9000']);
@@ -194,8 +201,9 @@ describe('docker-compose.yml', () => {
       for (const t of topics) expect([app, t, vars[t]]).toEqual([app, t, env('batch-summarizer')[t]]);
       if (vars.S3_ENDPOINT) {
         expect(hostPort(vars.S3_ENDPOINT)).toEqual(['minio', '9000']);
-        expect([vars.S3_ACCESS_KEY_ID, vars.S3_SECRET_ACCESS_KEY]).toEqual([account.S3_ACCESS_KEY_ID, account.S3_SECRET_ACCESS_KEY]);
+        expect([vars.S3_ACCESS_KEY_ID, vars.S3_SECRET_ACCESS_KEY]).toEqual([account[`${own[app]}_S3_ACCESS_KEY_ID`], account[`${own[app]}_S3_SECRET_ACCESS_KEY`]]);
         expect(vars.S3_ACCESS_KEY_ID).not.toBe(account.MINIO_ROOT_USER);
+        expect(Object.keys(vars).filter((k) => /RETENTION_DAYS$/.test(k) && k.startsWith('S3_'))).toEqual([]);
       }
       if (vars.CLICKHOUSE_URL) {
         expect(hostPort(vars.CLICKHOUSE_URL)).toEqual(['clickhouse', '8123']);
@@ -209,11 +217,17 @@ describe('docker-compose.yml', () => {
     expect(env('window-aggregator').CLICKHOUSE_URL).toBeDefined();
   });
 
-  it.each(APPS)('publishes %s on its PORT and checks its readiness there', (app) => {
+  it.each(APPS)('publishes %s on its PORT (and OPS_PORT) and checks its readiness where health answers', (app) => {
     const service = compose.services[app];
-    const port = env(app).PORT;
-    expect(service.ports).toEqual([`127.0.0.1:${port}:${port}`]);
-    expect(JSON.stringify(service.healthcheck?.test)).toContain(`127.0.0.1:${port}/health/ready`);
+    const { PORT: port, OPS_PORT: ops } = env(app);
+    expect(service.ports).toEqual(ops ? [`127.0.0.1:${port}:${port}`, `127.0.0.1:${ops}:${ops}`] : [`127.0.0.1:${port}:${port}`]);
+    expect(JSON.stringify(service.healthcheck?.test)).toContain(`127.0.0.1:${ops ?? port}/health/ready`);
+  });
+
+  it('keeps the ingestion\'s metrics and health off its client-facing port, as its default does', () => {
+    expect(env('batch-ingestion').OPS_PORT).toBe('8090');
+    expect(readRepoFile('apps/batch-ingestion/src/config.ts')).toMatch(/^\s+OPS_PORT: port\(8090\),$/m);
+    for (const app of ['batch-summarizer', 'window-aggregator'] as const) expect([app, env(app).OPS_PORT]).toEqual([app, undefined]);
   });
 
   it('checks the health of Kafka, MinIO, ClickHouse and Prometheus with what both the official and the local images carry', () => {
@@ -270,7 +284,7 @@ describe('docker-compose.yml', () => {
       expect(c.metrics_path ?? '/metrics').toBe('/metrics');
       return c.static_configs.flatMap((t) => t.targets);
     });
-    expect(targets.sort()).toEqual(APPS.map((a) => `${a}:${env(a).PORT}`).sort());
+    expect(targets.sort()).toEqual(APPS.map((a) => `${a}:${env(a).OPS_PORT ?? env(a).PORT}`).sort());
   });
 
   it('offers Grafana in its own profile with the provisioning files of the repository', () => {
@@ -370,8 +384,9 @@ describe('Dockerfile', () => {
     expect(s.from).toBe('runtime');
     expect(s.lines).toContain(`COPY --from=build /src/dist/apps/${app} ./`);
     expect(s.lines.filter((l) => l.startsWith('USER '))).toEqual([]);
-    const port = environmentOf(compose.services[app]).PORT;
-    expect(s.lines).toEqual(expect.arrayContaining([`ENV PORT=${port}`, `EXPOSE ${port}`, 'CMD ["node", "--enable-source-maps", "main.js"]']));
-    expect(s.lines.some((l) => l.startsWith('HEALTHCHECK') && l.includes('/health/ready'))).toBe(true);
+    const { PORT: port, OPS_PORT: ops } = environmentOf(compose.services[app]);
+    const ports = ops ? [`ENV PORT=${port} OPS_PORT=${ops}`, `EXPOSE ${port} ${ops}`] : [`ENV PORT=${port}`, `EXPOSE ${port}`];
+    expect(s.lines).toEqual(expect.arrayContaining([...ports, 'CMD ["node", "--enable-source-maps", "main.js"]']));
+    expect(s.lines.some((l) => l.startsWith('HEALTHCHECK') && l.includes('(process.env.OPS_PORT || process.env.PORT)') && l.includes('/health/ready'))).toBe(true);
   });
 });

@@ -5,7 +5,8 @@
 // Kafka publish, not a duplicate) to a running service for a fixed time per run, for each batch
 // size and client concurrency, and prints batches/s, entries/s, MB/s and p50/p99 latency.
 //
-//   (set -a; . .stack/credentials.env; node e2e/load/ingestion-load.js [--url http://127.0.0.1:8080] [--seconds 15]
+//   (set -a; . .stack/credentials.env; node e2e/load/ingestion-load.js [--url http://127.0.0.1:8080]
+//        [--ops-url http://127.0.0.1:8090] [--seconds 15]
 //        [--concurrency 1,4,16] [--sizes small,large] [--customer cus-load])
 //   One customer is held to its own limits (RATE_LIMIT_PER_CUSTOMER_BYTES: 8 MiB/s): to measure the
 //   instance, start it with CUSTOMER_LIMITS='cus-load:rps=100000,bps=1GiB,inflight=64MiB'.
@@ -21,6 +22,8 @@ const { cliArgs, credential, isLoopback, percentile, runScript } = require('./su
 
 const args = cliArgs();
 const url = new URL(args.url ?? process.env.INGESTION_URL ?? 'http://127.0.0.1:8080');
+// Health answers on the operations port, not on the intake's.
+const opsUrl = new URL(args['ops-url'] ?? process.env.INGESTION_OPS_URL ?? `${url.protocol}//${url.hostname}:8090`);
 const seconds = Math.min(Number(args.seconds ?? 15), 60);
 const concurrencies = String(args.concurrency ?? '1,4,16').split(',').map(Number);
 const sizes = String(args.sizes ?? 'small,large').split(',');
@@ -130,9 +133,9 @@ async function run(size, concurrency, runId) {
 }
 
 async function main() {
-  const ready = await fetch(new URL('/health/ready', url), { signal: AbortSignal.timeout(5_000) }).catch((err) => ({ ok: false, status: err.message }));
+  const ready = await fetch(new URL('/health/ready', opsUrl), { signal: AbortSignal.timeout(5_000) }).catch((err) => ({ ok: false, status: err.message }));
   if (!ready.ok) {
-    console.error(`${url.origin}/health/ready is not ready (${ready.status})`);
+    console.error(`${opsUrl.origin}/health/ready is not ready (${ready.status})`);
     process.exit(1);
   }
   const runId = Date.now().toString(36);

@@ -123,19 +123,23 @@ async function spawnService(app, env, { stdout = 'ignore' } = {}) {
   const main = path.join(ROOT, 'dist/apps', app, 'main.js');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  // The ingestion's operations port has a fixed default that two instances cannot share.
+  const opsPort = app === 'batch-ingestion' ? await freePort() : port;
+  const opsUrl = `http://127.0.0.1:${opsPort}`;
   // Started as the services are deployed (Dockerfile, infra/local/lib.sh): V8's young generation
   // capped, which decides much of their memory and some of their CPU.
   const child = spawn(process.execPath, ['--max-semi-space-size=16', main], {
     cwd: path.dirname(main),
     stdio: ['ignore', stdout, 'inherit'],
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: { ...process.env, PORT: String(port), OPS_PORT: String(opsPort), HOST: '127.0.0.1', ...env },
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const service = {
     url,
+    opsUrl,
     child,
     spawnedAt: Date.now(),
-    ready: () => waitFor(`${app} to be ready`, async () => (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(3_000) })).ok, 60_000, 20),
+    ready: () => waitFor(`${app} to be ready`, async () => (await fetch(`${opsUrl}/health/ready`, { signal: AbortSignal.timeout(3_000) })).ok, 60_000, 20),
     stop: async () => {
       running.delete(service);
       child.kill('SIGTERM');

@@ -16,7 +16,7 @@ describe('scenario 006: late data', () => {
     printSummary();
   }, 120_000);
 
-  const lateEvents = async () => sumMetric(await scrapeMetrics(stack.url('window-aggregator')), LATE_EVENTS);
+  const lateEvents = async () => sumMetric(await scrapeMetrics(stack.opsUrl('window-aggregator')), LATE_EVENTS);
 
   it('grows a minute that is already visible to its exact new counts and counts the late events', async () => {
     const { initial, late, all } = scenarioLateData({ customerSuffix: stack.customerSuffix });

@@ -3,10 +3,11 @@ import { AddressInfo, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { GenericContainer, getContainerRuntimeClient, ImageName, Wait, WaitStrategy } from 'testcontainers';
 import { ComposeFile, ComposeService, environmentOf, Environment, loadCompose, loadComposeRaw, parseEnvFile, ROOT } from '../deploy/compose';
+import { provisionBucket } from '@pipeline/testing';
 import { LABELS, removeRun, runFilter } from './containers';
 import { containerView, ContainerView } from './docker-inspect';
 import { gatewayToken } from './http';
-import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
+import { INFRASTRUCTURE, InfrastructureControl, isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire, opsPortOf, uniqueCustomerSuffix, untilReady } from './stack';
 
 /**
  * E2E_TARGET=containers: the stack of docker-compose.yml started with testcontainers on a network
@@ -111,7 +112,7 @@ function readiness(service: string, env: Record<string, string>): WaitStrategy {
     case 'clickhouse':
       return Wait.forHttp('/ping', 8123);
     default:
-      return Wait.forHttp('/health/ready', Number(env.PORT)).forStatusCode(200);
+      return Wait.forHttp('/health/ready', opsPortOf(env)).forStatusCode(200);
   }
 }
 
@@ -269,7 +270,11 @@ export async function startContainerStack(options: StackOptions): Promise<Stack>
     let apps = ownServices ? new Map<string, Running>() : await find(run, SHARED_SERVICES);
     if (apps.size === 0) {
       startedHere.push(servicesStack);
-      const names = ownServices && sharedRun ? { ...isolatedNames(servicesStack), ...administratorLogins(env) } : {};
+      const names: Record<string, string> = ownServices && sharedRun ? { ...isolatedNames(servicesStack), ...administratorLogins(env) } : {};
+      // The services never create their bucket: a spec's own is provisioned here, as minio-account does the stack's.
+      if (names.S3_BUCKET && !(await provisionBucket({ ...names, S3_ENDPOINT: `http://127.0.0.1:${infra.get('minio')!.port(9000)}` }))) {
+        throw new Error(`could not create the bucket ${names.S3_BUCKET} on the stack's MinIO`);
+      }
       apps = await startServices(await composeWithFreePorts(SERVICES, env), { GATEWAY_TOKEN: gatewayToken(), GATEWAY_TOKEN_CUSTOMERS: '*', ...names, ...options.env }, { run, stack: servicesStack, network });
     }
     complete(run, INFRASTRUCTURE_STACK, infra, INFRASTRUCTURE);
@@ -298,6 +303,7 @@ function containerStack(
 ): Stack {
   const app = (service: ServiceName) => apps.get(service)!;
   const url = (service: ServiceName) => `http://127.0.0.1:${app(service).port(Number(app(service).env.PORT))}`;
+  const opsUrl = (service: ServiceName) => `http://127.0.0.1:${app(service).port(opsPortOf(app(service).env))}`;
   const byId = async (id: string) => (await getContainerRuntimeClient()).container.dockerode.getContainer(id);
   const container = (service: ServiceName) => byId(app(service).id);
   const control: ServiceControl = {
@@ -309,7 +315,7 @@ function containerStack(
     // The same container, environment and host port (published ports are fixed).
     restart: async (service) => {
       await (await container(service)).start();
-      await untilReady(url(service));
+      await untilReady(opsUrl(service));
     },
   };
   // Shared with the other specs of the run: they find it running again, on the same host ports.
@@ -344,6 +350,7 @@ function containerStack(
   return {
     mode: 'containers',
     url,
+    opsUrl,
     clickhouse: {
       url: `http://127.0.0.1:${infra.get('clickhouse')!.port(8123)}`,
       username: process.env.E2E_CLICKHOUSE_USER ?? aggregator.CLICKHOUSE_USER,

@@ -1,7 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { containerView, ContainerView, InspectedContainer } from './docker-inspect';
-import { InfrastructureControl, ServiceControl, ServiceName, SERVICES, Stack, StackWire, uniqueCustomerSuffix, untilReady } from './stack';
+import { InfrastructureControl, ServiceControl, ServiceName, SERVICES, Stack, StackWire, opsPortOf, uniqueCustomerSuffix, untilReady } from './stack';
 
 /** Runs are told apart on a shared stack by a suffix on every customer id. */
 function runSuffix(env: NodeJS.ProcessEnv): string {
@@ -71,6 +71,16 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
     'batch-summarizer': appUrl('batch-summarizer', env.E2E_SUMMARIZER_URL, 8081),
     'window-aggregator': appUrl('window-aggregator', env.E2E_AGGREGATOR_URL, 8082),
   };
+  const opsUrl = (service: ServiceName, given: string | undefined, fallback: number) => {
+    const compose = inCompose(service)?.env;
+    const port = compose ? opsPortOf(compose) : fallback;
+    return given ?? (published(service, port) ? `http://${published(service, port)}` : `http://127.0.0.1:${fallback}`);
+  };
+  const opsUrls: Record<ServiceName, string> = {
+    'batch-ingestion': opsUrl('batch-ingestion', env.E2E_INGEST_OPS_URL, 8090),
+    'batch-summarizer': opsUrl('batch-summarizer', env.E2E_SUMMARIZER_URL, 8081),
+    'window-aggregator': opsUrl('window-aggregator', env.E2E_AGGREGATOR_URL, 8082),
+  };
   const aggregator = inCompose('window-aggregator')?.env ?? {};
   const clickhouseHttp = published('clickhouse', 8123);
   const clickhouse = {
@@ -114,7 +124,7 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
         },
         restart: async (service) => {
           await docker(['start', inCompose(service)!.id]);
-          await untilReady(urls[service]);
+          await untilReady(opsUrls[service]);
         },
       }
     : undefined;
@@ -133,6 +143,7 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
   return {
     mode: 'external',
     url: (service) => urls[service],
+    opsUrl: (service) => opsUrls[service],
     clickhouse,
     customerSuffix,
     wire,

@@ -45,6 +45,7 @@ export async function startNativeStack(options: StackOptions): Promise<Stack> {
   return {
     mode: 'native',
     url: (service) => app(service).url,
+    opsUrl: (service) => app(service).opsUrl,
     clickhouse,
     customerSuffix: '',
     control,

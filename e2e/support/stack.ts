@@ -45,8 +45,10 @@ export interface StackWire {
 /** A running pipeline the scenarios can drive and read. */
 export interface Stack {
   readonly mode: TargetMode;
-  /** Base URL of each service (POST /logs on batch-ingestion; /metrics and /health on all). */
+  /** Base URL of each service (POST /logs on batch-ingestion). */
   url(service: ServiceName): string;
+  /** Where `/metrics` and `/health/*` answer: the ingestion's operations port, the consumers' main port. */
+  opsUrl(service: ServiceName): string;
   readonly clickhouse: ClickHouseTarget;
   /** Appended to every customer id: empty on a stack of its own, unique per run on a shared one. */
   readonly customerSuffix: string;
@@ -97,7 +99,12 @@ export interface StackOptions {
   env?: Record<string, string>;
 }
 
-/** Waits until a service's /health/ready answers 200 (a container started again, say). */
+/** The port a service's `/metrics` and `/health/*` answer on, in its container: OPS_PORT when it has one. */
+export function opsPortOf(env: Record<string, string | undefined>): number {
+  return Number(env.OPS_PORT ?? env.PORT);
+}
+
+/** Waits until a service's /health/ready answers 200 at its operations URL (a container started again, say). */
 export async function untilReady(url: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

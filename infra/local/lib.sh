@@ -187,9 +187,7 @@ ensure_credentials() {
         echo "CLICKHOUSE_WRITER_PASSWORD=$(secret)"
         echo "CLICKHOUSE_ADMIN_USER=admin"
         echo "CLICKHOUSE_ADMIN_PASSWORD=$(secret)"
-        echo "# MinIO: the services' account (their bucket only) and the root account (administration)."
-        echo "S3_ACCESS_KEY_ID=pipeline-service"
-        echo "S3_SECRET_ACCESS_KEY=$(secret)"
+        echo "# MinIO: the root account (administration, the provisioning step); each service's account below."
         echo "MINIO_ROOT_USER=lap-admin"
         echo "MINIO_ROOT_PASSWORD=$(secret)"
         echo "# Grafana's administrator (docker-compose profile grafana)."
@@ -199,11 +197,30 @@ ensure_credentials() {
     mv "$CREDENTIALS_FILE.partial" "$CREDENTIALS_FILE"
     say "minted the local stack's secrets into $CREDENTIALS_FILE"
   fi
-  set -a
+  # Secrets added since the file was minted are appended, so an existing stack keeps its own.
+  add_credential INGESTION_S3_ACCESS_KEY_ID ingestion-service "# MinIO: the ingestion's account (writes and reads raw/, lists raw/ and summaries/)."
+  add_credential INGESTION_S3_SECRET_ACCESS_KEY "$(secret)"
+  add_credential SUMMARIZER_S3_ACCESS_KEY_ID summarizer-service "# MinIO: the summarizer's account (reads raw/, writes and reads summaries/)."
+  add_credential SUMMARIZER_S3_SECRET_ACCESS_KEY "$(secret)"
+  load_credentials
+}
+
+# add_credential KEY VALUE [COMMENT]: appends KEY=VALUE to the credentials file unless it has KEY.
+add_credential() {
+  grep -q "^$1=" "$CREDENTIALS_FILE" && return
+  (umask 077; { [ -z "${3:-}" ] || echo "$3"; echo "$1=$2"; } >>"$CREDENTIALS_FILE")
+}
+
+# Reads the secrets into this shell without exporting any: each server and service is handed
+# only its own (start_* below), even when the caller's environment exported them all.
+load_credentials() {
+  local key
   # shellcheck disable=SC1090
   source "$CREDENTIALS_FILE"
-  set +a
+  for key in $(credential_keys); do export -n "$key"; done
 }
+
+credential_keys() { sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$CREDENTIALS_FILE"; }
 
 # --- processes ----------------------------------------------------------------------------------
 pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f"; }
@@ -282,7 +299,7 @@ start_kafka() {
 }
 
 start_minio() {
-  if is_running minio; then say "minio already running (http://127.0.0.1:$MINIO_PORT)"; return; fi
+  if is_running minio; then say "minio already running (http://127.0.0.1:$MINIO_PORT)"; provision_minio_account; return; fi
   require_free_port minio "$MINIO_PORT"
   require_free_port minio-console "$MINIO_CONSOLE_PORT"
   mkdir -p "$STACK_DIR/minio"
@@ -290,17 +307,23 @@ start_minio() {
   # MinIO's scanner reads every new object once and a sixteenth of all objects each cycle; here it
   # only applies the retention rules, counted in days. Its default one-minute cycle cost about 1 ms
   # of CPU per stored batch, and keeps re-reading every retained batch; "slowest" cycles every 30 min.
-  MINIO_SCANNER_SPEED=${MINIO_SCANNER_SPEED:-slowest} MINIO_BROWSER=on MINIO_UPDATE=off start_process minio "$MINIO_BIN" server "$STACK_DIR/minio" \
+  MINIO_ROOT_USER=$MINIO_ROOT_USER MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD \
+    MINIO_SCANNER_SPEED=${MINIO_SCANNER_SPEED:-slowest} MINIO_BROWSER=on MINIO_UPDATE=off start_process minio "$MINIO_BIN" server "$STACK_DIR/minio" \
     --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT" --quiet
   S3_ACCESS_KEY_ID=$MINIO_ROOT_USER S3_SECRET_ACCESS_KEY=$MINIO_ROOT_PASSWORD wait_until minio 60 probe s3 "http://127.0.0.1:$MINIO_PORT"
   provision_minio_account
 }
 
-# The services' MinIO account, limited to their bucket (infra/minio/provision-account.sh).
+# The provisioning step, with the root account: the bucket, its expiry rules and one account per
+# service limited to its prefixes (infra/minio/provision-account.sh).
 provision_minio_account() {
   MINIO_URL="http://127.0.0.1:$MINIO_PORT" MC="$MC_BIN" MC_CONFIG_DIR="$STACK_DIR/mc" \
+    MINIO_ROOT_USER=$MINIO_ROOT_USER MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD \
+    INGESTION_S3_ACCESS_KEY_ID=$INGESTION_S3_ACCESS_KEY_ID INGESTION_S3_SECRET_ACCESS_KEY=$INGESTION_S3_SECRET_ACCESS_KEY \
+    SUMMARIZER_S3_ACCESS_KEY_ID=$SUMMARIZER_S3_ACCESS_KEY_ID SUMMARIZER_S3_SECRET_ACCESS_KEY=$SUMMARIZER_S3_SECRET_ACCESS_KEY \
+    S3_BUCKET=${S3_BUCKET:-log-batches} S3_RAW_RETENTION_DAYS=${S3_RAW_RETENTION_DAYS:-0} S3_SUMMARY_RETENTION_DAYS=${S3_SUMMARY_RETENTION_DAYS:-0} \
     sh "$REPO_ROOT/infra/minio/provision-account.sh" >>"$LOG_DIR/minio.log" 2>&1 ||
-    die "could not create the services' MinIO account (log: $LOG_DIR/minio.log)"
+    die "could not provision the bucket and the services' MinIO accounts (log: $LOG_DIR/minio.log)"
 }
 
 start_clickhouse() {
@@ -316,7 +339,8 @@ start_clickhouse() {
   local bin; bin=$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)
   say "starting clickhouse on 127.0.0.1:$CLICKHOUSE_HTTP_PORT (native protocol on $CLICKHOUSE_TCP_PORT)"
   # The passwords reach the users' definitions from the environment (from_env), never a file.
-  start_process clickhouse "$bin" --config-file="$dir/config.xml"
+  CLICKHOUSE_ADMIN_PASSWORD=$CLICKHOUSE_ADMIN_PASSWORD CLICKHOUSE_WRITER_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD \
+    CLICKHOUSE_READER_PASSWORD=$CLICKHOUSE_READER_PASSWORD start_process clickhouse "$bin" --config-file="$dir/config.xml"
   CLICKHOUSE_USER=$CLICKHOUSE_ADMIN_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_ADMIN_PASSWORD wait_until clickhouse 60 probe clickhouse "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
 }
 
@@ -330,16 +354,27 @@ start_servers() {
   start_clickhouse
 }
 
-# Environment of the three services against this stack (the same variables as under Docker),
-# each with the least it needs: the services' MinIO account, ClickHouse's writer, the gateway token.
+# Environment the three services share against this stack (the same variables as under Docker);
+# no secret: each service gets its own in start_service.
 service_env() {
   ensure_credentials
   export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
   export S3_ENDPOINT=${S3_ENDPOINT:-http://127.0.0.1:$MINIO_PORT}
   export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
-  export CLICKHOUSE_USER=$CLICKHOUSE_WRITER_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD
-  # The local token posts for any customer, and says so (a token's scope is never implied).
-  export GATEWAY_TOKEN_CUSTOMERS=${GATEWAY_TOKEN_CUSTOMERS:-*}
+}
+
+# Runs "$@" with the secrets one service needs, and only those: the ingestion the gateway token
+# and its S3 account, the summarizer its S3 account, the aggregator ClickHouse's writer. Each
+# service reads its account under the same names (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY).
+with_service_secrets() {
+  local name=$1; shift
+  case $name in
+    # The local token posts for any customer, and says so (a token's scope is never implied).
+    batch-ingestion) GATEWAY_TOKEN=$GATEWAY_TOKEN GATEWAY_TOKEN_CUSTOMERS=${GATEWAY_TOKEN_CUSTOMERS:-*} \
+      S3_ACCESS_KEY_ID=$INGESTION_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$INGESTION_S3_SECRET_ACCESS_KEY "$@" ;;
+    batch-summarizer) S3_ACCESS_KEY_ID=$SUMMARIZER_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$SUMMARIZER_S3_SECRET_ACCESS_KEY "$@" ;;
+    window-aggregator) CLICKHOUSE_USER=$CLICKHOUSE_WRITER_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD "$@" ;;
+  esac
 }
 
 # Environment of the tests: they create buckets, topics and databases of their own, so they use
@@ -362,15 +397,26 @@ service_port() {
   esac
 }
 
+# Where /metrics and /health/* answer: the ingestion's own operations port (off the port clients
+# post to), the consumers' main port.
+ops_port() {
+  case $1 in
+    batch-ingestion) echo "${INGESTION_OPS_PORT:-8090}" ;;
+    *) service_port "$1" ;;
+  esac
+}
+
 start_service() {
-  local name=$1 port
+  local name=$1 port ops
   port=$(service_port "$name")
+  ops=$(ops_port "$name")
   if is_running "$name"; then say "$name already running (http://127.0.0.1:$port)"; return; fi
   require_free_port "$name" "$port"
+  [ "$ops" = "$port" ] || require_free_port "$name-ops" "$ops"
   [ -f "$REPO_ROOT/dist/apps/$name/main.js" ] || die "$name is not built (npx nx build $name)"
-  say "starting $name on 127.0.0.1:$port"
-  (cd "$REPO_ROOT/dist/apps/$name" && PORT=$port start_process "$name" node --enable-source-maps --max-semi-space-size=16 main.js)
-  wait_until "$name" 90 probe http "http://127.0.0.1:$port/health/ready"
+  say "starting $name on 127.0.0.1:$port (metrics and health on $ops)"
+  (cd "$REPO_ROOT/dist/apps/$name" && PORT=$port OPS_PORT=$ops with_service_secrets "$name" start_process "$name" node --enable-source-maps --max-semi-space-size=16 main.js)
+  wait_until "$name" 90 probe http "http://127.0.0.1:$ops/health/ready"
 }
 
 status_all() {

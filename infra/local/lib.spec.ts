@@ -10,6 +10,27 @@ const bash = (script: string, env: Record<string, string> = {}) =>
 const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 
 describe('infra/local/lib.sh', () => {
+  it('hands each service only its own secrets, even when the caller exported them all', () => {
+    const stack = mkdtempSync(join(tmpdir(), 'lap-stack-'));
+    try {
+      // Every secret exported, as after `set -a; . .stack/credentials.env` in the caller's shell.
+      const secrets = bash('ensure_credentials >/dev/null; cat "$CREDENTIALS_FILE"', { LAP_STACK_DIR: stack }).stdout;
+      const exported = Object.fromEntries(secrets.split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      // Which of the stack's secrets a service's environment carries, by the name in the file.
+      const secretNames = Object.keys(exported).filter((k) => /PASSWORD|SECRET|TOKEN|ACCESS_KEY/.test(k));
+      const seen = (service: string) => {
+        const env = bash(`ensure_credentials >/dev/null; with_service_secrets ${service} env`, { ...exported, LAP_STACK_DIR: stack }).stdout.split('\n');
+        return secretNames.filter((k) => env.some((l) => l.endsWith(`=${exported[k]}`))).sort();
+      };
+      expect(seen('batch-ingestion')).toEqual(['GATEWAY_TOKEN', 'INGESTION_S3_ACCESS_KEY_ID', 'INGESTION_S3_SECRET_ACCESS_KEY']);
+      expect(seen('batch-summarizer')).toEqual(['SUMMARIZER_S3_ACCESS_KEY_ID', 'SUMMARIZER_S3_SECRET_ACCESS_KEY']);
+      expect(seen('window-aggregator')).toEqual(['CLICKHOUSE_WRITER_PASSWORD']);
+      expect(bash('ensure_credentials >/dev/null; env', { ...exported, LAP_STACK_DIR: stack }).stdout).not.toContain(exported.MINIO_ROOT_PASSWORD);
+    } finally {
+      rmSync(stack, { recursive: true, force: true });
+    }
+  });
+
   it('says a long step is still at work, with the time spent, and passes its output and status through', () => {
     const run = bash('with_progress "building MinIO" bash -c "echo from-the-step; sleep 2.5"', { LAP_PROGRESS_SECONDS: '1' });
     expect(run.status).toBe(0);

@@ -4,7 +4,7 @@ import { Kafka } from 'kafkajs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appEnv, dropBucket, entry, itKafka, itNames, listKeys, postLogs } from './it-support';
+import { appEnv, dropBucket, entry, IT_GATEWAY_TOKEN, itKafka, itNames, listKeys, postLogs } from './it-support';
 
 jest.setTimeout(180_000);
 
@@ -73,12 +73,25 @@ describe('batch-ingestion gateway authentication', () => {
     expect((await postLogs(app.url, body(entry()), { ...bearer(SCOPED), 'x-customer-id': 'cus-two' })).status).toBe(202);
   });
 
-  it('serves /metrics and /health only on the operations port when OPS_PORT is set', async () => {
+  it('serves /metrics and /health only on the operations port', async () => {
     expect((await fetch(`http://127.0.0.1:${opsPort}/metrics`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${opsPort}/health/ready`)).status).toBe(200);
     expect((await fetch(`${app.url}/metrics`)).status).toBe(404);
     expect((await fetch(`${app.url}/health/live`)).status).toBe(404);
     expect((await fetch(`http://127.0.0.1:${opsPort}/logs`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('serves everything on its main port when OPS_PORT is PORT', async () => {
+    const port = await freePort();
+    const single = await startApp('batch-ingestion', appEnv(names, { PORT: String(port), OPS_PORT: String(port) }));
+    try {
+      expect(single.opsUrl).toBe(single.url);
+      expect((await fetch(`${single.url}/metrics`)).status).toBe(200);
+      expect((await fetch(`${single.url}/health/ready`)).status).toBe(200);
+      expect((await postLogs(single.url, body(entry()), { ...bearer(IT_GATEWAY_TOKEN), 'x-customer-id': 'cus-single' })).status).toBe(202);
+    } finally {
+      await single.stop();
+    }
   });
 
   it('rotates a token through the tokens file without one failed request', async () => {

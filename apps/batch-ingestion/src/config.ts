@@ -12,6 +12,8 @@ export const ingestionEnv = {
   /** Entries further ahead of this server's clock than this are refused with 400 (a client clock gone wrong). */
   MAX_FUTURE_SKEW_SECONDS: positiveInt(86_400),
   PORT: port(8080),
+  /** The client-facing port carries only the intake: metrics and health are on their own port (OPS_PORT=PORT puts them back on it). */
+  OPS_PORT: port(8090),
   /**
    * The gateways allowed to post, by the SHA-256 of their tokens: `name=<hex>[@customer|customer]`,
    * several separated by spaces (see docs/security.md).

@@ -1,12 +1,12 @@
 import { Kafka } from 'kafkajs';
 import { S3ObjectStore } from '@pipeline/s3';
-import { AppProcess, PrivateServer, TopicReader, deleteTopics, privateKafka, privateMinio, startApp, waitFor } from '@pipeline/testing';
+import { AppProcess, PrivateServer, TopicReader, deleteTopics, privateKafka, privateMinio, provisionBucket, sleep, startApp, waitFor } from '@pipeline/testing';
 import { appEnv, dropBucket, entry, itKafka, itNames, itStore, postLogs } from './it-support';
 
 jest.setTimeout(300_000);
 
 const body = (...entries: unknown[]) => Buffer.from(JSON.stringify(entries));
-const readyStatus = async (app: AppProcess) => (await fetch(`${app.url}/health/ready`, { signal: AbortSignal.timeout(10_000) })).status;
+const readyStatus = async (app: AppProcess) => (await fetch(`${app.opsUrl}/health/ready`, { signal: AbortSignal.timeout(10_000) })).status;
 const events = (reader: TopicReader, key: string) => reader.withKey(`cus-fault|${key}`);
 
 describe('batch-ingestion while MinIO is down', () => {
@@ -56,7 +56,7 @@ describe('batch-ingestion while MinIO is down', () => {
     await reader.waitUntil('both events', () => events(reader, 'before').length === 1 && events(reader, 'during').length === 1);
   });
 
-  it('starts while MinIO is down: live but unready, then provisions its bucket and serves once MinIO is back', async () => {
+  it('starts while MinIO is down: live but unready, then serves once MinIO is back and its bucket provisioned', async () => {
     const late = itNames('ingest-late');
     await minio.stop();
     const lateApp = await startApp('batch-ingestion', appEnv(late, { S3_ENDPOINT: minio.endpoint, S3_REQUEST_TIMEOUT_MS: '2000' }), { waitFor: 'live' });
@@ -67,6 +67,10 @@ describe('batch-ingestion while MinIO is down', () => {
       expect(refused.headers.get('retry-after')).toBe('2');
 
       await minio.start();
+      // The bucket is the provisioning step's: the service waits for it, unready.
+      await sleep(1_000);
+      expect(await readyStatus(lateApp)).toBe(503);
+      expect(await provisionBucket({ ...process.env, ...appEnv(late, { S3_ENDPOINT: minio.endpoint }) })).toBe(true);
       await lateApp.waitReady(60_000);
       expect((await postLogs(lateApp.url, body(entry()), { 'x-customer-id': 'cus-fault', 'idempotency-key': 'late' })).status).toBe(202);
       const lateStore = itStore(late.bucket, minio.endpoint);

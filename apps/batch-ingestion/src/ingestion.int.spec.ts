@@ -18,8 +18,8 @@ let store: S3ObjectStore;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const body = (...entries: unknown[]) => Buffer.from(JSON.stringify(entries));
-const s3Calls = async () => metricValue(await scrape(app.url), 'ingestion_s3_call_duration_seconds_count');
-const publishes = async () => metricValue(await scrape(app.url), 'ingestion_kafka_publish_duration_seconds_count');
+const s3Calls = async () => metricValue(await scrape(app.opsUrl), 'ingestion_s3_call_duration_seconds_count');
+const publishes = async () => metricValue(await scrape(app.opsUrl), 'ingestion_kafka_publish_duration_seconds_count');
 
 beforeAll(async () => {
   app = await startApp('batch-ingestion', appEnv(names));
@@ -181,7 +181,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
       pump();
     });
     expect(status).toBe(413);
-    expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
+    expect((await fetch(`${app.opsUrl}/health/ready`)).status).toBe(200);
   });
 
   it('answers JSON errors for missing customer, wrong media type and bad entries', async () => {
@@ -207,7 +207,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
   });
 
   it('exposes its outcomes in /metrics', async () => {
-    const text = await scrape(app.url);
+    const text = await scrape(app.opsUrl);
     expect(metricValue(text, 'ingestion_batches_total', { outcome: 'accepted' })).toBeGreaterThanOrEqual(7);
     expect(metricValue(text, 'ingestion_batches_total', { outcome: 'duplicate' })).toBeGreaterThanOrEqual(10);
     expect(metricValue(text, 'ingestion_batches_total', { outcome: 'key_reused' })).toBe(1);
@@ -237,7 +237,7 @@ describe('batch-ingestion against MinIO and Kafka', () => {
     // The listener closes first: once new connections are refused, shutdown is under way.
     await waitFor('the listener to close', async () => {
       try {
-        await fetch(`${app.url}/health/live`, { signal: AbortSignal.timeout(1_000) });
+        await fetch(`${app.opsUrl}/health/live`, { signal: AbortSignal.timeout(1_000) });
         return false;
       } catch {
         return true;

@@ -38,7 +38,7 @@ describe('the pipeline while its Kafka broker is gone', () => {
     expect(report.retried).toBeGreaterThan(0);
     expect(report.deadLetters).toBe(0);
     for (const app of ['batch-summarizer', 'window-aggregator'] as const) {
-      expect([app, await consumerState(pipeline.apps[app].url)]).toMatchObject([app, { ready: 200, held: { unavailable: 0, refusing: 0, unknown: 0 }, deadLettered: 0 }]);
+      expect([app, await consumerState(pipeline.apps[app].opsUrl)]).toMatchObject([app, { ready: 200, held: { unavailable: 0, refusing: 0, unknown: 0 }, deadLettered: 0 }]);
     }
     // Batches were accepted before the broker went and after it came back, none while it was gone.
     expect(report.accepted).toBeGreaterThan(40);

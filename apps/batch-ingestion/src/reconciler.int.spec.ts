@@ -70,8 +70,8 @@ describe('batch-ingestion reconciler', () => {
       expect(event.ok && event.value).toMatchObject({ batchId: 'orphan', customerId: CUSTOMER, entries: 2, objectKey: `raw/${CUSTOMER}/orphan.json` });
 
       // Later scans find it still unsummarized but do not announce it again before the re-announce interval.
-      await waitFor('two more scans', async () => metricValue(await scrape(app!.url), 'reconciler_scans_total') >= 3, 30_000, 200);
-      const metrics = await scrape(app.url);
+      await waitFor('two more scans', async () => metricValue(await scrape(app!.opsUrl), 'reconciler_scans_total') >= 3, 30_000, 200);
+      const metrics = await scrape(app.opsUrl);
       expect(metricValue(metrics, 'reconciler_orphans_found_total')).toBeGreaterThanOrEqual(1);
       expect(metricValue(metrics, 'reconciler_orphans_announced_total')).toBe(1);
       await sleep(500);

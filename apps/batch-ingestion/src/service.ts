@@ -1,8 +1,9 @@
+import { RAW_PREFIX } from '@pipeline/contract';
 import { keptTimes } from '@pipeline/entry';
 import { Admission, CustomerLimits, GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, MAX_BATCH_BYTES, parseCustomerLimits, parseGatewayTokens, RecentAnnouncements } from '@pipeline/batch';
 import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
 import { ConfigError, errorMessage, RETRY_AFTER_SECONDS, ServiceDefinition, Source } from '@pipeline/platform';
-import { expiryRulesFromEnv, S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
+import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { IngestionConfig, ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
@@ -78,8 +79,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
   build(config, runtime) {
     const metrics = new IngestionMetrics(runtime.registry);
     const topic = config.TOPIC_BATCH_INGESTED;
-    const s3 = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
-    const expiry = expiryRulesFromEnv(config);
+    const s3 = S3ObjectStore.fromSettings({ ...s3SettingsFromEnv(config), home: RAW_PREFIX });
     const kafka = createKafka(kafkaSettingsFromEnv(config, 'batch-ingestion'), runtime.logger);
     const producer = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
     const publisher = new CoalescingPublisher(producer, { ...DEFAULT_COALESCING_LIMITS, maxPendingBytes: config.INGESTION_MAX_PUBLISH_QUEUE_BYTES });
@@ -129,8 +129,9 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
 
     return {
       async provision() {
-        await s3.ensureBucket();
-        if ((await s3.ensureExpiry(expiry)) === 'updated') runtime.logger.info({ expiry }, 'bucket expiry rules updated');
+        // The bucket and its expiry rules are the provisioning step's: this account may only use
+        // its prefixes, and waits here until the bucket is there.
+        await s3.ping();
         await provisionTopics(kafka, [topic], { partitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
         // Connecting now spares the first batch the handshake.
         await producer.connect();

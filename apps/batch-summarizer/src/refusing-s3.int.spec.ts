@@ -1,6 +1,6 @@
-// MinIO answers but refuses the services' writes, as when an operator takes their account's policy
+// MinIO answers but refuses the services' writes, as when an operator takes their accounts' policies
 // away by mistake. The whole pipeline runs on a MinIO of this test's own, with the services'
-// least-privilege account, while a gateway keeps posting: the ingestion answers 503 with
+// least-privilege accounts, while a gateway keeps posting: the ingestion answers 503 with
 // Retry-After, the summarizer holds its partitions (not ready, with the reason), nothing is
 // dead-lettered, and once the policy is back every accepted batch is counted exactly.
 import { execFile } from 'node:child_process';
@@ -13,33 +13,43 @@ import { adminS3, consumerState, Fault, Pipeline, PrivateServer, privateMinio, R
 jest.setTimeout(600_000);
 
 const run = promisify(execFile);
-const ACCOUNT = { id: 'drill-services', secret: 'drill-services-secret-0123456789' };
+const ACCOUNTS = {
+  ingestion: { id: 'drill-ingestion', secret: 'drill-ingestion-secret-0123456789' },
+  summarizer: { id: 'drill-summarizer', secret: 'drill-summarizer-secret-012345678' },
+};
 
 let minio: PrivateServer;
 let pipeline: Pipeline;
 const mcConfig = mkdtempSync(join(tmpdir(), 'mc-'));
-const mc = (...args: string[]) => run(stackInstall().mcBin, ['--config-dir', mcConfig, '--quiet', ...args], { timeout: 30_000 });
+let minioRoot = '';
+const mc = (...args: string[]) => run(stackInstall().mcBin, ['--config-dir', mcConfig, '--quiet', ...args], { timeout: 30_000, env: { ...process.env, MC_HOST_drill: minioRoot } });
+let bucket = '';
 
 beforeAll(async () => {
   minio = await privateMinio();
-  const bucket = `refuse-s3-${Date.now().toString(36)}`;
-  // The services' account exactly as the stack makes it: its own bucket, nothing else.
+  bucket = `refuse-s3-${Date.now().toString(36)}`;
+  minioRoot = minio.endpoint.replace('://', `://${encodeURIComponent(adminS3().accessKeyId)}:${encodeURIComponent(adminS3().secretAccessKey)}@`);
+  // The bucket and the services' accounts exactly as the stack's provisioning step makes them.
   await run('sh', [join(REPO_ROOT, 'infra/minio/provision-account.sh')], {
     env: {
       ...process.env,
       MINIO_URL: minio.endpoint,
       MINIO_ROOT_USER: adminS3().accessKeyId,
       MINIO_ROOT_PASSWORD: adminS3().secretAccessKey,
-      S3_ACCESS_KEY_ID: ACCOUNT.id,
-      S3_SECRET_ACCESS_KEY: ACCOUNT.secret,
+      INGESTION_S3_ACCESS_KEY_ID: ACCOUNTS.ingestion.id,
+      INGESTION_S3_SECRET_ACCESS_KEY: ACCOUNTS.ingestion.secret,
+      SUMMARIZER_S3_ACCESS_KEY_ID: ACCOUNTS.summarizer.id,
+      SUMMARIZER_S3_SECRET_ACCESS_KEY: ACCOUNTS.summarizer.secret,
       S3_BUCKET: bucket,
       MC: stackInstall().mcBin,
       MC_CONFIG_DIR: mcConfig,
     },
     timeout: 60_000,
   });
+  const account = (a: { id: string; secret: string }) => ({ S3_ACCESS_KEY_ID: a.id, S3_SECRET_ACCESS_KEY: a.secret });
   pipeline = await startPipeline('refuse-s3', {
-    env: { S3_ENDPOINT: minio.endpoint, S3_ACCESS_KEY_ID: ACCOUNT.id, S3_SECRET_ACCESS_KEY: ACCOUNT.secret, S3_BUCKET: bucket, SUMMARIZER_STALL_UNREADY_MS: '5000', SUMMARIZER_RETRY_MAX_MS: '2000' },
+    env: { S3_ENDPOINT: minio.endpoint, S3_BUCKET: bucket, SUMMARIZER_STALL_UNREADY_MS: '5000', SUMMARIZER_RETRY_MAX_MS: '2000' },
+    appEnv: { 'batch-ingestion': account(ACCOUNTS.ingestion), 'batch-summarizer': account(ACCOUNTS.summarizer) },
   });
 });
 
@@ -52,17 +62,19 @@ afterAll(async () => {
 describe('the pipeline while MinIO refuses the services\' writes', () => {
   it('answers 503, holds the summarizer unready with the reason for 45 s, then counts everything without a dead letter', async () => {
     const summarizer = pipeline.apps['batch-summarizer'];
+    const policies = (verb: 'attach' | 'detach') =>
+      Promise.all(Object.entries(ACCOUNTS).map(([name, a]) => mc('admin', 'policy', verb, 'drill', `${name}-${bucket}`, '--user', a.id)));
     const policyRemoved: Fault = {
-      name: 'the services\' policy detached',
+      name: 'the services\' policies detached',
       begin: async () => {
         // Batches accepted just before the fault wait for the summarizer when it strikes, as under
         // load: the summarizer is frozen for a moment while the door accepts them.
         summarizer.suspend();
         await sleep(3_000);
-        await mc('admin', 'policy', 'detach', 'pipeline-admin', 'pipeline-bucket', '--user', ACCOUNT.id);
+        await policies('detach');
         summarizer.resume();
       },
-      end: () => mc('admin', 'policy', 'attach', 'pipeline-admin', 'pipeline-bucket', '--user', ACCOUNT.id).then(() => undefined),
+      end: () => policies('attach').then(() => undefined),
     };
     const report = await runDrill(pipeline, policyRemoved, {
       customerId: 'cus-s3-refused',

@@ -1,7 +1,8 @@
+import { SUMMARY_PREFIX } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
 import { CoalescingPublisher, consumerSettings, createKafka, KafkaEventPublisher, kafkaSettingsFromEnv, KafkaSource, provisionTopics } from '@pipeline/kafka';
 import { ServiceDefinition } from '@pipeline/platform';
-import { expiryRulesFromEnv, S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
+import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { summarizerEnv } from './config';
 import { SummarizerMetrics } from './metrics';
 import { announcedBytes, customerOfEventKey, SummarizeHandler } from './summarize-handler';
@@ -19,8 +20,7 @@ export const summarizerService: ServiceDefinition<typeof summarizerEnv> = {
     const producer = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
     // Events finish concurrently; their partials share produce requests instead of queueing.
     const publisher = new CoalescingPublisher(producer);
-    const store = S3ObjectStore.fromSettings(s3SettingsFromEnv(config));
-    const expiry = expiryRulesFromEnv(config);
+    const store = S3ObjectStore.fromSettings({ ...s3SettingsFromEnv(config), home: SUMMARY_PREFIX });
     const classifier = new UserAgentClassifier(config.UA_CACHE_SIZE);
     const metrics = new SummarizerMetrics(runtime.registry, classifier);
 
@@ -58,8 +58,8 @@ export const summarizerService: ServiceDefinition<typeof summarizerEnv> = {
     const topics = [config.TOPIC_BATCH_INGESTED, config.TOPIC_INSIGHT_EVENTS, config.TOPIC_BATCH_INGESTED_DLQ];
     return {
       async provision() {
-        await store.ensureBucket();
-        if ((await store.ensureExpiry(expiry)) === 'updated') runtime.logger.info({ expiry }, 'bucket expiry rules updated');
+        // The bucket and its expiry rules are the provisioning step's (see the ingestion).
+        await store.ping();
         await provisionTopics(kafka, topics, { partitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
         await producer.connect();
       },

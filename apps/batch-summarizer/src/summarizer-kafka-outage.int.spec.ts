@@ -45,7 +45,7 @@ describe('batch-summarizer while Kafka is down', () => {
     const pid = app.pid;
 
     await broker.stop();
-    await waitFor('readiness to report Kafka down', async () => (await fetch(`${app.url}/health/ready`)).status === 503, 60_000);
+    await waitFor('readiness to report Kafka down', async () => (await fetch(`${app.opsUrl}/health/ready`)).status === 503, 60_000);
     await broker.start();
 
     producer = await EventProducer.connect(kafka);

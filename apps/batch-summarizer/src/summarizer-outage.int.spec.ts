@@ -32,12 +32,12 @@ describe('batch-summarizer while S3 is down', () => {
 
     await minio.stop();
     const [sent] = await harness.producer.sendEvents(names.input, [during]);
-    await waitFor('retries while S3 is down', async () => metricValue(await scrape(app.url), 'consumer_retries_total') >= 2);
+    await waitFor('retries while S3 is down', async () => metricValue(await scrape(app.opsUrl), 'consumer_retries_total') >= 2);
     // Nothing past the stuck event is committed while it waits.
     await withAdmin(harness.kafka, async (admin) => {
       expect(await committedOffset(admin, names.group, names.input, sent.partition)).toBeLessThanOrEqual(Number(sent.baseOffset));
     });
-    const ready = await fetch(`${app.url}/health/ready`);
+    const ready = await fetch(`${app.opsUrl}/health/ready`);
     expect(ready.status).toBe(503);
     expect(harness.partialsOf('batch-during')).toHaveLength(0);
 
@@ -45,7 +45,7 @@ describe('batch-summarizer while S3 is down', () => {
     await harness.insights.waitUntil('partials of batch-during', () => harness.partialsOf('batch-during').length === 2);
     await app.waitReady();
     expect(harness.dlq.messages).toHaveLength(0);
-    const metrics = await scrape(app.url);
+    const metrics = await scrape(app.opsUrl);
     expect(metricValue(metrics, 'summarizer_batches_total', { outcome: 'summarized' })).toBe(2);
     expect(metricValue(metrics, 'consumer_dead_letters_total')).toBe(0);
     expect(await harness.store.head(`summaries/${CUSTOMER}/batch-during.json`)).not.toBeNull();

@@ -56,7 +56,7 @@ describe('batch-summarizer against Kafka and MinIO', () => {
       '2025-12-28T18:06Z',
     ]);
 
-    const metrics = await scrape(app.url);
+    const metrics = await scrape(app.opsUrl);
     expect(metricValue(metrics, 'summarizer_batches_total', { outcome: 'summarized' })).toBeGreaterThanOrEqual(1);
     expect(metricValue(metrics, 'summarizer_entries_total')).toBeGreaterThanOrEqual(5);
     expect(metricValue(metrics, 'summarizer_partials_emitted_total')).toBeGreaterThanOrEqual(3);
@@ -83,7 +83,7 @@ describe('batch-summarizer against Kafka and MinIO', () => {
     ]);
     await harness.producer.sendEvents(names.input, [event]);
     const first = (await harness.insights.waitUntil('2 partials of batch-r', () => harness.partialsOf('batch-r').length >= 2)).filter((m) => JSON.parse(m.value).batchId === 'batch-r');
-    const before = metricValue(await scrape(app.url), 'summarizer_batches_total', { outcome: 'replayed' });
+    const before = metricValue(await scrape(app.opsUrl), 'summarizer_batches_total', { outcome: 'replayed' });
 
     await harness.producer.sendEvents(names.input, [event, event]);
     await harness.insights.waitUntil('3 copies of batch-r', () => harness.partialsOf('batch-r').length >= 6);
@@ -96,7 +96,7 @@ describe('batch-summarizer against Kafka and MinIO', () => {
       expect(values.size).toBe(1);
       expect([...values][0]).toBe(first.find((m) => m.key === key)!.value);
     }
-    await waitFor('replayed outcome counted', async () => metricValue(await scrape(app.url), 'summarizer_batches_total', { outcome: 'replayed' }) >= before + 2);
+    await waitFor('replayed outcome counted', async () => metricValue(await scrape(app.opsUrl), 'summarizer_batches_total', { outcome: 'replayed' }) >= before + 2);
   });
 
   it('dead-letters poison events with a reason and goes on with the next good one', async () => {
@@ -132,16 +132,16 @@ describe('batch-summarizer against Kafka and MinIO', () => {
     expect(harness.partialsOf('batch-never-stored')).toHaveLength(0);
     expect(harness.partialsOf('batch-not-json')).toHaveLength(0);
 
-    const metrics = await scrape(app.url);
+    const metrics = await scrape(app.opsUrl);
     expect(metricValue(metrics, 'consumer_dead_letters_total')).toBe(3);
     expect(metricValue(metrics, 'summarizer_batches_total', { outcome: 'dlq' })).toBe(3);
-    const ready = await fetch(`${app.url}/health/ready`);
+    const ready = await fetch(`${app.opsUrl}/health/ready`);
     expect(ready.status).toBe(200);
   });
 
   it('reports consumer lag per partition, down to zero once everything is processed', async () => {
     await waitFor('lag gauge at zero on every partition', async () => {
-      const text = await scrape(app.url);
+      const text = await scrape(app.opsUrl);
       const lines = text.split('\n').filter((l) => l.startsWith('consumer_lag{'));
       return lines.length === 3 && lines.every((l) => l.endsWith(' 0'));
     });

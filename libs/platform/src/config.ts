@@ -52,7 +52,10 @@ export const serviceEnv = {
   HOST: z.string().default('127.0.0.1'),
   /** Every service sets its own default (8080 / 8081 / 8082). */
   PORT: port(8080),
-  /** When set, /metrics and /health/* are served on this port instead of PORT (keep it off the client-facing network). */
+  /**
+   * When set to another port than PORT, /metrics and /health/* are served there instead (keep it off
+   * the client-facing network); the ingestion sets its own default (8090), the consumers none.
+   */
   OPS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** Listen address of OPS_PORT; HOST when unset. */
   OPS_HOST: z.string().optional(),
@@ -80,19 +83,15 @@ export type KafkaEnv = z.infer<z.ZodObject<typeof kafkaEnv>>;
 export const s3Env = {
   S3_ENDPOINT: z.string().url().default('http://127.0.0.1:9000'),
   S3_REGION: z.string().min(1).default('us-east-1'),
-  // No default credentials: a service runs with the account it is given (docs/security.md).
-  S3_ACCESS_KEY_ID: secret('the access key of the services\' S3 account'),
-  S3_SECRET_ACCESS_KEY: secret('the secret key of the services\' S3 account'),
+  // No default credentials: a service runs with the account it is given, its own (docs/security.md).
+  S3_ACCESS_KEY_ID: secret('the access key of this service\'s S3 account'),
+  S3_SECRET_ACCESS_KEY: secret('the secret key of this service\'s S3 account'),
   S3_BUCKET: z
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name')
     .default('log-batches'),
   S3_FORCE_PATH_STYLE: bool(true),
   S3_REQUEST_TIMEOUT_MS: positiveInt(5_000),
-  /** Raw batches expire this many days after they were stored (a bucket lifecycle rule set at start); 0 keeps them forever. */
-  S3_RAW_RETENTION_DAYS: nonNegativeInt(0),
-  /** The same for summaries: 0, or more than S3_RAW_RETENTION_DAYS (the reconciler re-announces raw batches without a summary). */
-  S3_SUMMARY_RETENTION_DAYS: nonNegativeInt(0),
 };
 export type S3Env = z.infer<z.ZodObject<typeof s3Env>>;
 

@@ -175,12 +175,12 @@ async function provisionThenStart(stage: Stage, state: { provisioned: boolean; d
 }
 
 /**
- * One listener on PORT, or two when OPS_PORT is set: the intake on PORT and the operational
- * endpoints (`/metrics`, `/health/*`) on OPS_PORT, so that only the intake faces clients.
+ * One listener on PORT, or two when OPS_PORT is set to another port: the intake on PORT and the
+ * operational endpoints (`/metrics`, `/health/*`) on OPS_PORT, so that only the intake faces clients.
  */
 async function listen(name: string, config: ServiceEnv, stage: Stage, checks: ReadinessCheck[], registry: Registry, logger: Logger): Promise<INestApplication[]> {
   const http = stage.http;
-  if (config.OPS_PORT === undefined) {
+  if (config.OPS_PORT === undefined || config.OPS_PORT === config.PORT) {
     return [await serve(serviceModule(name, { registry, checks, http }), { host: config.HOST, port: config.PORT, http, logger, what: 'all endpoints' })];
   }
   return [

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { GiveUp, ManagedProcess, freePort, waitFor } from './process';
 import { buildOnce } from './build';
 import { REPO_ROOT } from './paths';
+import { provisionBucket } from './run-resources';
 
 export type AppName = 'batch-ingestion' | 'batch-summarizer' | 'window-aggregator';
 
@@ -13,6 +14,8 @@ export const buildApp = (app: AppName): Promise<void> => buildOnce('build-app.js
 export interface AppProcess {
   readonly url: string;
   readonly port: number;
+  /** Where `/metrics` and `/health/*` answer: the ingestion's operations port, the consumers' main port. */
+  readonly opsUrl: string;
   readonly pid: number | undefined;
   readonly logFile: string;
   /** Sends the signal to the process and waits for it to exit. */
@@ -35,15 +38,18 @@ export interface StartAppOptions {
 /** Starts `app` from its bundle with `env` on a free port (or env.PORT) and waits until ready. */
 export async function startApp(app: AppName, env: Record<string, string>, options: StartAppOptions = {}): Promise<AppProcess> {
   await buildApp(app);
+  if (app !== 'window-aggregator') await provisionBucket({ ...process.env, ...env });
   const main = join(REPO_ROOT, 'dist/apps', app, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} missing after build`);
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const url = `http://127.0.0.1:${port}`;
-  // With OPS_PORT the health endpoints are on a port of their own.
-  const healthUrl = env.OPS_PORT ? `http://127.0.0.1:${env.OPS_PORT}` : url;
+  // The ingestion's operations port has a fixed default, which two test instances cannot share.
+  const opsPort = env.OPS_PORT ? Number(env.OPS_PORT) : app === 'batch-ingestion' ? await freePort() : port;
+  const healthUrl = `http://127.0.0.1:${opsPort}`;
+  const opsEnv: Record<string, string> = opsPort === port ? {} : { OPS_PORT: String(opsPort) };
   const proc = new ManagedProcess(`${app}-${port}`, process.execPath, ['--enable-source-maps', '--max-semi-space-size=16', main], {
     cwd: join(REPO_ROOT, 'dist/apps', app),
-    env: { LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { LOG_LEVEL: 'info', ...env, ...opsEnv, PORT: String(port), HOST: '127.0.0.1' },
   });
   const waitReady = async (timeoutMs = options.timeoutMs ?? 60_000, path = '/health/ready') => {
     await waitFor(`${app} ${path} on ${healthUrl}`, async () => {
@@ -61,6 +67,7 @@ export async function startApp(app: AppName, env: Record<string, string>, option
   return {
     url,
     port,
+    opsUrl: healthUrl,
     get pid() {
       return proc.pid;
     },

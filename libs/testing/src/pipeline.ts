@@ -38,7 +38,7 @@ function clickhouseOf(env: Record<string, string>) {
 const zip = (keys: string[], counts: (number | string)[]) => Object.fromEntries(keys.map((k, i) => [k, Number(counts[i])]));
 
 /** Starts the aggregator, the summarizer and the ingestion (downstream first); stop() removes what they created. */
-export async function startPipeline(name: string, options: { env?: Record<string, string> } = {}): Promise<Pipeline> {
+export async function startPipeline(name: string, options: { env?: Record<string, string>; appEnv?: Partial<Record<AppName, Record<string, string>>> } = {}): Promise<Pipeline> {
   const id = uniqueName(name).toLowerCase().replace(/[^a-z0-9-]/g, '');
   const env: Record<string, string> = {
     ...sharedStackEnv(),
@@ -62,9 +62,10 @@ export async function startPipeline(name: string, options: { env?: Record<string
     return proc;
   };
   try {
-    const aggregator = await start('window-aggregator');
-    const summarizer = await start('batch-summarizer');
-    const ingestion = await start('batch-ingestion');
+    // appEnv: what one service gets on top of the shared environment (its own account, say).
+    const aggregator = await start('window-aggregator', options.appEnv?.['window-aggregator']);
+    const summarizer = await start('batch-summarizer', options.appEnv?.['batch-summarizer']);
+    const ingestion = await start('batch-ingestion', options.appEnv?.['batch-ingestion']);
     const clickhouse = clickhouseOf(env);
     return {
       env,

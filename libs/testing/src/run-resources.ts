@@ -1,4 +1,4 @@
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { stackEndpoints } from './paths';
@@ -107,4 +107,25 @@ export async function removeRunResources(env: RunResources): Promise<string[]> {
 
   const results = await Promise.allSettled([dropDatabase, dropTopics, dropBucket]);
   return results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error)?.message ?? r.reason)] : []));
+}
+
+/**
+ * The provisioning step of a test run's own bucket, as infra/minio/provision-account.sh is the
+ * stack's: the services never create their bucket. Done with the run's S3 login (the stack's
+ * administrator in tests); best effort, since a test may start a service while S3 is down and
+ * provision later.
+ */
+export async function provisionBucket(env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
+  const { S3_ENDPOINT: endpoint, S3_BUCKET: bucket, S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  if (!endpoint || !bucket || !accessKeyId || !secretAccessKey) return false;
+  const s3 = new S3Client({ endpoint, region: env.S3_REGION ?? 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }), { abortSignal: AbortSignal.timeout(5_000) });
+    return true;
+  } catch (err) {
+    const name = (err as Error)?.name;
+    return name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists';
+  } finally {
+    s3.destroy();
+  }
 }

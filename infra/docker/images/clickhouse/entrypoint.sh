@@ -34,6 +34,9 @@ xml_escape() { printf '%s' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>
 if [ "$CLICKHOUSE_USER" != default ] || [ -n "$CLICKHOUSE_PASSWORD" ]; then
   [[ $CLICKHOUSE_USER =~ ^[A-Za-z_][A-Za-z0-9_.-]*$ ]] || { echo "$0: invalid CLICKHOUSE_USER '$CLICKHOUSE_USER'" >&2; exit 1; }
   echo "$0: user '$CLICKHOUSE_USER' with a password, reachable from any address, replaces 'default'"
+  # Only the password's hash is written down: the file is readable by the server's user, the
+  # password stays in the container's environment.
+  sha256=$(printf '%s' "$CLICKHOUSE_PASSWORD" | sha256sum | cut -d' ' -f1)
   cat >/etc/clickhouse-server/users.d/default-user.xml <<EOT
 <yandex>
   <users>
@@ -41,7 +44,7 @@ if [ "$CLICKHOUSE_USER" != default ] || [ -n "$CLICKHOUSE_PASSWORD" ]; then
     <${CLICKHOUSE_USER}>
       <profile>default</profile>
       <networks><ip>::/0</ip></networks>
-      <password>$(xml_escape "$CLICKHOUSE_PASSWORD")</password>
+      <password_sha256_hex>${sha256}</password_sha256_hex>
       <quota>default</quota>
     </${CLICKHOUSE_USER}>
   </users>
@@ -65,7 +68,13 @@ if [ -n "${CLICKHOUSE_ALWAYS_RUN_INITDB_SCRIPTS:-}" ] || [ ! -d "$DATA_DIR/data"
       tries=$((tries - 1))
       sleep 1
     done
-    client=(clickhouse-client --multiquery --host 127.0.0.1 --user "$CLICKHOUSE_USER" --password "$CLICKHOUSE_PASSWORD")
+    # The login goes to clickhouse-client in a private config file, not in its arguments (which
+    # every process of the container can read); 18.16's client reads no password from the environment.
+    login=$(mktemp -d)
+    chmod 700 "$login"
+    printf '<config><user>%s</user><password>%s</password></config>\n' "$CLICKHOUSE_USER" "$(xml_escape "$CLICKHOUSE_PASSWORD")" >"$login/client.xml"
+    trap 'rm -rf "$login"' EXIT
+    client=(clickhouse-client --config-file "$login/client.xml" --multiquery --host 127.0.0.1)
     if [ -n "$CLICKHOUSE_DB" ]; then
       echo "$0: create database '$CLICKHOUSE_DB'"
       "${client[@]}" -q "CREATE DATABASE IF NOT EXISTS \`$CLICKHOUSE_DB\`"
@@ -81,6 +90,8 @@ if [ -n "${CLICKHOUSE_ALWAYS_RUN_INITDB_SCRIPTS:-}" ] || [ ! -d "$DATA_DIR/data"
         *) echo "$0: ignoring $f" ;;
       esac
     done
+    rm -rf "$login"
+    trap - EXIT
     if ! kill -TERM "$pid" || ! wait "$pid"; then
       echo "$0: finishing the ClickHouse init process failed." >&2
       exit 1

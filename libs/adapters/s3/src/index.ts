@@ -1,5 +1,4 @@
 export * from './object-store';
 export * from './s3-object-store';
 export * from './object-http';
-export * from './lifecycle';
 export * from './failure';

@@ -12,6 +12,7 @@ export interface StoredObject {
 /** The small slice of S3 the pipeline needs; tests and apps depend on this, not on the SDK. */
 export interface ObjectStore {
   readonly bucket: string;
+  /** Creates the bucket when missing: for tools and tests with an account that may; the services never do (a provisioning step does). */
   ensureBucket(): Promise<void>;
   /**
    * Writes with `If-None-Match: *`: never overwrites, and says whether the key was taken.

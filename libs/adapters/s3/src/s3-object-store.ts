@@ -1,19 +1,9 @@
-import {
-  CreateBucketCommand,
-  DeleteBucketLifecycleCommand,
-  GetBucketLifecycleConfigurationCommand,
-  HeadBucketCommand,
-  LifecycleRule,
-  PutBucketLifecycleConfigurationCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
 import { S3Env } from '@pipeline/platform';
 import { errorCodeOf, metadataOf, ObjectHttpClient, ObjectResponse } from './object-http';
 import { s3Failure, statusOf } from './failure';
-import { ExpiryRule, planLifecycle } from './lifecycle';
 import { ListedObject, ObjectStore, ObjectStoreError, PutOutcome, StoredObject } from './object-store';
 
 export interface S3Settings {
@@ -26,6 +16,11 @@ export interface S3Settings {
   /** Bound on one HTTP exchange; the SDK retries a few times within its own budget. */
   requestTimeoutMs: number;
   maxAttempts?: number;
+  /**
+   * A prefix the account may read (`raw/`, `summaries/`): ping() then asks for an object under it
+   * instead of probing the bucket, which would take the right to list the whole bucket.
+   */
+  home?: string;
 }
 
 /** The client settings the shared S3_* variables describe. */
@@ -65,10 +60,11 @@ export class S3ObjectStore implements ObjectStore {
     private readonly client: S3Client,
     private readonly objects: ObjectHttpClient,
     readonly bucket: string,
+    private readonly home?: string,
   ) {}
 
   static fromSettings(s: S3Settings): S3ObjectStore {
-    return new S3ObjectStore(createS3Client(s), new ObjectHttpClient(s), s.bucket);
+    return new S3ObjectStore(createS3Client(s), new ObjectHttpClient(s), s.bucket, s.home);
   }
 
   async ensureBucket(): Promise<void> {
@@ -86,33 +82,6 @@ export class S3ObjectStore implements ObjectStore {
       const name = (err as Error).name;
       // Another instance may create it between our HEAD and CREATE.
       if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw s3Failure('CreateBucket', err);
-    }
-  }
-
-  /**
-   * Puts the bucket's expiry rules in force (see planLifecycle): reads the lifecycle
-   * configuration and writes it only when it differs, keeping rules that are not ours.
-   */
-  async ensureExpiry(wanted: ExpiryRule[]): Promise<'unchanged' | 'updated'> {
-    const plan = planLifecycle(await this.lifecycleRules(), wanted);
-    if (plan === null) return 'unchanged';
-    try {
-      if (plan.length === 0) await this.client.send(new DeleteBucketLifecycleCommand({ Bucket: this.bucket }));
-      else await this.client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: plan } }));
-    } catch (err) {
-      throw s3Failure('PutBucketLifecycleConfiguration', err);
-    }
-    return 'updated';
-  }
-
-  /** The bucket's lifecycle rules; none when it has no configuration. */
-  async lifecycleRules(): Promise<LifecycleRule[]> {
-    try {
-      const out = await this.client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }));
-      return out.Rules ?? [];
-    } catch (err) {
-      if ((err as Error)?.name === 'NoSuchLifecycleConfiguration') return [];
-      throw s3Failure('GetBucketLifecycleConfiguration', err);
     }
   }
 
@@ -157,7 +126,17 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Whether the bucket answers this account. With a home prefix: a read of a key nobody writes
+   * there, whose "no such key" proves the bucket exists and the account may read it; a missing
+   * bucket is a refusal (the provisioning step creates it), retried like any other.
+   */
   async ping(): Promise<void> {
+    if (this.home !== undefined) {
+      const res = await this.call('GetObject', () => this.objects.request('GET', `${this.home}.probe`));
+      if (res.status === 200 || (res.status === 404 && errorCodeOf(res.body) !== 'NoSuchBucket')) return;
+      throw this.refused('GetObject', res);
+    }
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
