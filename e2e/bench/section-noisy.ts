@@ -196,9 +196,9 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   let acceptedBytes = 0;
   let acceptedBatches = 0;
   let seq = 0;
-  const ingestionUrl = ctx.stack.url('batch-ingestion');
+  const ingestionOpsUrl = ctx.stack.opsUrl('batch-ingestion');
   // Also resets the event-loop delay histogram: the scrape after the flood reads the flood's alone.
-  const metricsBefore = await scrapeText(ingestionUrl);
+  const metricsBefore = await scrapeText(ingestionOpsUrl);
   const before = ctx.meter.read();
   const t0 = performance.now();
   const timeline: LagPoint[] = [];
@@ -256,7 +256,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   await Promise.all(Array.from({ length: s.floodClients }, worker));
   const sendSeconds = (performance.now() - t0) / 1000;
   const afterFlood = ctx.meter.read();
-  const metricsAfter = await scrapeText(ingestionUrl);
+  const metricsAfter = await scrapeText(ingestionOpsUrl);
   flood.close();
   const unseen = await quiet.stop();
   progress.stop();

@@ -74,7 +74,7 @@ describe('batch-ingestion fairness between customers', () => {
     const acceptedBytes = accepted.reduce((n, a) => n + a.bytes, 0);
     expect(acceptedBytes).toBeLessThanOrEqual(128 * 1024 + 64 * 1024 * elapsed + 41_000);
 
-    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    const metrics = await (await fetch(`${app.opsUrl}/metrics`)).text();
     expect(metricValue(metrics, 'ingestion_admission_refused_total', { scope: 'customer', limit: 'bytes' })).toBeGreaterThan(0);
     expect(metricValue(metrics, 'ingestion_admission_refused_total', { scope: 'token', limit: 'requests' })).toBe(0);
     // Nothing of a refused request was stored.
