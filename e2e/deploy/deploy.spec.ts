@@ -308,6 +308,17 @@ describe('docker-compose.yml', () => {
     expect(env('grafana').CLICKHOUSE_READER_USER).toBe('analyst');
     expect(env('grafana').CLICKHOUSE_READER_PASSWORD).toBe(clickhouse.CLICKHOUSE_READER_PASSWORD);
     expect(readRepoFile('infra/clickhouse/users.d/pipeline-users.xml')).toMatch(/<analyst>[\s\S]*<profile>reader<\/profile>/);
+    // The reader is read-only for good (no table functions, no settings) but for the deadline the
+    // data source sends, which current releases let it set within the profile's bound; 18.16, which
+    // knows no constraints, has them removed by the file installed after this one.
+    const users = readRepoFile('infra/clickhouse/users.d/pipeline-users.xml');
+    expect(users).toMatch(/<reader>\s*<readonly>1<\/readonly>/);
+    expect(users).toMatch(/<constraints>\s*<max_execution_time>[\s\S]*<changeable_in_readonly\/>/);
+    expect(readRepoFile('infra/local/clickhouse/users-18.16.xml')).toMatch(/<reader>\s*<constraints remove="remove"\/>/);
+    expect(readRepoFile('infra/docker/images/clickhouse/Dockerfile')).toContain('COPY users-18.16.xml /etc/clickhouse-server/users.d/zz-18.16.xml');
+    // Both users log in from loopback and private networks only.
+    expect(users).not.toMatch(/::\/0|0\.0\.0\.0\/0/);
+    expect([...users.matchAll(/<networks>/g)]).toHaveLength(2);
     const uid = /uid: (\S+)/.exec(source)![1];
     const dashboard = JSON.parse(readRepoFile('infra/grafana/dashboards/requests-per-minute.json'));
     const queries: string[] = dashboard.panels.flatMap((p: { targets: { rawSql: string; datasource: { uid: string } }[] }) =>

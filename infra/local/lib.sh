@@ -335,7 +335,8 @@ start_clickhouse() {
   sed -e "s#@DATA@#$dir#g" -e "s#@HTTP_PORT@#$CLICKHOUSE_HTTP_PORT#" -e "s#@TCP_PORT@#$CLICKHOUSE_TCP_PORT#" \
     "$LOCAL_DIR/clickhouse/config.xml" >"$dir/config.xml"
   sed "s#@ADMIN_USER@#$CLICKHOUSE_ADMIN_USER#g" "$LOCAL_DIR/clickhouse/users.xml" >"$dir/users.xml"
-  mkdir -p "$dir/users.d" && cp "$REPO_ROOT/infra/clickhouse/users.d/pipeline-users.xml" "$dir/users.d/"
+  mkdir -p "$dir/users.d" && cp "$REPO_ROOT/infra/clickhouse/users.d/pipeline-users.xml" "$dir/users.d/" \
+    && cp "$LOCAL_DIR/clickhouse/users-18.16.xml" "$dir/users.d/zz-18.16.xml"
   local bin; bin=$(command -v clickhouse-server || echo /usr/bin/clickhouse-server)
   say "starting clickhouse on 127.0.0.1:$CLICKHOUSE_HTTP_PORT (native protocol on $CLICKHOUSE_TCP_PORT)"
   # The passwords reach the users' definitions from the environment (from_env), never a file.

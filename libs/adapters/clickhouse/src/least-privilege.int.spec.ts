@@ -57,6 +57,27 @@ describe('ClickHouse users', () => {
     }
   });
 
+  it('the reader cannot reach other hosts or files through table functions, run SYSTEM statements, or raise its limits', async () => {
+    const reader = as(creds.CLICKHOUSE_READER_USER, creds.CLICKHOUSE_READER_PASSWORD);
+    try {
+      // Each refused with READONLY (164), before any fetch is tried.
+      for (const statement of [
+        `SELECT * FROM url('${stackEndpoints().clickhouseUrl}/ping', CSV, 'a String')`,
+        `SELECT * FROM file('users.xml', CSV, 'a String')`,
+        `SELECT * FROM remote('127.0.0.1', system.one)`,
+        'SELECT 1 AS x SETTINGS max_memory_usage = 100000000000',
+        'SELECT 1 AS x SETTINGS max_execution_time = 0',
+        'SELECT 1 AS x SETTINGS readonly = 0',
+      ]) {
+        expect([statement, await outcome(reader.query(statement))]).toEqual([statement, 'refused 164']);
+      }
+      expect(await outcome(reader.command('SYSTEM DROP DNS CACHE'))).toMatch(/^refused/);
+      expect(await outcome(reader.query(`SELECT count() AS n FROM log_analytics.${table}`))).toBe('allowed');
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('no login without a password, and no user called default, not even with the administrator\'s password', async () => {
     for (const [user, password] of [['default', ''], ['default', creds.CLICKHOUSE_ADMIN_PASSWORD], [creds.CLICKHOUSE_ADMIN_USER, ''], [creds.CLICKHOUSE_WRITER_USER, '']]) {
       const client = as(user, password);
