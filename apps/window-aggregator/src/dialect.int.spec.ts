@@ -87,7 +87,7 @@ describe('ClickHouse dialect: 18.16 server and current ClickHouse (chdb-core)', 
     const tables = await onBoth(async (e) =>
       (await e.ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${sqlString(database)} ORDER BY name`)).map((t) => t.name),
     );
-    expectOnBoth(tables, ['daily_aggregates', 'hourly_aggregates', 'minute_aggregates', 'schema_migrations', 'window_revisions']);
+    expectOnBoth(tables, ['daily_aggregates', 'daily_rollup', 'hourly_aggregates', 'hourly_rollup', 'minute_aggregates', 'schema_migrations', 'window_revisions']);
     const edited = migrations.map((m, i) => (i === 0 ? { ...m, checksum: 'edited' } : m));
     expectOnBoth(await onBoth((e) => e.ch.migrate(edited).then(() => 'applied', (err: Error) => err.message)), expect.stringMatching(/changed after it was applied/));
   });

@@ -7,6 +7,7 @@ export class AggregatorMetrics {
   readonly late: Counter;
   readonly expired: Counter;
   readonly writeDuration: Histogram;
+  readonly rollupDuration: Histogram;
   readonly rowsWritten: Counter;
   readonly windowsLoaded: Counter;
   readonly lastWrite: Gauge;
@@ -22,6 +23,12 @@ export class AggregatorMetrics {
     });
     this.expired = new Counter({ name: 'aggregator_partials_expired_total', help: 'Partials refused because their window is older than CLICKHOUSE_RETENTION_DAYS (also counted in late_events_total)', registers });
     this.writeDuration = new Histogram({ name: 'aggregator_write_duration_seconds', help: 'Time of one insert of window revisions (one per fetched batch)', buckets: LATENCY_BUCKETS, registers });
+    this.rollupDuration = new Histogram({
+      name: 'aggregator_rollup_refresh_duration_seconds',
+      help: 'Time to recompute the hour and day rollups a fetched batch touched (after its revisions are written)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.rowsWritten = new Counter({ name: 'aggregator_rows_written_total', help: 'Window revision rows written to ClickHouse', registers });
     this.windowsLoaded = new Counter({ name: 'aggregator_windows_loaded_total', help: 'Window states looked up in ClickHouse because they were not in memory', registers });
     this.lastWrite = new Gauge({

@@ -1,6 +1,7 @@
 import { AnalyticsStore, sqlDateTimeText, sqlValue } from '@pipeline/clickhouse';
 import { fromRow, StoredWindowRow, toRow, WindowState } from '@pipeline/partial';
-import { parseMinute, windowKey } from '@pipeline/window';
+import { coarserPeriods, CustomerPeriod, parseMinute, periodsOf, windowKey } from '@pipeline/window';
+import { rollupRefreshStatement } from './rollup-statements';
 
 export interface WindowRef {
   customerId: string;
@@ -13,10 +14,17 @@ export interface WindowStore {
   load(windows: WindowRef[]): Promise<Map<string, WindowState>>;
   /** Writes one new revision per state, all in one insert. */
   write(states: WindowState[]): Promise<void>;
+  /**
+   * Recomputes the hour rows, then the day rows, holding these windows from what is stored now:
+   * called after their revisions are written (or found written), before the offsets are committed.
+   */
+  refreshRollups(windows: WindowRef[]): Promise<void>;
 }
 
 /** Keeps a statement well below ClickHouse's default max_query_size (256 KiB) even with 64-char customer ids. */
 const WINDOWS_PER_QUERY = 500;
+/** The same bound for the (customer, period) pairs of a rollup refresh. */
+const PERIODS_PER_STATEMENT = 500;
 
 interface LatestRow {
   customer_id: string;
@@ -44,6 +52,10 @@ const toStoredRow = (r: LatestRow): StoredWindowRow => ({
 
 const distinct = <T>(values: T[]) => [...new Set(values)];
 
+function* chunks(periods: CustomerPeriod[]): Generator<CustomerPeriod[]> {
+  for (let i = 0; i < periods.length; i += PERIODS_PER_STATEMENT) yield periods.slice(i, i + PERIODS_PER_STATEMENT);
+}
+
 /** ClickHouse `window_revisions`: one row per revision, the highest revision is the window's truth. */
 export class ClickHouseWindowStore implements WindowStore {
   constructor(
@@ -69,6 +81,18 @@ export class ClickHouseWindowStore implements WindowStore {
       'window_revisions',
       states.map((s) => ({ ...toRow(s), written_at: writtenAt })),
     );
+  }
+
+  /**
+   * One statement for the hours and then one for the days (more only past PERIODS_PER_STATEMENT
+   * pairs). The days start after the hours are written, so the last refresh to start sees every
+   * hour row (docs/semantics.md, "Rollups").
+   */
+  async refreshRollups(windows: WindowRef[]): Promise<void> {
+    if (windows.length === 0) return;
+    const hours = periodsOf(windows, 'hour');
+    for (const chunk of chunks(hours)) await this.clickhouse.command(rollupRefreshStatement(this.clickhouse.database, 'hour', { periods: chunk }));
+    for (const chunk of chunks(coarserPeriods(hours, 'day'))) await this.clickhouse.command(rollupRefreshStatement(this.clickhouse.database, 'day', { periods: chunk }));
   }
 
   /**
