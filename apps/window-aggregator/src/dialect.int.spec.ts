@@ -705,11 +705,11 @@ describe('retention of window revisions', () => {
     batch_ids: [batch],
     written_at: '2026-01-01 00:00:00',
   });
-  const windowsLeft = (e: Engine) =>
+  const windowsLeft = (e: Engine, view = 'minute_aggregates') =>
     gatewayOf(e)
-      .query<{ w: string }>(`SELECT toString(window_start) AS w FROM ${retentionDb}.minute_aggregates ORDER BY w`)
+      .query<{ w: string }>(`SELECT toString(window_start) AS w FROM ${retentionDb}.${view} ORDER BY w`)
       .then((rows) => rows.map((r) => r.w));
-  const createStatement = (e: Engine) => gatewayOf(e).query<{ statement: string }>(`SHOW CREATE TABLE ${retentionDb}.window_revisions`).then(([r]) => r.statement);
+  const createStatement = (e: Engine, table = 'window_revisions') => gatewayOf(e).query<{ statement: string }>(`SHOW CREATE TABLE ${retentionDb}.${table}`).then(([r]) => r.statement);
 
   beforeAll(async () => {
     for (const e of engines) {
@@ -749,13 +749,19 @@ describe('retention of window revisions', () => {
 
   it('the partition job drops exactly the months whose windows are all past the retention, the same on both', async () => {
     const windows = ['2025-10-31 23:59:00', '2025-11-01 00:00:00', '2025-11-30 23:59:00', '2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00'];
-    await onBoth((e) => gatewayOf(e).insert('window_revisions', windows.map((w, i) => row(w, `b${i}`))));
+    await onBoth(async (e) => {
+      await gatewayOf(e).insert('window_revisions', windows.map((w, i) => row(w, `b${i}`)));
+      await new ClickHouseWindowStore(gatewayOf(e)).refreshRollups(windows.map((w) => ({ customerId: 'cus-retention', windowStart: `${w.slice(0, 10)}T${w.slice(11, 16)}Z` })));
+    });
     // Now 2026-01-15, 30 days: windows before 2025-12-16 are closed; November ended 2025-12-01,
     // 15 days before the horizon, past the grace day; December still holds open windows.
     const now = Date.parse('2026-01-15T00:00:00Z');
     const dropped = await onBoth((e) => retention(e, 30, 'partitions', now).dropExpired());
     expectOnBoth(dropped, [202510, 202511]);
     expectOnBoth(await onBoth(windowsLeft), ['2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00']);
+    // The rollups of those months went with them.
+    expectOnBoth(await onBoth((e) => windowsLeft(e, 'hourly_aggregates')), ['2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00']);
+    expectOnBoth(await onBoth((e) => windowsLeft(e, 'daily_aggregates')), ['2025-12-01 00:00:00', '2025-12-20 00:00:00', '2026-01-14 00:00:00']);
     expectOnBoth(await onBoth((e) => retention(e, 30, 'partitions', now).dropExpired()), []);
     // At 0 days nothing is ever dropped.
     expectOnBoth(await onBoth((e) => retention(e, 0, 'partitions', Date.parse('2100-01-01T00:00:00Z')).dropExpired()), []);
@@ -769,6 +775,7 @@ describe('retention of window revisions', () => {
     await retention(current, 30, 'auto').prepare();
     const statement = await createStatement(current);
     expect(statement).toMatch(/TTL .*toIntervalDay\(31\)/);
+    for (const table of ['hourly_rollup', 'daily_rollup']) expect(await createStatement(current, table)).toMatch(/TTL .*toIntervalDay\(31\)/);
     await retention(current, 30, 'auto').prepare();
     expect(await createStatement(current)).toBe(statement);
     const before = await windowsLeft(current);
@@ -781,6 +788,6 @@ describe('retention of window revisions', () => {
     const keptByJob = before.filter((w) => expiredPartitions([monthPartition(Date.parse(`${w.replace(' ', 'T')}Z`))], Date.now(), 30).length === 0);
     expect(left).toEqual(keptByJob);
     await retention(current, 0, 'auto').prepare();
-    expect(await createStatement(current)).not.toMatch(/\bTTL\b/);
+    for (const table of ['window_revisions', 'hourly_rollup', 'daily_rollup']) expect(await createStatement(current, table)).not.toMatch(/\bTTL\b/);
   });
 });
