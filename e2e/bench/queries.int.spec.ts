@@ -18,7 +18,7 @@ afterAll(async () => {
 
 describe.each([
   ['ClickHouse 18.16 (server)', 0, 'system.query_log'],
-  ['current ClickHouse (chdb-core)', 1, 'X-ClickHouse-Summary'],
+  ['current ClickHouse (chdb-core)', 1, 'EXPLAIN ESTIMATE'],
 ])('bench:queries, 2 customers x 1 day: %s', (_engine, index, rowsReadFrom) => {
   it('loads through the store, refreshes the rollups, and times every query with its rows read', async () => {
     const server = servers[index];

@@ -1,4 +1,4 @@
-import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { ClickHouseClient, ClickHouseLogLevel, ClickHouseSettings, createClient } from '@clickhouse/client';
 import { ClickHouseGateway, readMigrations, sqlIdentifier, sqlString, sqlValue } from '@pipeline/clickhouse';
 import { WindowState } from '@pipeline/partial';
 import { REPO_ROOT } from '@pipeline/testing';
@@ -26,6 +26,8 @@ export interface QueryBenchOptions {
   customers: number;
   days: number;
   runs: number;
+  /** Untimed runs of each query first (caches). */
+  warmups?: number;
   database: string;
   /** Apply the migrations up to this version only (e.g. 4: the views before the rollups). */
   migrationsUntil?: number;
@@ -132,7 +134,7 @@ export interface QueryFigures {
   maxMs: number;
   /** Rows the engine read per run (median), and how they were learnt. */
   rowsRead: number | null;
-  rowsReadFrom: 'X-ClickHouse-Summary' | 'system.query_log' | null;
+  rowsReadFrom: RowsReadSource;
   rowsReturned: number;
 }
 
@@ -189,7 +191,7 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRes
       migrateSeconds: round(migrateSeconds),
       queries: [],
     };
-    for (const q of queries(database, o.customers, o.days)) result.queries.push(await time(client, gateway, q, o));
+    for (const q of queries(database, o.customers, o.days)) result.queries.push(await time(client, gateway, q, o, version));
     return result;
   } finally {
     await client.close();
@@ -236,43 +238,50 @@ async function load(gateway: ClickHouseGateway, o: QueryBenchOptions, rollups: b
   return (performance.now() - started) / 1000;
 }
 
-async function time(client: ClickHouseClient, gateway: ClickHouseGateway, q: Query, o: QueryBenchOptions): Promise<QueryFigures> {
+/**
+ * How the rows a query reads are learnt. 18.16 logs them in system.query_log. Current releases
+ * answer EXPLAIN ESTIMATE with the rows of the granules the query will read, which is what a
+ * MergeTree read reads; the chdb bridge has no query log, and its X-ClickHouse-Summary read_rows
+ * is the rows of the result, not those read.
+ */
+export type RowsReadSource = 'system.query_log' | 'EXPLAIN ESTIMATE';
+
+export function rowsReadSource(version: string): RowsReadSource {
+  return Number(version.split('.')[0]) >= 22 ? 'EXPLAIN ESTIMATE' : 'system.query_log';
+}
+
+async function time(client: ClickHouseClient, gateway: ClickHouseGateway, q: Query, o: QueryBenchOptions, version: string): Promise<QueryFigures> {
   const durations: number[] = [];
   const read: number[] = [];
   const ids: string[] = [];
   let returned = 0;
-  let from: QueryFigures['rowsReadFrom'] = null;
-  // One run to warm caches (not counted), then the runs.
-  for (let i = -1; i < o.runs; i++) {
+  const from = rowsReadSource(version);
+  // 18.16: push-down into views as the analysts' profile sets it (the default on current
+  // releases), and the query log for the rows read. Nothing sent elsewhere: the chdb bridge
+  // applies each setting with statements of its own, which would be timed too.
+  const settings: ClickHouseSettings = from === 'system.query_log' ? { enable_optimize_predicate_expression: 1, log_queries: 1 } : {};
+  for (let i = -(o.warmups ?? 1); i < o.runs; i++) {
     const id = randomUUID();
+    const sql = q.sql(Math.max(i, 0) + 1);
     const started = performance.now();
-    const rs = await client.query({
-      query: q.sql(Math.max(i, 0) + 1),
-      format: 'JSONEachRow',
-      query_id: id,
-      // As the analysts' profile sets it (push-down into views); log_queries for 18.16's rows read.
-      clickhouse_settings: { enable_optimize_predicate_expression: 1, log_queries: 1 },
-    });
+    const rs = await client.query({ query: sql, format: 'JSONEachRow', query_id: id, clickhouse_settings: settings });
     const rows = await rs.json();
     const ms = performance.now() - started;
     if (i < 0) continue;
     durations.push(ms);
     ids.push(id);
     returned = rows.length;
-    const summary = rs.response_headers['x-clickhouse-summary'];
-    if (typeof summary === 'string') {
-      read.push(Number(JSON.parse(summary).read_rows));
-      from = 'X-ClickHouse-Summary';
+    if (from === 'EXPLAIN ESTIMATE') {
+      const estimate = await gateway.query<{ rows: number | string }>(`EXPLAIN ESTIMATE ${sql}`);
+      read.push(estimate.reduce((sum, r) => sum + Number(r.rows), 0));
     }
   }
-  if (read.length === 0) {
-    // 18.16 sends no summary header: its query log has the rows read.
+  if (from === 'system.query_log') {
     await gateway.command('SYSTEM FLUSH LOGS');
     const logged = await gateway.query<{ read_rows: string | number }>(
       `SELECT read_rows FROM system.query_log WHERE type = 2 AND query_id IN (${ids.map((id) => sqlString(id)).join(', ')})`,
     );
     read.push(...logged.map((r) => Number(r.read_rows)));
-    if (read.length > 0) from = 'system.query_log';
   }
   const figures: QueryFigures = {
     name: q.name,
@@ -302,13 +311,14 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     .option('--password <password>', 'its password', '')
     .requiredOption('--customers <n>', 'customers cus-0 .. cus-{n-1}', positive)
     .requiredOption('--days <n>', 'days from 2025-11-01 00:00 UTC', positive)
-    .option('--runs <n>', 'timed runs per query (after one warm-up run)', positive, 20)
+    .option('--runs <n>', 'timed runs per query', positive, 20)
+    .option('--warmups <n>', 'untimed runs of each query first', (v) => (v === '0' ? 0 : positive(v)), 1)
     .option('--database <name>', 'database to fill', 'bench_queries')
     .option('--migrations-until <version>', 'apply the migrations up to this version only (4: the views before the rollups)', positive)
     .option('--reuse', 'keep a load of the same size already in the database: only migrate and time', false)
     .exitOverride();
   program.parse(argv, { from: 'user' });
-  const opts = program.opts<{ url: string; user: string; password: string; customers: number; days: number; runs: number; database: string; migrationsUntil?: number; reuse: boolean }>();
+  const opts = program.opts<{ url: string; user: string; password: string; customers: number; days: number; runs: number; warmups: number; database: string; migrationsUntil?: number; reuse: boolean }>();
   const result = await runQueryBench({ ...opts, log: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`) });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;

@@ -5,7 +5,7 @@ const path = require('node:path');
 const { bundle, root } = require('../../infra/build/bundle');
 
 // Three levels below the root, like the apps' sources, so that repository paths resolve the same.
-const name = ['domain', 'queries'].includes(process.argv[2]) ? process.argv[2] : 'bench';
+const name = ['domain', 'queries', 'queries-chart'].includes(process.argv[2]) ? process.argv[2] : 'bench';
 const outfile = path.join(root, 'dist', 'e2e', 'bench', `${name}.js`);
 
 bundle(path.join(__dirname, `${name}.ts`), outfile)
