@@ -219,6 +219,23 @@ describe.each([
     await expectExact(ch, [...old, ...live.flat()]);
   });
 
+  it('a swap cut between its two renames (a view missing) is completed by the next run', async () => {
+    const db3 = `${database}_swap`;
+    const ch3 = gateway(servers[index].server, db3);
+    try {
+      await ch3.migrate(before);
+      const old = await oldData(ch3);
+      await ch3.command(`RENAME TABLE ${db3}.hourly_aggregates TO ${db3}.hourly_aggregates_previous`);
+      expect(await ch3.migrate(migrations)).toEqual([rollupVersion]);
+      await expectExact(ch3, old);
+      const tables = (await ch3.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${db3}' ORDER BY name`)).map((t) => t.name);
+      expect(tables).toEqual(['daily_aggregates', 'daily_rollup', 'hourly_aggregates', 'hourly_rollup', 'minute_aggregates', 'schema_migrations', 'window_revisions']);
+    } finally {
+      await ch3.command(`DROP DATABASE IF EXISTS ${db3}`);
+      await ch3.close();
+    }
+  });
+
   it('a backfill that fails half way is redone whole at the next start, exactly', async () => {
     const db2 = `${database}_broken`;
     const ch2 = gateway(servers[index].server, db2);

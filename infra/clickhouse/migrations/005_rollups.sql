@@ -105,7 +105,9 @@ FROM
 GROUP BY customer_id, period;
 
 -- The views switch only once the tables are filled: built under a temporary name, then swapped
--- in one RENAME. Every step can run again after an interruption.
+-- in one RENAME. Every step can run again after an interruption; a RENAME cut between its two
+-- halves (18.16 renames one table after the other) or raced by another instance leaves a view
+-- missing, which the CREATE ... IF NOT EXISTS before the swap puts back (already on the rollups).
 DROP TABLE IF EXISTS {{database}}.hourly_aggregates_next;
 
 CREATE VIEW {{database}}.hourly_aggregates_next AS
@@ -123,6 +125,30 @@ GROUP BY customer_id, window_start;
 DROP TABLE IF EXISTS {{database}}.daily_aggregates_next;
 
 CREATE VIEW {{database}}.daily_aggregates_next AS
+SELECT
+    customer_id,
+    window_start,
+    argMax(total_requests, precedence) AS total_requests,
+    argMax(path_keys, precedence) AS path_keys,
+    argMax(path_counts, precedence) AS path_counts,
+    argMax(ua_keys, precedence) AS ua_keys,
+    argMax(ua_counts, precedence) AS ua_counts
+FROM {{database}}.daily_rollup
+GROUP BY customer_id, window_start;
+
+CREATE VIEW IF NOT EXISTS {{database}}.hourly_aggregates AS
+SELECT
+    customer_id,
+    window_start,
+    argMax(total_requests, precedence) AS total_requests,
+    argMax(path_keys, precedence) AS path_keys,
+    argMax(path_counts, precedence) AS path_counts,
+    argMax(ua_keys, precedence) AS ua_keys,
+    argMax(ua_counts, precedence) AS ua_counts
+FROM {{database}}.hourly_rollup
+GROUP BY customer_id, window_start;
+
+CREATE VIEW IF NOT EXISTS {{database}}.daily_aggregates AS
 SELECT
     customer_id,
     window_start,
