@@ -145,7 +145,7 @@ export interface QueryBenchResult {
   revisionRows: number;
   hourlyRollupRows: number | null;
   dailyRollupRows: number | null;
-  /** Whether the hour and day views read the rollup tables (migration 005 applied). */
+  /** Whether the hour and day views read the rollup tables (migration 006 applied). */
   rollups: boolean;
   loadSeconds: number | null;
   migrateSeconds: number;

@@ -5,7 +5,7 @@ import { CustomerPeriod, InclusiveRange, monthRange, periodRanges, RollupPeriod 
 export const ROLLUP_TABLES: Record<RollupPeriod, { table: string; source: string; latest: string; startOf: string }> = {
   // The latest revision of each minute, ordered as minute_aggregates orders them (migration 001).
   hour: { table: 'hourly_rollup', source: 'window_revisions', latest: '(revision, written_at, content_hash)', startOf: 'toStartOfHour' },
-  // The most complete row of each hour (migration 005).
+  // The most complete row of each hour (migration 006).
   day: { table: 'daily_rollup', source: 'hourly_rollup', latest: 'precedence', startOf: 'toStartOfDay' },
 };
 

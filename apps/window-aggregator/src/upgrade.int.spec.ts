@@ -1,4 +1,4 @@
-// Upgrading a database that holds data to the rollups (migration 005), on both engines: the
+// Upgrading a database that holds data to the rollups (migration 006), on both engines: the
 // backfill while revisions keep arriving, applied twice, and interrupted then applied again. Each
 // time, every hour and day row must be what the minute rows add up to.
 import { join } from 'node:path';
