@@ -17,7 +17,7 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int.spec.ts'],
+      testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int.spec.ts', '<rootDir>/e2e/bench/*.int.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/infra/jest/timeout-integration.js'],
     },
     {

@@ -28,6 +28,10 @@ class MemoryStore implements WindowStore {
   loads = 0;
   failWrites = 0;
   failLoads = 0;
+  failRefreshes = 0;
+  /** The windows of each rollup refresh, in call order, and every call in order. */
+  refreshes: string[][] = [];
+  calls: string[] = [];
 
   async probeWrite(): Promise<void> {}
 
@@ -43,8 +47,15 @@ class MemoryStore implements WindowStore {
   }
 
   async write(states: WindowState[]): Promise<void> {
+    this.calls.push('write');
     if (this.failWrites > 0 && this.failWrites--) throw down();
     this.rows.push(...states.map(toRow));
+  }
+
+  async refreshRollups(windows: WindowRef[]): Promise<void> {
+    this.calls.push('refresh');
+    if (this.failRefreshes > 0 && this.failRefreshes--) throw down();
+    this.refreshes.push(windows.map((w) => windowKey(w.customerId, w.windowStart)).sort());
   }
 
   latest(customerId: string, windowStart: string): WindowRevisionRow | undefined {
@@ -183,6 +194,42 @@ describe('WindowAggregator', () => {
     expect(restarted.store.rows.length).toBe(rowsAfterCrash + 1); // only 18:03 changed
     expect(await restarted.metric('aggregator_partials_duplicate_total')).toBe(2);
     expect(again.commits).toEqual(['3']);
+  });
+
+  it('refreshes the rollups of every window the batch touched after writing it, duplicates included, before the commit', async () => {
+    const first = setup();
+    const b = batchOf([partial('b1'), partial('b2', '2025-12-28T18:04Z'), partial('b1')]);
+    b.payload.commitOffsetsIfNecessary = async () => {
+      throw new Error('process killed before the commit');
+    };
+    await first.run(b);
+    expect(first.store.calls).toEqual(['write', 'refresh']);
+    expect(first.store.refreshes).toEqual([['cus-axon|2025-12-28T18:03Z', 'cus-axon|2025-12-28T18:04Z']]);
+
+    // Redelivered to a fresh process: nothing to write, every window still refreshed.
+    const restarted = setup(first.store);
+    const again = batchOf([partial('b1'), partial('b2', '2025-12-28T18:04Z')]);
+    await restarted.run(again);
+    expect(restarted.store.calls).toEqual(['write', 'refresh', 'refresh']);
+    expect(restarted.store.refreshes[1]).toEqual(['cus-axon|2025-12-28T18:03Z', 'cus-axon|2025-12-28T18:04Z']);
+    expect(again.commits).toEqual(['2']);
+  });
+
+  it('retries a failed refresh and commits only after it succeeded', async () => {
+    const { store, run } = setup();
+    store.failRefreshes = 2;
+    const b = batchOf([partial('b1')]);
+    await run(b);
+    expect(store.refreshes).toEqual([['cus-axon|2025-12-28T18:03Z']]);
+    expect(store.calls.filter((c) => c === 'refresh')).toHaveLength(3);
+    expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 2 });
+    expect(b.commits).toEqual(['1']);
+  });
+
+  it('refreshes nothing for a batch with no valid partial', async () => {
+    const { store, run } = setup();
+    await run(batchOf(['{not json']));
+    expect(store.calls).toEqual([]);
   });
 
   it('loads windows it does not hold in one call, and again after a new assignment', async () => {

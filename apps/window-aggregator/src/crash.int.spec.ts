@@ -47,16 +47,20 @@ describe('window-aggregator killed with SIGKILL', () => {
     await waitCaughtUp(harness.admin, names);
     expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expectedOf(first).minute);
 
-    // Every write reached ClickHouse; now take the commits away, as if the process had died
-    // between each insert and its commit: the whole topic is redelivered to the next process.
+    // Every write reached ClickHouse; now take the commits and the rollups away, as if the
+    // process had died between each minute insert and its rollup refresh: the whole topic is
+    // redelivered to the next process, which finds only duplicates and must still refresh.
     await app.kill('SIGKILL');
     await waitGroupEmpty();
+    for (const table of ['hourly_rollup', 'daily_rollup']) await harness.ch.command(`TRUNCATE TABLE ${harness.ch.database}.${table}`);
+    expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual([]);
     await harness.admin.resetOffsets({ groupId: names.group, topic: names.topic, earliest: true });
     await app.restart();
     await waitCaughtUp(harness.admin, names);
 
     expect(await readView(harness.ch, 'minute_aggregates', customers)).toEqual(expectedOf(first).minute);
     expect(await readView(harness.ch, 'hourly_aggregates', customers)).toEqual(expectedOf(first).hour);
+    expect(await readView(harness.ch, 'daily_aggregates', customers)).toEqual(expectedOf(first).day);
     expect(await metric(app.url, 'aggregator_partials_duplicate_total')).toBe(first.length);
     expect(await metric(app.url, 'aggregator_partials_merged_total')).toBe(0);
     expect(await metric(app.url, 'aggregator_rows_written_total')).toBe(0);
@@ -69,7 +73,10 @@ describe('window-aggregator killed with SIGKILL', () => {
     await app.kill('SIGKILL');
     await app.restart();
     await waitCaughtUp(harness.admin, names);
-    expect(await readView(harness.ch, 'minute_aggregates', [...customers, 'cus-kill-c'])).toEqual(expectedOf([...first, ...second]).minute);
+    const all = expectedOf([...first, ...second]);
+    expect(await readView(harness.ch, 'minute_aggregates', [...customers, 'cus-kill-c'])).toEqual(all.minute);
+    expect(await readView(harness.ch, 'hourly_aggregates', [...customers, 'cus-kill-c'])).toEqual(all.hour);
+    expect(await readView(harness.ch, 'daily_aggregates', [...customers, 'cus-kill-c'])).toEqual(all.day);
   });
 
   it('keeps exact counts when killed at random moments under load and restarted each time', async () => {

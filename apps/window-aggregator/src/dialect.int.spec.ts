@@ -87,7 +87,7 @@ describe('ClickHouse dialect: 18.16 server and current ClickHouse (chdb-core)', 
     const tables = await onBoth(async (e) =>
       (await e.ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = ${sqlString(database)} ORDER BY name`)).map((t) => t.name),
     );
-    expectOnBoth(tables, ['daily_aggregates', 'hourly_aggregates', 'minute_aggregates', 'schema_migrations', 'window_revisions', 'write_probe']);
+    expectOnBoth(tables, ['daily_aggregates', 'daily_rollup', 'hourly_aggregates', 'hourly_rollup', 'minute_aggregates', 'schema_migrations', 'window_revisions', 'write_probe']);
     const edited = migrations.map((m, i) => (i === 0 ? { ...m, checksum: 'edited' } : m));
     expectOnBoth(await onBoth((e) => e.ch.migrate(edited).then(() => 'applied', (err: Error) => err.message)), expect.stringMatching(/changed after it was applied/));
   });
@@ -415,7 +415,13 @@ describe('window states through ClickHouseWindowStore.write and .load', () => {
 
   it('reads back, after each round of writes, the latest revision of every window written so far', async () => {
     for (let r = 0; r < rounds.length; r++) {
-      await onBoth((e) => store(e).write(rounds[r]));
+      await onBoth(async (e) => {
+        await store(e).write(rounds[r]);
+        // The fixture's revisions are not extensions of each other as the aggregator's are (a
+        // later one may count less), so the rollups, which keep the most complete row, are
+        // refreshed once all are written; rollups under real revisions are tested below.
+        if (r === rounds.length - 1) await store(e).refreshRollups(refsOf(latest.values()));
+      });
       const expected = latestOf(rounds.slice(0, r + 1));
       // Every fixture window, written or not yet: unwritten ones are absent from the answer.
       expectOnBoth(await onBoth((e) => store(e).load(refsOf(latest.values()))), expected);
@@ -453,13 +459,13 @@ describe('window states through ClickHouseWindowStore.write and .load', () => {
     };
 
     // The later write wins a tie; the ids of both are the window's.
-    await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([a]));
-    await onBoth((e) => store(e, at('2026-01-01T00:00:01Z')).write([b]));
+    await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([a]).then(() => store(e).refreshRollups(ref)));
+    await onBoth((e) => store(e, at('2026-01-01T00:00:01Z')).write([b]).then(() => store(e).refreshRollups(ref)));
     expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), loaded(b, ['a', 'b']));
     expectOnBoth(await onBoth(viewRow), [{ total: 2, paths: ['GET /b'] }]);
 
     // Written in the same second: the content decides, identically on both engines.
-    await onBoth((e) => store(e, at('2026-01-01T00:00:01Z')).write([c]));
+    await onBoth((e) => store(e, at('2026-01-01T00:00:01Z')).write([c]).then(() => store(e).refreshRollups(ref)));
     const chosen = await onBoth(async (e) => (await store(e).load(ref)).get(key));
     const [first, second] = engines.map((e) => chosen[e.label]);
     expect(second).toEqual(first);
@@ -468,7 +474,7 @@ describe('window states through ClickHouseWindowStore.write and .load', () => {
 
     // A higher revision ends the tie; it carries only its own new id.
     const d = windowState('cus-tie', minute, 6, [['GET /d', 4]], [['Firefox', 4]], ['d']);
-    await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([d]));
+    await onBoth((e) => store(e, at('2026-01-01T00:00:00Z')).write([d]).then(() => store(e).refreshRollups(ref)));
     expectOnBoth(await onBoth(async (e) => (await store(e).load(ref)).get(key)), loaded(d, ['a', 'b', 'c', 'd']));
     latest.set(key, loaded(d, ['a', 'b', 'c', 'd']));
   });
@@ -570,6 +576,125 @@ describe('the query surface: minute, hourly and daily views with a plain SELECT'
   });
 });
 
+// --- rollups kept as data arrives ---------------------------------------------------------------
+
+describe('hour and day rollups recomputed by ClickHouseWindowStore.refreshRollups', () => {
+  const rollupDb = uniqueName('rollups', '_');
+  const gateways = new Map<string, ClickHouseGateway>();
+  const gatewayOf = (e: Engine) => gateways.get(e.label)!;
+  const storeOf = (e: Engine, clock?: () => Date) => new ClickHouseWindowStore(gatewayOf(e), clock);
+  /** Every state written so far, per window the latest: what the views must add up. */
+  const latest = new Map<string, WindowState>();
+  const write = async (states: WindowState[], clock?: () => Date, refresh: WindowState[] | null = states) => {
+    await onBoth(async (e) => {
+      await storeOf(e, clock).write(states);
+      if (refresh) await storeOf(e).refreshRollups(refsOf(refresh));
+    });
+    for (const s of states) {
+      const key = windowKey(s.customerId, s.windowStart);
+      if ((latest.get(key)?.revision ?? 0) <= s.revision) latest.set(key, s);
+    }
+  };
+  const read = (e: Engine, view: View) =>
+    gatewayOf(e)
+      .query<RawViewRow>(`SELECT * FROM ${rollupDb}.${view} ORDER BY customer_id, window_start`)
+      .then((rows) => rows.map(normalise));
+  const expectViews = async () => {
+    for (const view of ['hourly_aggregates', 'daily_aggregates'] as const) {
+      const expected = expectedRows(latest.values(), PERIODS[view]);
+      expect(expected.length).toBeGreaterThan(0);
+      expectOnBoth(await onBoth((e) => read(e, view)), expected);
+    }
+  };
+  const rowsOf = (e: Engine, table: string) =>
+    gatewayOf(e)
+      .query<{ n: number | string }>(`SELECT count() AS n FROM ${rollupDb}.${table}`)
+      .then(([r]) => Number(r.n));
+
+  beforeAll(async () => {
+    for (const e of engines) {
+      const ch = ClickHouseGateway.fromSettings(
+        clickHouseSettingsFromEnv(testClickHouseEnv(rollupDb, { url: e.server.endpoint, credentials: e.server.credentials, requestTimeoutMs: 60_000 })),
+      );
+      gateways.set(e.label, ch);
+      await ch.migrate(migrations);
+    }
+  });
+
+  afterAll(async () => {
+    for (const ch of gateways.values()) await ch.close();
+  });
+
+  it('sums minutes across hour, day and month boundaries, hostile keys and empty arrays included', async () => {
+    const minutes = ['2025-11-30T23:59Z', '2025-12-01T00:00Z', '2025-12-01T00:59Z', '2025-12-01T01:00Z', '2025-12-31T23:59Z', '2026-01-01T00:00Z'];
+    const states = minutes.flatMap((m, i) => [
+      windowState('cus-r1', m, 1, [[PATH_KEYS[i], 2], [PATH_KEYS[i + 3], 1]], [[UA_KEYS[i], 3]], [`r1-${i}`]),
+      windowState("cus'r2 😀", m, 1, [[PATH_KEYS[i + 6], 1]], [[UA_KEYS[(i + 5) % UA_KEYS.length], 1]], [`r2-${i}`]),
+    ]);
+    states.push(windowState('cus-r1', '2025-12-01T02:00Z', 1, [], [], []));
+    await write(states);
+    await expectViews();
+  });
+
+  it('follows late revisions of a minute, however late, and unit after unit', async () => {
+    await write([windowState('cus-r1', '2025-12-01T00:30Z', 1, [['GET /late', 1]], [['curl', 1]], ['l1'])]);
+    await expectViews();
+    await write([windowState('cus-r1', '2025-12-01T00:30Z', 2, [['GET /late', 1], ['GET /later', 4]], [['curl', 5]], ['l2'])]);
+    await write([windowState('cus-r1', '2025-11-30T23:59Z', 2, [[PATH_KEYS[0], 2], [PATH_KEYS[3], 1], ['GET /z', 7]], [[UA_KEYS[0], 10]], ['l3'])]);
+    await expectViews();
+  });
+
+  it('counts a duplicated revision row once: the same row inserted twice, and two writers\' equal revisions', async () => {
+    const s = windowState('cus-r3', '2025-12-02T10:10Z', 1, [['GET /', 3]], [['Chrome', 3]], ['d1']);
+    await write([s, s]);
+    await write([s], () => new Date('2026-01-01T00:00:00Z'));
+    await write([s], () => new Date('2026-01-01T00:00:05Z'));
+    expectOnBoth(await onBoth((e) => rowsOf(e, 'window_revisions').then(() => 'written')), 'written');
+    await expectViews();
+  });
+
+  it('never lets an older recomputation win, whatever order the rows land in, merged or not', async () => {
+    const minute = '2025-12-03T05:05Z';
+    await write([windowState('cus-r4', minute, 1, [['GET /a', 1]], [['curl', 1]], ['o1'])]);
+    const older = await onBoth((e) =>
+      gatewayOf(e).query<RawViewRow>(`SELECT * FROM ${rollupDb}.hourly_rollup WHERE customer_id = 'cus-r4'`).then((rows) => rows.map(normalise)),
+    );
+    await write([windowState('cus-r4', minute, 2, [['GET /a', 1], ['GET /b', 2]], [['curl', 3]], ['o2'])]);
+    // The older snapshot's rows written again after the newer ones (a slow writer), hour and day.
+    await onBoth(async (e) => {
+      for (const table of ['hourly_rollup', 'daily_rollup']) {
+        await gatewayOf(e).command(
+          `INSERT INTO ${rollupDb}.${table} (customer_id, window_start, total_requests, path_keys, path_counts, ua_keys, ua_counts) SELECT customer_id, window_start, total_requests, path_keys, path_counts, ua_keys, ua_counts FROM ${rollupDb}.${table} WHERE customer_id = 'cus-r4' AND total_requests = 1`,
+        );
+      }
+    });
+    expect(Object.values(older).map((rows) => rows.map((r) => r.total_requests))).toEqual([[1], [1]]);
+    await expectViews();
+    // Background merges keep the most complete row too.
+    await onBoth((e) => Promise.all(['hourly_rollup', 'daily_rollup'].map((t) => gatewayOf(e).command(`OPTIMIZE TABLE ${rollupDb}.${t} FINAL`))));
+    await expectViews();
+  });
+
+  it('converges when a unit is refreshed before another writer\'s minutes of the same hour land, once the last refresh runs', async () => {
+    const first = windowState('cus-r5', '2025-12-04T08:01Z', 1, [['GET /', 1]], [['curl', 1]], ['c1']);
+    const second = windowState('cus-r5', '2025-12-04T08:02Z', 1, [['GET /x', 2]], [['curl', 2]], ['c2']);
+    // The second minute written without its refresh (a process killed between the two)...
+    await write([second], undefined, null);
+    await write([first]);
+    // ...then its redelivery: only duplicates, refreshed all the same.
+    await onBoth((e) => storeOf(e).refreshRollups(refsOf([second])));
+    await expectViews();
+  });
+
+  it('splits a refresh of many periods into several statements, and refreshes periods without minutes as nothing', async () => {
+    const many = Array.from({ length: 1300 }, (_, i) => windowState(`cus-m${i % 7}`, formatMinute(Date.parse('2025-10-01T00:00:00Z') + i * 3_600_000), 1, [['GET /', 1]], [['curl', 1]], [`m${i}`]));
+    await write(many);
+    const absent: WindowRef[] = Array.from({ length: 700 }, (_, i) => ({ customerId: 'cus-absent', windowStart: formatMinute(Date.parse('2030-01-01T00:00:00Z') + i * 3_600_000) }));
+    await onBoth((e) => storeOf(e).refreshRollups(absent));
+    await expectViews();
+  });
+});
+
 // --- retention: a table TTL where the engine has one, the partition job everywhere ------------
 
 describe('retention of window revisions', () => {
@@ -590,11 +715,11 @@ describe('retention of window revisions', () => {
     batch_ids: [batch],
     written_at: '2026-01-01 00:00:00',
   });
-  const windowsLeft = (e: Engine) =>
+  const windowsLeft = (e: Engine, view = 'minute_aggregates') =>
     gatewayOf(e)
-      .query<{ w: string }>(`SELECT toString(window_start) AS w FROM ${retentionDb}.minute_aggregates ORDER BY w`)
+      .query<{ w: string }>(`SELECT toString(window_start) AS w FROM ${retentionDb}.${view} ORDER BY w`)
       .then((rows) => rows.map((r) => r.w));
-  const createStatement = (e: Engine) => gatewayOf(e).query<{ statement: string }>(`SHOW CREATE TABLE ${retentionDb}.window_revisions`).then(([r]) => r.statement);
+  const createStatement = (e: Engine, table = 'window_revisions') => gatewayOf(e).query<{ statement: string }>(`SHOW CREATE TABLE ${retentionDb}.${table}`).then(([r]) => r.statement);
 
   beforeAll(async () => {
     for (const e of engines) {
@@ -634,7 +759,10 @@ describe('retention of window revisions', () => {
 
   it('the partition job drops exactly the months whose windows are all past the retention, the same on both', async () => {
     const windows = ['2025-10-31 23:59:00', '2025-11-01 00:00:00', '2025-11-30 23:59:00', '2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00'];
-    await onBoth((e) => gatewayOf(e).insert('window_revisions', windows.map((w, i) => row(w, `b${i}`))));
+    await onBoth(async (e) => {
+      await gatewayOf(e).insert('window_revisions', windows.map((w, i) => row(w, `b${i}`)));
+      await new ClickHouseWindowStore(gatewayOf(e)).refreshRollups(windows.map((w) => ({ customerId: 'cus-retention', windowStart: `${w.slice(0, 10)}T${w.slice(11, 16)}Z` })));
+    });
     // Now 2026-01-15, 30 days: windows before 2025-12-15 are closed (the door's horizon less the
     // delivery day); November ended 2025-12-01, 14 days before, past the grace day; December still
     // holds open windows.
@@ -642,6 +770,9 @@ describe('retention of window revisions', () => {
     const dropped = await onBoth((e) => retention(e, 30, 'partitions', now).dropExpired());
     expectOnBoth(dropped, [202510, 202511]);
     expectOnBoth(await onBoth(windowsLeft), ['2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00']);
+    // The rollups of those months went with them.
+    expectOnBoth(await onBoth((e) => windowsLeft(e, 'hourly_aggregates')), ['2025-12-01 00:00:00', '2025-12-20 10:00:00', '2026-01-14 12:00:00']);
+    expectOnBoth(await onBoth((e) => windowsLeft(e, 'daily_aggregates')), ['2025-12-01 00:00:00', '2025-12-20 00:00:00', '2026-01-14 00:00:00']);
     expectOnBoth(await onBoth((e) => retention(e, 30, 'partitions', now).dropExpired()), []);
     // At 0 days nothing is ever dropped.
     expectOnBoth(await onBoth((e) => retention(e, 0, 'partitions', Date.parse('2100-01-01T00:00:00Z')).dropExpired()), []);
@@ -655,6 +786,7 @@ describe('retention of window revisions', () => {
     await retention(current, 30, 'auto').prepare();
     const statement = await createStatement(current);
     expect(statement).toMatch(/TTL .*toIntervalDay\(32\)/);
+    for (const table of ['hourly_rollup', 'daily_rollup']) expect(await createStatement(current, table)).toMatch(/TTL .*toIntervalDay\(32\)/);
     await retention(current, 30, 'auto').prepare();
     expect(await createStatement(current)).toBe(statement);
     const before = await windowsLeft(current);
@@ -667,6 +799,6 @@ describe('retention of window revisions', () => {
     const keptByJob = before.filter((w) => expiredPartitions([monthPartition(Date.parse(`${w.replace(' ', 'T')}Z`))], Date.now(), 30).length === 0);
     expect(left).toEqual(keptByJob);
     await retention(current, 0, 'auto').prepare();
-    expect(await createStatement(current)).not.toMatch(/\bTTL\b/);
+    for (const table of ['window_revisions', 'hourly_rollup', 'daily_rollup']) expect(await createStatement(current, table)).not.toMatch(/\bTTL\b/);
   });
 });

@@ -9,6 +9,7 @@ export class AggregatorMetrics {
   readonly foldedPaths: Counter;
   readonly foldedRequests: Counter;
   readonly writeDuration: Histogram;
+  readonly rollupDuration: Histogram;
   readonly rowsWritten: Counter;
   readonly windowsLoaded: Counter;
   readonly lastWrite: Gauge;
@@ -30,6 +31,12 @@ export class AggregatorMetrics {
     });
     this.foldedRequests = new Counter({ name: 'aggregator_folded_requests_total', help: 'Requests counted under the (other) path key of their window', registers });
     this.writeDuration = new Histogram({ name: 'aggregator_write_duration_seconds', help: 'Time of one insert of window revisions (one per fetched batch)', buckets: LATENCY_BUCKETS, registers });
+    this.rollupDuration = new Histogram({
+      name: 'aggregator_rollup_refresh_duration_seconds',
+      help: 'Time to recompute the hour and day rollups a fetched batch touched (after its revisions are written)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.rowsWritten = new Counter({ name: 'aggregator_rows_written_total', help: 'Window revision rows written to ClickHouse', registers });
     this.windowsLoaded = new Counter({ name: 'aggregator_windows_loaded_total', help: 'Window states looked up in ClickHouse because they were not in memory', registers });
     this.lastWrite = new Gauge({

@@ -18,7 +18,8 @@ export interface RetentionOptions {
   now?: () => number;
 }
 
-const TABLE = 'window_revisions';
+/** Every table whose rows leave with their window's month: the revisions and the rollups made of them. */
+export const RETAINED_TABLES = ['window_revisions', 'hourly_rollup', 'daily_rollup'] as const;
 
 /** Table TTL came with ClickHouse 19.6; 18.16 refuses the clause as a syntax error. */
 export function supportsTableTtl(version: string): boolean {
@@ -27,7 +28,7 @@ export function supportsTableTtl(version: string): boolean {
 }
 
 /**
- * The TTL of window_revisions: a month's rows expire together, `retention + grace` days after the
+ * The TTL of window_revisions and the rollups: a month's rows expire together, `retention + grace` days after the
  * month ends, which is exactly when the partition job would drop that month (see
  * expiredPartitions), so both mechanisms keep the same windows.
  */
@@ -46,10 +47,10 @@ export function ttlDaysOf(createStatement: string): number | null {
 }
 
 /**
- * Drops window revisions (and so the minute, hourly and daily aggregates, which are views of
- * them) by the age of their window. Where the server has table TTL, the table carries one and
- * ClickHouse removes expired months itself; on 18.16, which has none, this source drops expired
- * month partitions every `intervalMs`. With a retention set, the aggregator also refuses partials
+ * Drops window revisions and the hour and day rollups (and so the minute, hourly and daily
+ * aggregates, which are views of them) by the age of their window. Where the server has table
+ * TTL, each table carries the same one and ClickHouse removes expired months itself; on 18.16,
+ * which has none, this source drops expired month partitions of each every `intervalMs`. With a retention set, the aggregator also refuses partials
  * of windows older than it (their ids may be gone): see docs/semantics.md, "Retention".
  */
 export class ClickHouseRetention implements Source {
@@ -107,37 +108,49 @@ export class ClickHouseRetention implements Source {
     await this.running;
   }
 
-  /** Drops the month partitions whose every window is past the retention; returns them. */
+  /**
+   * Drops the month partitions whose every window is past the retention, from every retained
+   * table; returns them. A month's rollups go with its revisions: an hour row is never older
+   * than the minutes it sums, and a day row is in its hours' month.
+   */
   async dropExpired(): Promise<number[]> {
     const db = this.store.database;
-    const rows = await this.store.query<{ partition: string }>(
-      `SELECT DISTINCT partition FROM system.parts WHERE database = ${sqlString(db)} AND table = ${sqlString(TABLE)} AND active`,
-    );
-    const expired = expiredPartitions(
-      rows.map((r) => Number(r.partition)).filter((p) => Number.isInteger(p)),
-      this.now(),
-      this.options.days,
-    );
-    for (const partition of expired) {
-      await this.store.command(`ALTER TABLE ${db}.${TABLE} DROP PARTITION ${partition}`);
-      this.dropped.inc();
-      this.options.logger.info({ partition, retentionDays: this.options.days }, 'retention: dropped the window revisions of an expired month');
+    const all = new Set<number>();
+    for (const table of RETAINED_TABLES) {
+      const rows = await this.store.query<{ partition: string }>(
+        `SELECT DISTINCT partition FROM system.parts WHERE database = ${sqlString(db)} AND table = ${sqlString(table)} AND active`,
+      );
+      const expired = expiredPartitions(
+        rows.map((r) => Number(r.partition)).filter((p) => Number.isInteger(p)),
+        this.now(),
+        this.options.days,
+      );
+      for (const partition of expired) {
+        await this.store.command(`ALTER TABLE ${db}.${table} DROP PARTITION ${partition}`);
+        all.add(partition);
+        if (table === 'window_revisions') this.dropped.inc();
+        this.options.logger.info({ partition, table, retentionDays: this.options.days }, 'retention: dropped the rows of an expired month');
+      }
     }
-    return expired;
+    return [...all].sort((a, b) => a - b);
   }
 
   private async ensureTtl(days = this.options.days): Promise<void> {
+    for (const table of RETAINED_TABLES) await this.ensureTableTtl(table, days);
+  }
+
+  private async ensureTableTtl(table: string, days: number): Promise<void> {
     const db = this.store.database;
-    const [{ statement }] = await this.store.query<{ statement: string }>(`SHOW CREATE TABLE ${db}.${TABLE}`);
+    const [{ statement }] = await this.store.query<{ statement: string }>(`SHOW CREATE TABLE ${db}.${table}`);
     const current = ttlDaysOf(statement);
     if (days === 0) {
       if (current === null) return;
-      await this.store.command(`ALTER TABLE ${db}.${TABLE} REMOVE TTL`);
-      this.options.logger.info('retention: table TTL removed (CLICKHOUSE_RETENTION_DAYS=0 keeps everything)');
+      await this.store.command(`ALTER TABLE ${db}.${table} REMOVE TTL`);
+      this.options.logger.info({ table }, 'retention: table TTL removed (CLICKHOUSE_RETENTION_DAYS=0 keeps everything)');
       return;
     }
     if (current === partitionTtlDays(days)) return;
-    await this.store.command(`ALTER TABLE ${db}.${TABLE} MODIFY TTL ${ttlExpression(days)}`);
-    this.options.logger.info({ retentionDays: days }, 'retention: table TTL set');
+    await this.store.command(`ALTER TABLE ${db}.${table} MODIFY TTL ${ttlExpression(days)}`);
+    this.options.logger.info({ table, retentionDays: days }, 'retention: table TTL set');
   }
 }

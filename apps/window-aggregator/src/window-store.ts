@@ -1,7 +1,8 @@
 import { AnalyticsStore, sqlDateTimeText, sqlValue } from '@pipeline/clickhouse';
 import { fromRow, StoredWindowRow, toRow, WindowState } from '@pipeline/partial';
-import { parseMinute, windowKey } from '@pipeline/window';
+import { coarserPeriods, CustomerPeriod, parseMinute, periodsOf, windowKey } from '@pipeline/window';
 import { hostname } from 'node:os';
+import { rollupRefreshStatement } from './rollup-statements';
 
 export interface WindowRef {
   customerId: string;
@@ -16,10 +17,17 @@ export interface WindowStore {
   write(states: WindowState[]): Promise<void>;
   /** A known-good write beside the revisions (the probe table): resolves when the store takes writes. */
   probeWrite(): Promise<void>;
+  /**
+   * Recomputes the hour rows, then the day rows, holding these windows from what is stored now:
+   * called after their revisions are written (or found written), before the offsets are committed.
+   */
+  refreshRollups(windows: WindowRef[]): Promise<void>;
 }
 
 /** Keeps a statement well below ClickHouse's default max_query_size (256 KiB) even with 64-char customer ids. */
 const WINDOWS_PER_QUERY = 500;
+/** The same bound for the (customer, period) pairs of a rollup refresh. */
+const PERIODS_PER_STATEMENT = 500;
 
 interface LatestRow {
   customer_id: string;
@@ -49,9 +57,15 @@ const distinct = <T>(values: T[]) => [...new Set(values)];
 
 /** Who wrote a probe row: the host and process, for an operator reading the table. */
 const WRITER = `${hostname()}:${process.pid}`;
+function* chunks(periods: CustomerPeriod[]): Generator<CustomerPeriod[]> {
+  for (let i = 0; i < periods.length; i += PERIODS_PER_STATEMENT) yield periods.slice(i, i + PERIODS_PER_STATEMENT);
+}
 
 /** ClickHouse `window_revisions`: one row per revision, the highest revision is the window's truth. */
 export class ClickHouseWindowStore implements WindowStore {
+  private readonly waiting: Array<{ windows: WindowRef[]; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private refreshing = false;
+
   constructor(
     private readonly clickhouse: AnalyticsStore,
     private readonly clock: () => Date = () => new Date(),
@@ -79,6 +93,45 @@ export class ClickHouseWindowStore implements WindowStore {
 
   async probeWrite(): Promise<void> {
     await this.clickhouse.insert('write_probe', [{ written_at: sqlDateTimeText(this.clock()), writer: WRITER }]);
+  }
+
+  /**
+   * Refreshes asked for while a refresh runs wait for it, then go together in the next one: one
+   * statement for the hours, then one for the days (more only past PERIODS_PER_STATEMENT pairs),
+   * for all of them. Each caller's refresh thus starts after its call, so after its own write, and
+   * the days start after the hours are written: the last refresh to start sees every minute and
+   * every hour row (docs/semantics.md, "Rollups"). With units of several partitions in flight
+   * this sends fewer statements than units; a failure fails every caller of that refresh.
+   */
+  refreshRollups(windows: WindowRef[]): Promise<void> {
+    if (windows.length === 0) return Promise.resolve();
+    // A window that is not a minute fails its own caller, not the others of the same refresh.
+    periodsOf(windows, 'hour');
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ windows, resolve, reject });
+      this.startRefresh();
+    });
+  }
+
+  private startRefresh(): void {
+    if (this.refreshing || this.waiting.length === 0) return;
+    const callers = this.waiting.splice(0);
+    this.refreshing = true;
+    this.refreshNow(callers.flatMap((c) => c.windows))
+      .then(
+        () => callers.forEach((c) => c.resolve()),
+        (err: unknown) => callers.forEach((c) => c.reject(err)),
+      )
+      .finally(() => {
+        this.refreshing = false;
+        this.startRefresh();
+      });
+  }
+
+  private async refreshNow(windows: WindowRef[]): Promise<void> {
+    const hours = periodsOf(windows, 'hour');
+    for (const chunk of chunks(hours)) await this.clickhouse.command(rollupRefreshStatement(this.clickhouse.database, 'hour', { periods: chunk }));
+    for (const chunk of chunks(coarserPeriods(hours, 'day'))) await this.clickhouse.command(rollupRefreshStatement(this.clickhouse.database, 'day', { periods: chunk }));
   }
 
   /**

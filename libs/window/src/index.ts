@@ -1,2 +1,3 @@
 export * from './minute';
 export * from './retention';
+export * from './period';

@@ -1,6 +1,6 @@
 import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { classifyClickHouse, ClickHouseEnv, DependencyError, errorMessage, FailureKind } from '@pipeline/platform';
-import { Migration } from './migrations';
+import { Migration, statementText } from './migrations';
 import { sqlIdentifier, sqlString, sqlValue } from './sql';
 
 export interface ClickHouseSettings {
@@ -46,6 +46,18 @@ export function toClickHouseError(err: unknown, what: string): ClickHouseError {
   if (err instanceof ClickHouseError) return err;
   const { kind, name } = classifyClickHouse(clickHouseCodeOf(err));
   return new ClickHouseError(kind, name.toLowerCase(), `${what}: ${errorMessage(err)}`, err);
+}
+
+/** One month of a per-month migration statement done. */
+export interface MigrationProgress {
+  version: number;
+  name: string;
+  /** The table whose month partitions the statement steps through. */
+  table: string;
+  month: number;
+  done: number;
+  months: number;
+  ms: number;
 }
 
 /** The statements the pipeline runs against ClickHouse; everything else stays inside. */
@@ -115,10 +127,12 @@ export class ClickHouseGateway implements AnalyticsStore {
 
   /**
    * Applies migrations not yet recorded in `schema_migrations`, in version order. Statements
-   * are written to be idempotent (IF NOT EXISTS), so two instances racing at start is harmless.
-   * Returns the versions applied by this call.
+   * are written to be idempotent (IF NOT EXISTS; backfills whose rows may be written any number
+   * of times), so two instances racing at start is harmless, and a migration interrupted half way
+   * is applied whole again at the next start: it is recorded only once all its statements ran.
+   * A per-month statement reports each month done to `progress`. Returns the versions applied.
    */
-  async migrate(migrations: Migration[]): Promise<number[]> {
+  async migrate(migrations: Migration[], progress?: (step: MigrationProgress) => void): Promise<number[]> {
     const db = this.database;
     await this.command(`CREATE DATABASE IF NOT EXISTS ${db}`);
     await this.command(
@@ -133,7 +147,23 @@ export class ClickHouseGateway implements AnalyticsStore {
         if (previous !== m.checksum) throw new Error(`migration ${m.version}_${m.name} changed after it was applied; add a new migration instead`);
         continue;
       }
-      for (const statement of m.statements) await this.command(statement.replaceAll('{{database}}', db));
+      for (const statement of m.statements) {
+        if (statement.eachMonthOf === undefined) {
+          await this.command(statementText(statement, db));
+          continue;
+        }
+        const table = sqlIdentifier(statement.eachMonthOf);
+        const months = (
+          await this.query<{ partition: string }>(
+            `SELECT DISTINCT partition FROM system.parts WHERE database = ${sqlString(db)} AND table = ${sqlString(table)} AND active ORDER BY partition`,
+          )
+        ).map((r) => Number(r.partition));
+        for (const [i, month] of months.entries()) {
+          const started = Date.now();
+          await this.command(statementText(statement, db, month));
+          progress?.({ version: m.version, name: m.name, table, month, done: i + 1, months: months.length, ms: Date.now() - started });
+        }
+      }
       await this.command(
         `INSERT INTO ${db}.schema_migrations (version, name, checksum, applied_at) VALUES (${sqlValue(m.version)}, ${sqlString(m.name)}, ${sqlString(m.checksum)}, now())`,
       );
