@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { ClickHouseError, ClickHouseGateway, clickHouseSettingsFromEnv, readMigrations, sqlString, sqlValue, SqlValue } from '@pipeline/clickhouse';
 import { dateTimeTextToMinute, WindowState } from '@pipeline/partial';
 import { PrivateServer, privateChdb, privateClickHouse, REPO_ROOT, stackInstall, testClickHouseEnv, uniqueName } from '@pipeline/testing';
-import { expiredPartitions, formatMinute, monthPartition, parseMinute, windowKey } from '@pipeline/window';
+import { expiredPartitions, formatMinute, monthPartition, windowKey } from '@pipeline/window';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ClickHouseRetention, RetentionMode } from './retention';
+import { expectedViewRows, ViewRow } from './it-support';
 import { ClickHouseWindowStore, WindowRef } from './window-store';
 
 jest.setTimeout(180_000);
@@ -482,16 +483,6 @@ describe('window states through ClickHouseWindowStore.write and .load', () => {
 
 // --- the query surface ---------------------------------------------------------------------------
 
-interface ViewRow {
-  customer_id: string;
-  window_start: string;
-  total_requests: number;
-  path_keys: string[];
-  path_counts: number[];
-  ua_keys: string[];
-  ua_counts: number[];
-}
-
 type RawViewRow = Omit<ViewRow, 'total_requests' | 'path_counts' | 'ua_counts'> & {
   total_requests: number | string;
   path_counts: Array<number | string>;
@@ -499,7 +490,6 @@ type RawViewRow = Omit<ViewRow, 'total_requests' | 'path_counts' | 'ua_counts'> 
 };
 
 /** ClickHouse's String order: by UTF-8 bytes. */
-const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 const count = (n: number | string) => {
   const v = Number(n);
@@ -517,35 +507,6 @@ function normalise(row: RawViewRow): ViewRow {
   return { ...row, window_start: minute, total_requests: count(row.total_requests), path_counts: row.path_counts.map(count), ua_counts: row.ua_counts.map(count) };
 }
 
-/** The rows a view must hold for `states`: a plain group-and-sum, written here independently of the pipeline's code. */
-function expectedRows(states: Iterable<WindowState>, periodMs: number): ViewRow[] {
-  const groups = new Map<string, { customer: string; start: number; total: number; paths: Map<string, number>; uas: Map<string, number> }>();
-  for (const s of states) {
-    const start = Math.floor(parseMinute(s.windowStart)! / periodMs) * periodMs;
-    const id = `${s.customerId}\u0000${start}`;
-    const g = groups.get(id) ?? { customer: s.customerId, start, total: 0, paths: new Map(), uas: new Map() };
-    groups.set(id, g);
-    g.total += s.total;
-    for (const [k, n] of s.byPath) g.paths.set(k, (g.paths.get(k) ?? 0) + n);
-    for (const [k, n] of s.byUserAgent) g.uas.set(k, (g.uas.get(k) ?? 0) + n);
-  }
-  return [...groups.values()]
-    .sort((x, y) => byBytes(x.customer, y.customer) || x.start - y.start)
-    .map((g) => {
-      const paths = [...g.paths.keys()].sort(byBytes);
-      const uas = [...g.uas.keys()].sort(byBytes);
-      return {
-        customer_id: g.customer,
-        window_start: new Date(g.start).toISOString().slice(0, 16) + 'Z',
-        total_requests: g.total,
-        path_keys: paths,
-        path_counts: paths.map((k) => g.paths.get(k)!),
-        ua_keys: uas,
-        ua_counts: uas.map((k) => g.uas.get(k)!),
-      };
-    });
-}
-
 const PERIODS = { minute_aggregates: 60_000, hourly_aggregates: 3_600_000, daily_aggregates: 86_400_000 } as const;
 type View = keyof typeof PERIODS;
 
@@ -557,7 +518,7 @@ describe('the query surface: minute, hourly and daily views with a plain SELECT'
     e.ch.query<RawViewRow>(`SELECT * FROM ${database}.${view}${where} ORDER BY customer_id, window_start`).then((rows) => rows.map(normalise));
 
   it.each(Object.keys(PERIODS) as View[])('%s holds the same rows on both engines, the rows the fixture makes', async (view) => {
-    const expected = expectedRows(latest.values(), PERIODS[view]);
+    const expected = expectedViewRows(latest.values(), PERIODS[view]);
     expect(expected.length).toBeGreaterThan({ minute_aggregates: 40, hourly_aggregates: 25, daily_aggregates: 10 }[view]);
     expectOnBoth(await onBoth((e) => read(e, view)), expected);
   });
@@ -567,11 +528,11 @@ describe('the query surface: minute, hourly and daily views with a plain SELECT'
     const from = Date.parse('2025-12-28T18:00:00Z');
     for (const view of Object.keys(PERIODS) as View[]) {
       const where = ` WHERE customer_id = ${sqlString(customer)} AND window_start >= ${sqlValue(new Date(from))} AND window_start < ${sqlValue(new Date('2105-01-01T00:00:00Z'))}`;
-      const expected = expectedRows(latest.values(), PERIODS[view]).filter((r) => r.customer_id === customer && Date.parse(r.window_start) >= from && r.window_start < '2105');
+      const expected = expectedViewRows(latest.values(), PERIODS[view]).filter((r) => r.customer_id === customer && Date.parse(r.window_start) >= from && r.window_start < '2105');
       expect(expected.length).toBeGreaterThan(0);
       expectOnBoth(await onBoth((e) => read(e, view, where)), expected);
     }
-    const edge = expectedRows(latest.values(), PERIODS.hourly_aggregates).filter((r) => r.window_start === '1970-01-01T00:00Z');
+    const edge = expectedViewRows(latest.values(), PERIODS.hourly_aggregates).filter((r) => r.window_start === '1970-01-01T00:00Z');
     expectOnBoth(await onBoth((e) => read(e, 'hourly_aggregates', ` WHERE window_start = ${sqlValue(new Date(0))}`)), edge);
   });
 });
@@ -601,7 +562,7 @@ describe('hour and day rollups recomputed by ClickHouseWindowStore.refreshRollup
       .then((rows) => rows.map(normalise));
   const expectViews = async () => {
     for (const view of ['hourly_aggregates', 'daily_aggregates'] as const) {
-      const expected = expectedRows(latest.values(), PERIODS[view]);
+      const expected = expectedViewRows(latest.values(), PERIODS[view]);
       expect(expected.length).toBeGreaterThan(0);
       expectOnBoth(await onBoth((e) => read(e, view)), expected);
     }

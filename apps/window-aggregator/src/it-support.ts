@@ -4,7 +4,8 @@ import { consumerLag, createKafka, kafkaSettingsFromEnv } from '@pipeline/kafka'
 import { Partial } from '@pipeline/contract';
 import { Aggregate, AggregateRow, aggregatePartials, fromAggregateRows, rollup } from '@pipeline/rollup';
 import { connectProducer, createTopics, deleteTopics, metricValue, scrape, sleep, stackEndpoints, testClickHouseEnv, testKafkaEnv, uniqueName, waitFor } from '@pipeline/testing';
-import { windowKey } from '@pipeline/window';
+import { formatMinute, parseMinute, windowKey } from '@pipeline/window';
+import type { WindowState } from '@pipeline/partial';
 import { Admin, Kafka, Producer } from 'kafkajs';
 
 export { privateClickHouse, sleep, startApp, waitFor } from '@pipeline/testing';
@@ -199,4 +200,50 @@ export function shuffled<T>(items: T[], seed: number): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
+}
+
+/** A row of a view as the tests compare it: window_start as a canonical minute, counts as numbers. */
+export interface ViewRow {
+  customer_id: string;
+  window_start: string;
+  total_requests: number;
+  path_keys: string[];
+  path_counts: number[];
+  ua_keys: string[];
+  ua_counts: number[];
+}
+
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/**
+ * The rows a view of period `periodMs` must hold for these window states (each window's latest
+ * state once): a plain group-and-sum, written here independently of the pipeline's code, keys in
+ * byte order as ClickHouse sorts them.
+ */
+export function expectedViewRows(states: Iterable<WindowState>, periodMs: number): ViewRow[] {
+  const groups = new Map<string, { customer: string; start: number; total: number; paths: Map<string, number>; uas: Map<string, number> }>();
+  for (const s of states) {
+    const start = Math.floor(parseMinute(s.windowStart)! / periodMs) * periodMs;
+    const id = `${s.customerId}\u0000${start}`;
+    const g = groups.get(id) ?? { customer: s.customerId, start, total: 0, paths: new Map(), uas: new Map() };
+    groups.set(id, g);
+    g.total += s.total;
+    for (const [k, n] of s.byPath) g.paths.set(k, (g.paths.get(k) ?? 0) + n);
+    for (const [k, n] of s.byUserAgent) g.uas.set(k, (g.uas.get(k) ?? 0) + n);
+  }
+  return [...groups.values()]
+    .sort((x, y) => byBytes(x.customer, y.customer) || x.start - y.start)
+    .map((g) => {
+      const paths = [...g.paths.keys()].sort(byBytes);
+      const uas = [...g.uas.keys()].sort(byBytes);
+      return {
+        customer_id: g.customer,
+        window_start: formatMinute(g.start),
+        total_requests: g.total,
+        path_keys: paths,
+        path_counts: paths.map((k) => g.paths.get(k)!),
+        ua_keys: uas,
+        ua_counts: uas.map((k) => g.uas.get(k)!),
+      };
+    });
 }

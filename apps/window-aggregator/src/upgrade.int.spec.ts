@@ -7,6 +7,7 @@ import { ClickHouseGateway, clickHouseSettingsFromEnv, readMigrations } from '@p
 import { dateTimeTextToMinute, WindowState } from '@pipeline/partial';
 import { PrivateServer, privateChdb, privateClickHouse, REPO_ROOT, sleep, testClickHouseEnv, uniqueName } from '@pipeline/testing';
 import { formatMinute, parseMinute, windowKey } from '@pipeline/window';
+import { expectedViewRows, ViewRow } from './it-support';
 import { ClickHouseWindowStore, WindowRef } from './window-store';
 
 jest.setTimeout(300_000);
@@ -78,46 +79,11 @@ function extended(s: WindowState): WindowState {
 
 const refs = (states: WindowState[]): WindowRef[] => states.map((s) => ({ customerId: s.customerId, windowStart: s.windowStart }));
 
-interface Row {
-  customer_id: string;
-  window_start: string;
-  total_requests: number;
-  path_keys: string[];
-  path_counts: number[];
-  ua_keys: string[];
-  ua_counts: number[];
-}
+type Row = ViewRow;
 
-const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** What a rollup view must hold: the latest revision of each window, summed per period. */
-function expected(states: WindowState[], periodMs: number): Row[] {
-  const groups = new Map<string, { customer: string; start: number; total: number; paths: Map<string, number>; uas: Map<string, number> }>();
-  for (const s of latestOf(states)) {
-    const start = Math.floor(parseMinute(s.windowStart)! / periodMs) * periodMs;
-    const id = `${s.customerId}|${start}`;
-    const g = groups.get(id) ?? { customer: s.customerId, start, total: 0, paths: new Map(), uas: new Map() };
-    groups.set(id, g);
-    g.total += s.total;
-    for (const [k, n] of s.byPath) g.paths.set(k, (g.paths.get(k) ?? 0) + n);
-    for (const [k, n] of s.byUserAgent) g.uas.set(k, (g.uas.get(k) ?? 0) + n);
-  }
-  return [...groups.values()]
-    .sort((x, y) => byBytes(x.customer, y.customer) || x.start - y.start)
-    .map((g) => {
-      const paths = [...g.paths.keys()].sort(byBytes);
-      const uas = [...g.uas.keys()].sort(byBytes);
-      return {
-        customer_id: g.customer,
-        window_start: formatMinute(g.start),
-        total_requests: g.total,
-        path_keys: paths,
-        path_counts: paths.map((k) => g.paths.get(k)!),
-        ua_keys: uas,
-        ua_counts: uas.map((k) => g.uas.get(k)!),
-      };
-    });
-}
+const expected = (states: WindowState[], periodMs: number): Row[] => expectedViewRows(latestOf(states), periodMs);
 
 async function read(ch: ClickHouseGateway, view: string): Promise<Row[]> {
   const rows = await ch.query<Record<string, unknown>>(`SELECT * FROM ${ch.database}.${view} ORDER BY customer_id, window_start`);
