@@ -174,7 +174,7 @@ describe.each([
     await expectExact(ch, [...old, ...live.flat()]);
 
     const tables = (await ch.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`)).map((t) => t.name);
-    expect(tables).toEqual(['daily_aggregates', 'daily_rollup', 'hourly_aggregates', 'hourly_rollup', 'minute_aggregates', 'schema_migrations', 'window_revisions']);
+    expect(tables).toEqual(['daily_aggregates', 'daily_rollup', 'hourly_aggregates', 'hourly_rollup', 'minute_aggregates', 'schema_migrations', 'window_revisions', 'write_probe']);
 
     // Applied again (a second instance starting, or the statements run by hand): nothing changes.
     expect(await ch.migrate(migrations)).toEqual([]);
@@ -195,7 +195,7 @@ describe.each([
       expect(await ch3.migrate(migrations)).toEqual([rollupVersion]);
       await expectExact(ch3, old);
       const tables = (await ch3.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${db3}' ORDER BY name`)).map((t) => t.name);
-      expect(tables).toEqual(['daily_aggregates', 'daily_rollup', 'hourly_aggregates', 'hourly_rollup', 'minute_aggregates', 'schema_migrations', 'window_revisions']);
+      expect(tables).toEqual(['daily_aggregates', 'daily_rollup', 'hourly_aggregates', 'hourly_rollup', 'minute_aggregates', 'schema_migrations', 'window_revisions', 'write_probe']);
     } finally {
       await ch3.command(`DROP DATABASE IF EXISTS ${db3}`);
       await ch3.close();
