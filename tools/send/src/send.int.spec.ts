@@ -154,7 +154,7 @@ describe('send (the operator tool) through the real pipeline', () => {
     await expectExactly(pipeline, 'cus-ndjson', big.expected);
     await expectExactly(pipeline, 'cus-array', ARRAY_EXPECTED);
     await expectExactly(pipeline, 'cus-combined', COMBINED_EXPECTED);
-    const ingestion = await scrape(pipeline.apps['batch-ingestion'].url);
+    const ingestion = await scrape(pipeline.apps['batch-ingestion'].opsUrl);
     const accepted = metricValue(ingestion, 'ingestion_batches_total', { outcome: 'accepted' });
     expect(accepted).toBe(batches + 2);
 
@@ -171,7 +171,7 @@ describe('send (the operator tool) through the real pipeline', () => {
     await expectExactly(pipeline, 'cus-ndjson', big.expected);
     await expectExactly(pipeline, 'cus-array', ARRAY_EXPECTED);
     await expectExactly(pipeline, 'cus-combined', COMBINED_EXPECTED);
-    const after = await scrape(pipeline.apps['batch-ingestion'].url);
+    const after = await scrape(pipeline.apps['batch-ingestion'].opsUrl);
     expect(metricValue(after, 'ingestion_batches_total', { outcome: 'accepted' })).toBe(accepted);
     expect(metricValue(after, 'ingestion_batches_total', { outcome: 'duplicate' })).toBe(batches + 2);
   }, 300_000);
@@ -184,7 +184,7 @@ describe('send (the operator tool) through the real pipeline', () => {
     expect(run.stdout).toContain(`entries: ${big.valid} sent, 0 in duplicates, 0 in failed batches`);
     const retries = Number(/retries: (\d+)/.exec(run.stdout)?.[1] ?? 0);
     expect(retries).toBeGreaterThanOrEqual(1);
-    const metrics = await scrape(limited.url);
+    const metrics = await scrape(limited.opsUrl);
     expect(metricValue(metrics, 'ingestion_batches_total', { outcome: 'rate_limited' })).toBe(retries);
     await expectExactly(pipeline, 'cus-limited', big.expected);
   }, 300_000);
