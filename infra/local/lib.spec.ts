@@ -42,6 +42,18 @@ describe('infra/local/lib.sh', () => {
     }
   });
 
+  it('logs the tests in to Kafka as its administrator', () => {
+    const stack = mkdtempSync(join(tmpdir(), 'lap-stack-'));
+    try {
+      const file = bash('ensure_credentials >/dev/null; cat "$CREDENTIALS_FILE"', { LAP_STACK_DIR: stack }).stdout;
+      const admin = /^KAFKA_ADMIN_PASSWORD=(.+)$/m.exec(file)![1];
+      const env = bash('test_env >/dev/null; env', { LAP_STACK_DIR: stack }).stdout.split('\n');
+      expect(env.filter((l) => l.startsWith('KAFKA_SASL_')).sort()).toEqual(['KAFKA_SASL_MECHANISM=scram-sha-512', `KAFKA_SASL_PASSWORD=${admin}`, 'KAFKA_SASL_USERNAME=admin']);
+    } finally {
+      rmSync(stack, { recursive: true, force: true });
+    }
+  });
+
   it('adds the secrets a stack lacks to its existing credentials file and keeps the ones it has', () => {
     const stack = mkdtempSync(join(tmpdir(), 'lap-stack-'));
     try {

@@ -229,11 +229,17 @@ describe('Kafka users and ACLs of the provisioning step', () => {
     } finally {
       await admin.disconnect();
     }
-    const summarizer = client(USERS.summarizer).admin();
-    await summarizer.connect();
-    const seen = (await summarizer.listTopics()).filter((t) => t.startsWith(id)).sort();
-    await summarizer.disconnect();
-    expect(seen).toEqual([TOPICS.ingested, TOPICS.ingestedDlq, TOPICS.insight].sort());
+    const listed = async (login: Login) => {
+      const other = client(login).admin();
+      await other.connect();
+      try {
+        return (await other.listTopics()).filter((t) => t.startsWith(id)).sort();
+      } finally {
+        await other.disconnect();
+      }
+    };
+    expect(await listed(USERS.summarizer)).toEqual([TOPICS.ingested, TOPICS.ingestedDlq, TOPICS.insight].sort());
+    expect(await listed(USERS.aggregator)).toEqual([TOPICS.insight, TOPICS.insightDlq].sort());
   });
 });
 
