@@ -211,7 +211,7 @@ export async function main(): Promise<number> {
     cleanups.push(async () => meter.stop());
     const reader = new AggregateReader(stack.clickhouse);
     cleanups.push(() => reader.close());
-    const lag = stack.wire ? new LagReader(stack.wire.kafkaBrokers, stack.wire.topics, groups) : undefined;
+    const lag = stack.wire ? new LagReader(stack.wire.kafkaBrokers, stack.wire.topics, groups, stack.wire.kafkaSasl) : undefined;
     if (lag) cleanups.push(() => lag.close());
 
     const ctx: BenchContext = { stack, reader, meter, pidOf, log, servers, tag, lag, idleCores: {}, exactTimeoutMs: SETTINGS.exactTimeoutSeconds * 1000, commit, machineQuietWaitMs: SETTINGS.machineQuietWaitSeconds * 1000 };

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { Admin } from 'kafkajs';
-import { consumerLag, createKafka } from '@pipeline/kafka';
+import { consumerLag, createKafka, KafkaSettings } from '@pipeline/kafka';
 import { REPO_ROOT } from '@pipeline/testing';
 import type { AggregateReader } from '../support/aggregates';
 import type { Progress } from '../support/progress';
@@ -68,11 +68,12 @@ export class LagReader {
     private readonly brokers: string[],
     private readonly topics: { batchIngested: string; insightEvents: string },
     private readonly groups: { summarizer: string; aggregator: string },
+    private readonly sasl?: KafkaSettings['sasl'],
   ) {}
 
   private client(): Promise<Admin> {
     this.admin ??= (async () => {
-      const admin = createKafka({ brokers: this.brokers, clientId: 'bench-lag', requestTimeoutMs: 5_000 }).admin();
+      const admin = createKafka({ brokers: this.brokers, sasl: this.sasl, clientId: 'bench-lag', requestTimeoutMs: 5_000 }).admin();
       await admin.connect();
       return admin;
     })().catch((err) => {

@@ -105,7 +105,7 @@ export async function hotSection(ctx: BenchContext, total: number, perRevision: 
   const customer = `bench-hot-${ctx.tag}${ctx.stack.customerSuffix}`;
   const window = '2024-06-01T12:00Z';
   const aggregatorUrl = () => ctx.stack.opsUrl('window-aggregator');
-  const kafka = createKafka({ brokers: wire.kafkaBrokers, clientId: 'bench-hot', requestTimeoutMs: 10_000 });
+  const kafka = createKafka({ brokers: wire.kafkaBrokers, sasl: wire.kafkaSasl, clientId: 'bench-hot', requestTimeoutMs: 10_000 });
   const producer: Producer = await connectProducer(kafka);
   const partial = (batchId: string, windowStart = window): Partial => ({
     v: 1,

@@ -14,7 +14,10 @@ export interface OwnServers {
   /** Listening ports, by which the benchmark finds the server processes in /proc. */
   ports: { kafka: number; minio: number; clickhouse: number };
   /** The administrators' logins the scripts minted for these servers (what the tests use). */
-  login: Record<'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'LAP_CREDENTIALS_FILE', string>;
+  login: Record<
+    'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD' | 'LAP_CREDENTIALS_FILE',
+    string
+  >;
   dir: string;
   stop(): Promise<void>;
 }
@@ -71,6 +74,9 @@ export async function startOwnServers(log: (line: string) => void): Promise<OwnS
       S3_SECRET_ACCESS_KEY: minted.MINIO_ROOT_PASSWORD,
       CLICKHOUSE_USER: minted.CLICKHOUSE_ADMIN_USER,
       CLICKHOUSE_PASSWORD: minted.CLICKHOUSE_ADMIN_PASSWORD,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: minted.KAFKA_ADMIN_USER,
+      KAFKA_SASL_PASSWORD: minted.KAFKA_ADMIN_PASSWORD,
       LAP_CREDENTIALS_FILE: credentialsFile,
     },
     kafkaBrokers: `127.0.0.1:${kafka}`,

@@ -98,6 +98,10 @@ describe('docker-compose.yml', () => {
         'MINIO_ROOT_USER',
         'SUMMARIZER_S3_ACCESS_KEY_ID',
         'SUMMARIZER_S3_SECRET_ACCESS_KEY',
+        'KAFKA_ADMIN_PASSWORD',
+        'INGESTION_KAFKA_PASSWORD',
+        'SUMMARIZER_KAFKA_PASSWORD',
+        'AGGREGATOR_KAFKA_PASSWORD',
       ].sort(),
     );
     const run = dockerCompose(['config', '-q'], { ...SECRETS, GATEWAY_TOKEN: '' });
@@ -217,6 +221,47 @@ describe('docker-compose.yml', () => {
     expect(env('window-aggregator').CLICKHOUSE_URL).toBeDefined();
   });
 
+  it('logs each service in to Kafka as the user kafka-access made for it, on the topics and groups it was granted', () => {
+    const access = env('kafka-access');
+    const own: Record<App, string> = { 'batch-ingestion': 'INGESTION', 'batch-summarizer': 'SUMMARIZER', 'window-aggregator': 'AGGREGATOR' };
+    for (const app of APPS) {
+      const vars = env(app);
+      expect([app, vars.KAFKA_SASL_MECHANISM, vars.KAFKA_SASL_USERNAME, vars.KAFKA_SASL_PASSWORD]).toEqual([
+        app,
+        'scram-sha-512',
+        access[`${own[app]}_KAFKA_USER`],
+        SECRETS[`${own[app]}_KAFKA_PASSWORD`],
+      ]);
+      expect(vars.KAFKA_SASL_USERNAME).not.toBe(access.SASL_ADMIN_USER);
+      // The ACLs follow the names the services use.
+      for (const [k, v] of Object.entries(vars)) if (/^TOPIC_|_GROUP_ID$/.test(k)) expect([app, k, access[k]]).toEqual([app, k, v]);
+    }
+    expect(hostPort(access.KAFKA_BROKERS)).toEqual(['kafka', '9092']);
+    expect([access.SASL_ADMIN_USER, access.SASL_ADMIN_PASSWORD]).toEqual([env('kafka').SASL_ADMIN_USER, SECRETS.KAFKA_ADMIN_PASSWORD]);
+    // The same provisioning step as the native stack's, mounted from the repository.
+    expect(compose.services['kafka-access'].entrypoint).toEqual(['/bin/bash', '/etc/kafka/pipeline/provision-access.sh']);
+    expect(raw.services['kafka-access'].volumes).toEqual(['./infra/kafka:/etc/kafka/pipeline:ro']);
+    expect(repoPathExists('infra/kafka/provision-access.sh')).toBe(true);
+  });
+
+  it('gives Kafka no listener without a login and allows nothing no ACL allows, the administrator its only super user', () => {
+    const kafka = env('kafka');
+    const protocols = Object.fromEntries(kafka.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP.split(',').map((p) => p.split(':')));
+    const listeners = kafka.KAFKA_LISTENERS.split(',').map((l) => /^([A-Z_]+):\/\/([^:]*):(\d+)$/.exec(l)!.slice(1));
+    for (const [name] of listeners) expect([name, protocols[name]]).toEqual([name, 'SASL_PLAINTEXT']);
+    // The controller's listener answers inside the container only.
+    expect(listeners.find(([name]) => name === kafka.KAFKA_CONTROLLER_LISTENER_NAMES)).toEqual(['CONTROLLER', '127.0.0.1', '9093']);
+    expect([kafka.KAFKA_AUTHORIZER_CLASS_NAME, kafka.KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND]).toEqual(['org.apache.kafka.metadata.authorizer.StandardAuthorizer', 'false']);
+    expect(kafka.KAFKA_SUPER_USERS).toBe(`User:${kafka.SASL_ADMIN_USER}`);
+    expect(kafka.SASL_ADMIN_PASSWORD).toBe(SECRETS.KAFKA_ADMIN_PASSWORD);
+    // The password reaches the broker's configuration from its environment, never written into it.
+    for (const [k, v] of Object.entries(kafka)) if (/_JAAS_CONFIG$/.test(k)) expect([k, v.includes(SECRETS.KAFKA_ADMIN_PASSWORD)]).toEqual([k, false]);
+    expect(kafka.KAFKA_LISTENER_NAME_INTERNAL_SCRAM___SHA___512_SASL_JAAS_CONFIG).toContain('password="${env:SASL_ADMIN_PASSWORD}"');
+    // The image's own start, after the storage is formatted with the administrator in it.
+    expect(compose.services.kafka.entrypoint).toEqual(['/bin/bash', '/etc/kafka/pipeline/format-storage.sh']);
+    expect(readRepoFile('infra/kafka/format-storage.sh')).toMatch(/--add-scram "SCRAM-SHA-512=\[name=\$SASL_ADMIN_USER,password=\$SASL_ADMIN_PASSWORD\]"[\s\S]*exec \/etc\/kafka\/docker\/run/);
+  });
+
   it.each(APPS)('publishes %s on its PORT (and OPS_PORT) and checks its readiness where health answers', (app) => {
     const service = compose.services[app];
     const { PORT: port, OPS_PORT: ops } = env(app);
@@ -235,7 +280,13 @@ describe('docker-compose.yml', () => {
     const image = (name: string) => readRepoFile(`infra/docker/images/${name}/Dockerfile`);
     // apache/kafka: /opt/kafka/bin/*.sh; the local image makes one script per line of its tools list.
     const tool = /\/opt\/kafka\/bin\/([a-z-]+)\.sh/.exec(test('kafka'))![1];
-    expect(readRepoFile('infra/docker/images/kafka/docker/tools').split('\n').map((l) => l.split(' ')[0])).toContain(tool);
+    const tools = readRepoFile('infra/docker/images/kafka/docker/tools').split('\n').map((l) => l.split(' ')[0]);
+    expect(tools).toContain(tool);
+    // It logs in as the administrator, from the broker container's environment (admin.properties holds no secret).
+    expect(test('kafka')).toContain('--command-config /etc/kafka/pipeline/admin.properties');
+    expect(readRepoFile('infra/kafka/admin.properties')).toContain('password="${env:SASL_ADMIN_PASSWORD}"');
+    // The provisioning step's commands, in both images.
+    for (const t of ['kafka-acls', 'kafka-configs']) expect(tools).toContain(t);
     // minio/minio carries mc; the local image builds it.
     expect(compose.services.minio.healthcheck?.test).toEqual(['CMD', 'mc', 'ready', 'local']);
     expect(image('minio')).toMatch(/^COPY minio mc \/usr\/bin\/$/m);
@@ -249,17 +300,18 @@ describe('docker-compose.yml', () => {
   it('starts each service after the servers it uses are healthy', () => {
     const uses = (app: App) => {
       const vars = env(app);
-      // MinIO through the account made once it is healthy.
-      return ['kafka', vars.S3_ENDPOINT && 'minio-account', vars.CLICKHOUSE_URL && 'clickhouse'].filter(Boolean).sort();
+      // Kafka and MinIO through the users and accounts made once they are healthy.
+      return ['kafka', 'kafka-access', vars.S3_ENDPOINT && 'minio-account', vars.CLICKHOUSE_URL && 'clickhouse'].filter(Boolean).sort();
     };
     for (const app of APPS) {
       const deps = compose.services[app].depends_on as Record<string, { condition?: string }>;
       expect([app, Object.keys(deps).sort()]).toEqual([app, uses(app)]);
       for (const [name, d] of Object.entries(deps)) {
-        expect([name, d.condition]).toEqual([name, name === 'minio-account' ? 'service_completed_successfully' : 'service_healthy']);
+        expect([name, d.condition]).toEqual([name, name === 'minio-account' || name === 'kafka-access' ? 'service_completed_successfully' : 'service_healthy']);
       }
     }
     expect(compose.services['minio-account'].depends_on).toEqual({ minio: { condition: 'service_healthy' } });
+    expect(compose.services['kafka-access'].depends_on).toEqual({ kafka: { condition: 'service_healthy' } });
     for (const name of [...INFRASTRUCTURE, ...APPS]) expect([name, compose.services[name].healthcheck?.test]).toEqual([name, expect.anything()]);
   });
 

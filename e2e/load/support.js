@@ -93,7 +93,11 @@ async function metricSums(url, names, keyOf = (name) => name) {
   return values;
 }
 
-const kafkaClient = (clientId, brokers) => new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING });
+/** A client on the brokers with the login of KAFKA_SASL_* (the services under measurement inherit the same). */
+const kafkaClient = (clientId, brokers) => {
+  const { KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = process.env;
+  return new Kafka({ clientId, brokers, sasl: mechanism ? { mechanism, username, password } : undefined, logLevel: logLevel.NOTHING });
+};
 
 async function createTopics(kafka, topics, partitions) {
   const admin = kafka.admin();

@@ -1,7 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { batchIngestedMessage, DEAD_LETTER_HEADERS, rawBatchKey } from '@pipeline/contract';
 import { createHash } from 'node:crypto';
-import { Consumer, Kafka, logLevel } from 'kafkajs';
+import { Consumer, Kafka, logLevel, SASLOptions } from 'kafkajs';
 import { expectedResults, JSON_CONTENT_TYPE, jsonBody, scenarioHostileInput } from '../scenarios';
 import { AggregateReader } from '../support/aggregates';
 import { IngestClient } from '../support/http';
@@ -61,7 +61,7 @@ describe('scenario 008: hostile input', () => {
       expect(stack.mode).toBe('external');
       return;
     }
-    const kafka = new Kafka({ clientId: 'e2e-hostile', brokers: wire.kafkaBrokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'e2e-hostile', brokers: wire.kafkaBrokers, sasl: wire.kafkaSasl as SASLOptions | undefined, logLevel: logLevel.NOTHING });
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
     const s3 = new S3Client({ endpoint: wire.s3.endpoint, region: wire.s3.region, forcePathStyle: true, credentials: { accessKeyId: wire.s3.accessKeyId, secretAccessKey: wire.s3.secretAccessKey } });

@@ -156,10 +156,13 @@ function bindMounts(def: ComposeService) {
     });
 }
 
-/** compose's one-shot `minio-account`: the services' MinIO account, limited to their bucket. */
-async function provisionMinioAccount(compose: ComposeFile, at: Placement): Promise<void> {
-  const def = compose.services['minio-account'];
-  const container = await containerOf('minio-account', def, environmentOf(def), at).withWaitStrategy(Wait.forOneShotStartup()).withStartupTimeout(60_000).start();
+/**
+ * One of compose's one-shot provisioning steps, run to its end: `minio-account` (the bucket and the
+ * services' MinIO accounts) or `kafka-access` (Kafka's users and ACLs, a JVM per command).
+ */
+async function provision(service: 'minio-account' | 'kafka-access', compose: ComposeFile, at: Placement): Promise<void> {
+  const def = compose.services[service];
+  const container = await containerOf(service, def, environmentOf(def), at).withWaitStrategy(Wait.forOneShotStartup()).withStartupTimeout(240_000).start();
   await container.stop({ remove: true }).catch(() => undefined);
 }
 
@@ -217,7 +220,7 @@ async function startInfrastructure(compose: ComposeFile, at: Placement): Promise
   const started = await Promise.allSettled(INFRASTRUCTURE.map((service) => containerOf(service, compose.services[service], environmentOf(compose.services[service]), at).start()));
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
-  await provisionMinioAccount(compose, at);
+  await Promise.all([provision('minio-account', compose, at), provision('kafka-access', compose, at)]);
   return find(at.run, at.stack);
 }
 
@@ -230,9 +233,9 @@ async function startServices(compose: ComposeFile, env: Record<string, string>, 
 }
 
 /**
- * A spec's own bucket and database lie outside what the services' MinIO account and ClickHouse
- * writer may touch (compose grants them the pipeline's bucket and database only): the services of
- * such a stack log in as the administrators, as on the native stack.
+ * A spec's own bucket, database and topics lie outside what the services' MinIO accounts,
+ * ClickHouse writer and Kafka users may touch (compose grants them the pipeline's only): the
+ * services of such a stack log in as the administrators, as on the native stack.
  */
 function administratorLogins(env: Environment): Record<string, string> {
   const required = (name: string) => {
@@ -245,6 +248,8 @@ function administratorLogins(env: Environment): Record<string, string> {
     S3_SECRET_ACCESS_KEY: required('MINIO_ROOT_PASSWORD'),
     CLICKHOUSE_USER: env.CLICKHOUSE_ADMIN_USER || 'admin',
     CLICKHOUSE_PASSWORD: required('CLICKHOUSE_ADMIN_PASSWORD'),
+    KAFKA_SASL_USERNAME: env.KAFKA_ADMIN_USER || 'admin',
+    KAFKA_SASL_PASSWORD: required('KAFKA_ADMIN_PASSWORD'),
   };
 }
 
@@ -330,9 +335,12 @@ function containerStack(
   const ingestion = app('batch-ingestion').env;
   const summarizer = app('batch-summarizer').env;
   const aggregator = app('window-aggregator').env;
+  const kafka = infra.get('kafka')!;
   const wire: StackWire = {
     // Kafka's HOST listener, advertised as 127.0.0.1 and the port it is published on.
-    kafkaBrokers: [`127.0.0.1:${infra.get('kafka')!.port(19092)}`],
+    kafkaBrokers: [`127.0.0.1:${kafka.port(19092)}`],
+    // The administrator, whose login the broker's container has.
+    kafkaSasl: { mechanism: 'scram-sha-512', username: kafka.env.SASL_ADMIN_USER, password: kafka.env.SASL_ADMIN_PASSWORD },
     topics: {
       batchIngested: summarizer.TOPIC_BATCH_INGESTED,
       insightEvents: summarizer.TOPIC_INSIGHT_EVENTS,

@@ -46,9 +46,10 @@ function required(name: string, value: string | undefined): string {
  *
  * With E2E_COMPOSE_PROJECT naming its docker-compose project, what is not given is read from the
  * project's containers: the published ports, the ClickHouse user and database of the aggregator,
- * the topics, bucket and S3 credentials of the services (wire). The stack then also has a
+ * the topics, bucket and S3 credentials of the services and Kafka's administrator (wire). The stack then also has a
  * `control`: `docker kill` and `docker start` of a service's container. Otherwise it has neither
- * and reaches Kafka and S3 only when E2E_KAFKA_BROKERS (and E2E_S3_*) name them.
+ * and reaches Kafka and S3 only when E2E_KAFKA_BROKERS (with E2E_KAFKA_USERNAME and _PASSWORD, a
+ * SCRAM-SHA-512 login) and E2E_S3_* name them.
  */
 export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
   const project = env.E2E_COMPOSE_PROJECT;
@@ -93,11 +94,16 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
 
   // docker-compose publishes Kafka's host listener (advertised as 127.0.0.1 and its published port) and MinIO.
   const brokers = env.E2E_KAFKA_BROKERS ?? published('kafka', 19092);
+  // Kafka's administrator: given, or the one the project's broker container was started with.
+  const kafkaAdmin = inCompose('kafka')?.env ?? {};
+  const kafkaUser = env.E2E_KAFKA_USERNAME ?? kafkaAdmin.SASL_ADMIN_USER;
+  const kafkaPassword = env.E2E_KAFKA_PASSWORD ?? kafkaAdmin.SASL_ADMIN_PASSWORD;
   const ingestion = inCompose('batch-ingestion')?.env ?? {};
   const topics = inCompose('batch-summarizer')?.env ?? env;
   const wire: StackWire | undefined = brokers
     ? {
         kafkaBrokers: brokers.split(','),
+        kafkaSasl: kafkaUser && kafkaPassword ? { mechanism: 'scram-sha-512', username: kafkaUser, password: kafkaPassword } : undefined,
         topics: {
           batchIngested: topics.TOPIC_BATCH_INGESTED ?? 'batch-ingested',
           insightEvents: topics.TOPIC_INSIGHT_EVENTS ?? 'insight-events',

@@ -1,6 +1,6 @@
-import { AppProcess, removeRunResources, runResourcesOf, sharedStackEnv, startApp } from '@pipeline/testing';
+import { AppProcess, kafkaSasl, removeRunResources, runResourcesOf, sharedStackEnv, startApp } from '@pipeline/testing';
 import { gatewayToken } from './http';
-import { isolatedNames, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
+import { isolatedNames, KafkaLogin, runId, ServiceControl, ServiceName, SERVICES, Stack, StackOptions, StackWire } from './stack';
 
 /** Names no other run uses, so a run never touches a developer's data or another run's. */
 export function nativeStackEnv(name: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -65,6 +65,7 @@ export async function startNativeStack(options: StackOptions): Promise<Stack> {
 export function wireOf(env: Record<string, string>): StackWire {
   return {
     kafkaBrokers: env.KAFKA_BROKERS.split(','),
+    kafkaSasl: kafkaSasl(env) as KafkaLogin | undefined,
     topics: { batchIngested: env.TOPIC_BATCH_INGESTED, insightEvents: env.TOPIC_INSIGHT_EVENTS, batchIngestedDlq: env.TOPIC_BATCH_INGESTED_DLQ, insightEventsDlq: env.TOPIC_INSIGHT_EVENTS_DLQ },
     s3: {
       endpoint: env.S3_ENDPOINT,

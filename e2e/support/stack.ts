@@ -38,8 +38,16 @@ export interface InfrastructureControl {
  */
 export interface StackWire {
   kafkaBrokers: string[];
+  /** The login on those brokers (the stack's administrator): a stack's Kafka takes no anonymous client. */
+  kafkaSasl?: KafkaLogin;
   topics: { batchIngested: string; insightEvents: string; batchIngestedDlq: string; insightEventsDlq: string };
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
+}
+
+export interface KafkaLogin {
+  mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain';
+  username: string;
+  password: string;
 }
 
 /** A running pipeline the scenarios can drive and read. */

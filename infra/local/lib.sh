@@ -84,14 +84,15 @@ ensure_node_modules() {
 }
 
 # --- installs -----------------------------------------------------------------------------------
+# The broker and its command-line tools (the ACL and user commands of the provisioning step).
 install_kafka() {
-  if [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then return; fi
+  if [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] && [ -f "$KAFKA_LIBS/kafka-tools-$KAFKA_VERSION.jar" ]; then return; fi
   command -v java >/dev/null || die "Java 17+ is needed for Kafka (apt-get install openjdk-17-jre-headless)"
   command -v mvn >/dev/null || die "Maven is needed to fetch Kafka from Maven Central (apt-get install maven)"
   say "installing Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
   local tmp="$KAFKA_LIBS.partial"
   rm -rf "$tmp" && mkdir -p "$tmp"
-  with_progress "downloading Kafka's jars with Maven" mvn -q -B -f "$LOCAL_DIR/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  with_progress "downloading Kafka's jars with Maven" mvn -q -B -f "$LOCAL_DIR/kafka/pom.xml" -P tools -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
     || die "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
   rm -rf "$KAFKA_LIBS" && mv "$tmp" "$KAFKA_LIBS"
@@ -166,7 +167,8 @@ install_all() {
 # --- credentials --------------------------------------------------------------------------------
 # Every secret of the local stack is minted on first use, kept in .stack/credentials.env (private
 # to this clone, ignored by git) and reused afterwards. No server runs with a default or empty
-# password: MinIO's root, ClickHouse's administrator, the services' own accounts, the gateway token.
+# password: MinIO's root, ClickHouse's and Kafka's administrators, the services' own accounts, the
+# gateway token.
 # Letters and digits only (a leading '-' would read as an option to the tools that take them).
 secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
 
@@ -202,6 +204,14 @@ ensure_credentials() {
   add_credential INGESTION_S3_SECRET_ACCESS_KEY "$(secret)"
   add_credential SUMMARIZER_S3_ACCESS_KEY_ID summarizer-service "# MinIO: the summarizer's account (reads raw/, writes and reads summaries/)."
   add_credential SUMMARIZER_S3_SECRET_ACCESS_KEY "$(secret)"
+  add_credential KAFKA_ADMIN_USER admin "# Kafka (SASL/SCRAM-SHA-512): the administrator, its only super user (the provisioning step, the operator, the tests)."
+  add_credential KAFKA_ADMIN_PASSWORD "$(secret)"
+  add_credential INGESTION_KAFKA_USER batch-ingestion "# Kafka: the ingestion's user (writes batch-ingested)."
+  add_credential INGESTION_KAFKA_PASSWORD "$(secret)"
+  add_credential SUMMARIZER_KAFKA_USER batch-summarizer "# Kafka: the summarizer's user (reads batch-ingested in its group, writes insight-events and batch-ingested-dlq)."
+  add_credential SUMMARIZER_KAFKA_PASSWORD "$(secret)"
+  add_credential AGGREGATOR_KAFKA_USER window-aggregator "# Kafka: the aggregator's user (reads insight-events in its group, writes insight-events-dlq)."
+  add_credential AGGREGATOR_KAFKA_PASSWORD "$(secret)"
   load_credentials
 }
 
@@ -280,22 +290,104 @@ stop_process() {
 probe() { node "$LOCAL_DIR/probe.js" "$@"; }
 
 # --- servers ------------------------------------------------------------------------------------
+# The broker's configuration for this stack's ports and folder (infra/local/kafka/server.properties).
+kafka_config() {
+  sed -e "s#@DATA@#$STACK_DIR/kafka/data#" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    -e "s#@ADMIN_USER@#$KAFKA_ADMIN_USER#g" "$LOCAL_DIR/kafka/server.properties"
+}
+
+# Runs "$@" logged in to Kafka as its administrator (probe.js and the test kit read these).
+as_kafka_admin() {
+  KAFKA_SASL_MECHANISM=scram-sha-512 KAFKA_SASL_USERNAME=$KAFKA_ADMIN_USER KAFKA_SASL_PASSWORD=$KAFKA_ADMIN_PASSWORD "$@"
+}
+
 start_kafka() {
-  if is_running kafka; then say "kafka already running (127.0.0.1:$KAFKA_PORT)"; return; fi
+  local dir="$STACK_DIR/kafka" conf="$STACK_DIR/kafka/server.properties" name
+  if is_running kafka; then
+    if kafka_config | cmp -s - "$conf"; then
+      say "kafka already running (127.0.0.1:$KAFKA_PORT)"
+      provision_kafka_access
+      return
+    fi
+    # Started with another configuration (before SASL, say): the services connected to it would
+    # keep their old logins, so they go down with it and `up` starts them again.
+    say "kafka's configuration changed: restarting it, and the services"
+    for name in "${SERVICES[@]}"; do stop_process "$name"; done
+    stop_process kafka
+  fi
   require_free_port kafka "$KAFKA_PORT"
   require_free_port kafka-controller "$KAFKA_CONTROLLER_PORT"
-  local dir="$STACK_DIR/kafka" conf="$STACK_DIR/kafka/server.properties"
   mkdir -p "$dir/data" "$LOG_DIR"
-  sed -e "s#@DATA@#$dir/data#" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
-    "$LOCAL_DIR/kafka/server.properties" >"$conf"
+  kafka_config >"$conf"
   if [ ! -f "$dir/data/meta.properties" ]; then
-    java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$(java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)" -c "$conf" >>"$LOG_DIR/kafka.log" 2>&1 \
-      || die "could not format the Kafka storage in $dir/data (log: $LOG_DIR/kafka.log)"
+    format_kafka "$conf"
+  elif [ ! -f "$dir/admin-scram" ]; then
+    add_kafka_admin
   fi
-  say "starting kafka on 127.0.0.1:$KAFKA_PORT"
-  start_process kafka java -Xms256m -Xmx${KAFKA_HEAP:-1g} -XX:+UseG1GC -Djava.awt.headless=true \
+  say "starting kafka on 127.0.0.1:$KAFKA_PORT (SASL/SCRAM)"
+  # The broker logs in to itself and to its controller as the administrator: its only secret.
+  SASL_ADMIN_PASSWORD=$KAFKA_ADMIN_PASSWORD start_process kafka java -Xms256m -Xmx${KAFKA_HEAP:-1g} -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOCAL_DIR/kafka/log4j2.yaml" -cp "$KAFKA_LIBS/*" kafka.Kafka "$conf"
-  wait_until kafka 90 probe kafka "127.0.0.1:$KAFKA_PORT"
+  as_kafka_admin wait_until kafka 90 probe kafka "127.0.0.1:$KAFKA_PORT"
+  provision_kafka_access
+}
+
+# Formats the storage with the administrator's SCRAM credential in it, so the broker never needs
+# an unauthenticated way in to create its first user. Java reads the arguments from a private
+# file: the password never shows among a process' arguments.
+format_kafka() {
+  local conf=$1 args="$STACK_DIR/kafka/format.args" id rc=0
+  id=$(java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid)
+  (umask 077; printf '%s\n' kafka.tools.StorageTool format -t "$id" -c "$conf" \
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_ADMIN_USER,password=$KAFKA_ADMIN_PASSWORD]" >"$args")
+  SASL_ADMIN_PASSWORD=$KAFKA_ADMIN_PASSWORD java -cp "$KAFKA_LIBS/*" "@$args" >>"$LOG_DIR/kafka.log" 2>&1 || rc=$?
+  rm -f "$args"
+  [ "$rc" = 0 ] || die "could not format the Kafka storage in $STACK_DIR/kafka/data (log: $LOG_DIR/kafka.log)"
+  rm -f "$STACK_DIR/kafka/access.sha256"
+  : >"$STACK_DIR/kafka/admin-scram"
+}
+
+# Storage formatted before SASL has no administrator. A broker with the old plaintext listener
+# (loopback only, up for the seconds this takes) adds the credential; the data is kept.
+add_kafka_admin() {
+  local old="$STACK_DIR/kafka/before-sasl.properties"
+  say "adding Kafka's administrator to its storage (formatted before SASL; data kept)"
+  printf '%s\n' process.roles=broker,controller node.id=1 "controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT" \
+    "listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT" \
+    "advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT" controller.listener.names=CONTROLLER inter.broker.listener.name=PLAINTEXT \
+    listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT "log.dirs=$STACK_DIR/kafka/data" >"$old"
+  start_process kafka java -Xms256m -Xmx${KAFKA_HEAP:-1g} -Dlog4j2.configurationFile="$LOCAL_DIR/kafka/log4j2.yaml" -cp "$KAFKA_LIBS/*" kafka.Kafka "$old"
+  KAFKA_SASL_MECHANISM= wait_until kafka 90 probe kafka "127.0.0.1:$KAFKA_PORT"
+  printf 'SCRAM-SHA-512=iterations=8192,password=%s\n' "$KAFKA_ADMIN_PASSWORD" \
+    | java -Dlog4j2.configurationFile="$LOCAL_DIR/kafka/log4j2.yaml" -cp "$KAFKA_LIBS/*" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$KAFKA_ADMIN_USER" \
+      --add-config-file /dev/stdin >>"$LOG_DIR/kafka.log" 2>&1 \
+    || { stop_process kafka >/dev/null; die "could not add Kafka's administrator (log: $LOG_DIR/kafka.log)"; }
+  stop_process kafka >/dev/null
+  rm -f "$old" "$STACK_DIR/kafka/access.sha256"
+  : >"$STACK_DIR/kafka/admin-scram"
+}
+
+# The provisioning step of Kafka's users and ACLs, with the administrator's login
+# (infra/kafka/provision-access.sh). A JVM per command makes it take about 20 s, so it is skipped
+# while its inputs (the users, their passwords, the topics and groups the services are configured
+# with) are those it last applied.
+provision_kafka_access() {
+  local stamp="$STACK_DIR/kafka/access.sha256" want var
+  local -a inputs=(INGESTION_KAFKA_USER INGESTION_KAFKA_PASSWORD SUMMARIZER_KAFKA_USER SUMMARIZER_KAFKA_PASSWORD
+    AGGREGATOR_KAFKA_USER AGGREGATOR_KAFKA_PASSWORD TOPIC_BATCH_INGESTED TOPIC_INSIGHT_EVENTS TOPIC_BATCH_INGESTED_DLQ
+    TOPIC_INSIGHT_EVENTS_DLQ SUMMARIZER_GROUP_ID AGGREGATOR_GROUP_ID)
+  want=$(for var in "${inputs[@]}"; do printf '%s=%s\n' "$var" "${!var:-}"; done | cat - "$REPO_ROOT/infra/kafka/provision-access.sh" | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  say "provisioning Kafka's users and ACLs"
+  KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" KAFKA_CLASSPATH="$KAFKA_LIBS/*" KAFKA_LOG4J="$LOCAL_DIR/kafka/log4j2.yaml" \
+    SASL_ADMIN_USER=$KAFKA_ADMIN_USER SASL_ADMIN_PASSWORD=$KAFKA_ADMIN_PASSWORD \
+    INGESTION_KAFKA_USER=$INGESTION_KAFKA_USER INGESTION_KAFKA_PASSWORD=$INGESTION_KAFKA_PASSWORD \
+    SUMMARIZER_KAFKA_USER=$SUMMARIZER_KAFKA_USER SUMMARIZER_KAFKA_PASSWORD=$SUMMARIZER_KAFKA_PASSWORD \
+    AGGREGATOR_KAFKA_USER=$AGGREGATOR_KAFKA_USER AGGREGATOR_KAFKA_PASSWORD=$AGGREGATOR_KAFKA_PASSWORD \
+    bash "$REPO_ROOT/infra/kafka/provision-access.sh" >>"$LOG_DIR/kafka.log" 2>&1 ||
+    die "could not provision Kafka's users and ACLs (log: $LOG_DIR/kafka.log)"
+  (umask 077; echo "$want" >"$stamp")
 }
 
 start_minio() {
@@ -362,19 +454,24 @@ service_env() {
   export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
   export S3_ENDPOINT=${S3_ENDPOINT:-http://127.0.0.1:$MINIO_PORT}
   export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
+  export KAFKA_SASL_MECHANISM=scram-sha-512
 }
 
-# Runs "$@" with the secrets one service needs, and only those: the ingestion the gateway token
-# and its S3 account, the summarizer its S3 account, the aggregator ClickHouse's writer. Each
-# service reads its account under the same names (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY).
+# Runs "$@" with the secrets one service needs, and only those: the ingestion the gateway token,
+# its S3 account and its Kafka user, the summarizer its S3 account and Kafka user, the aggregator
+# ClickHouse's writer and its Kafka user. Each service reads its logins under the same names
+# (S3_ACCESS_KEY_ID, KAFKA_SASL_USERNAME, ...).
 with_service_secrets() {
   local name=$1; shift
   case $name in
     # The local token posts for any customer, and says so (a token's scope is never implied).
     batch-ingestion) GATEWAY_TOKEN=$GATEWAY_TOKEN GATEWAY_TOKEN_CUSTOMERS=${GATEWAY_TOKEN_CUSTOMERS:-*} \
-      S3_ACCESS_KEY_ID=$INGESTION_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$INGESTION_S3_SECRET_ACCESS_KEY "$@" ;;
-    batch-summarizer) S3_ACCESS_KEY_ID=$SUMMARIZER_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$SUMMARIZER_S3_SECRET_ACCESS_KEY "$@" ;;
-    window-aggregator) CLICKHOUSE_USER=$CLICKHOUSE_WRITER_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD "$@" ;;
+      S3_ACCESS_KEY_ID=$INGESTION_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$INGESTION_S3_SECRET_ACCESS_KEY \
+      KAFKA_SASL_USERNAME=$INGESTION_KAFKA_USER KAFKA_SASL_PASSWORD=$INGESTION_KAFKA_PASSWORD "$@" ;;
+    batch-summarizer) S3_ACCESS_KEY_ID=$SUMMARIZER_S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$SUMMARIZER_S3_SECRET_ACCESS_KEY \
+      KAFKA_SASL_USERNAME=$SUMMARIZER_KAFKA_USER KAFKA_SASL_PASSWORD=$SUMMARIZER_KAFKA_PASSWORD "$@" ;;
+    window-aggregator) CLICKHOUSE_USER=$CLICKHOUSE_WRITER_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_WRITER_PASSWORD \
+      KAFKA_SASL_USERNAME=$AGGREGATOR_KAFKA_USER KAFKA_SASL_PASSWORD=$AGGREGATOR_KAFKA_PASSWORD "$@" ;;
   esac
 }
 
@@ -387,6 +484,7 @@ test_env() {
   export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
   export S3_ACCESS_KEY_ID=$MINIO_ROOT_USER S3_SECRET_ACCESS_KEY=$MINIO_ROOT_PASSWORD
   export CLICKHOUSE_USER=$CLICKHOUSE_ADMIN_USER CLICKHOUSE_PASSWORD=$CLICKHOUSE_ADMIN_PASSWORD
+  export KAFKA_SASL_MECHANISM=scram-sha-512 KAFKA_SASL_USERNAME=$KAFKA_ADMIN_USER KAFKA_SASL_PASSWORD=$KAFKA_ADMIN_PASSWORD
   export LAP_CREDENTIALS_FILE=$CREDENTIALS_FILE
 }
 

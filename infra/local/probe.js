@@ -1,6 +1,6 @@
 // One readiness probe of a native server, used by the stack scripts and the test helpers:
 // exits 0 when the server really answers (a Kafka metadata request, an S3 call, SELECT 1).
-//   node infra/local/probe.js kafka 127.0.0.1:9092
+//   node infra/local/probe.js kafka 127.0.0.1:9092        (KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD: its login)
 //   node infra/local/probe.js s3 http://127.0.0.1:9000
 //   node infra/local/probe.js clickhouse http://127.0.0.1:8123
 //   node infra/local/probe.js http http://127.0.0.1:8080/health/ready
@@ -9,7 +9,9 @@ const timeout = (ms) => AbortSignal.timeout(ms);
 
 async function kafka(brokers) {
   const { Kafka, logLevel } = require('kafkajs');
-  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING, connectionTimeout: 2000, requestTimeout: 3000, retry: { retries: 0 } }).admin();
+  const { KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = process.env;
+  const sasl = mechanism ? { mechanism, username, password } : undefined;
+  const admin = new Kafka({ brokers: brokers.split(','), sasl, logLevel: logLevel.NOTHING, connectionTimeout: 2000, requestTimeout: 3000, retry: { retries: 0 } }).admin();
   try {
     await admin.connect();
     await admin.fetchTopicMetadata({ topics: [] });

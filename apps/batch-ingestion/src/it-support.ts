@@ -2,7 +2,7 @@
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { S3ObjectStore, createS3Client, s3SettingsFromEnv } from '@pipeline/s3';
-import { stackEndpoints, testS3Env, uniqueName } from '@pipeline/testing';
+import { kafkaSasl, stackEndpoints, testS3Env, uniqueName } from '@pipeline/testing';
 
 export interface ItNames {
   bucket: string;
@@ -37,7 +37,7 @@ export function appEnv(names: ItNames, extra: Record<string, string> = {}): Reco
 export const IT_GATEWAY_TOKEN = 'it-gateway-token-0123456789';
 
 export function itKafka(brokers = stackEndpoints().kafkaBrokers): Kafka {
-  return new Kafka({ clientId: 'it-batch-ingestion', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 } });
+  return new Kafka({ clientId: 'it-batch-ingestion', brokers: brokers.split(','), sasl: kafkaSasl(), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 } });
 }
 
 const s3Settings = (bucket: string, endpoint?: string) => s3SettingsFromEnv(testS3Env(bucket, { endpoint }));

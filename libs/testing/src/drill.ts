@@ -2,6 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Pipeline } from './pipeline';
 import { sleep, waitFor } from './process';
 import { metricValue, scrape } from './metrics';
+import { kafkaSasl } from './run-resources';
 
 /** Something an operator would see happen to a dependency for a while, and its repair. */
 export interface Fault {
@@ -136,7 +137,7 @@ const sortKeys = (o: Record<string, number>) => Object.fromEntries(Object.entrie
 
 /** Messages on the run's two dead-letter topics (their end offsets: nothing is ever deleted from them). */
 export async function deadLetters(pipeline: Pipeline): Promise<number> {
-  const admin = new Kafka({ brokers: pipeline.env.KAFKA_BROKERS.split(','), clientId: 'drill', logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ brokers: pipeline.env.KAFKA_BROKERS.split(','), sasl: kafkaSasl(pipeline.env), clientId: 'drill', logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     let total = 0;

@@ -4,11 +4,14 @@ import { stackEndpoints } from './paths';
 // Tests configure their own clients from the same variables, parsed by the same schemas, as the
 // services they start; the adapters turn these into client settings (kafkaSettingsFromEnv etc.).
 
-/** KAFKA_* for a test's own client, on the shared broker unless `brokers`. */
+/** KAFKA_* for a test's own client, on the shared broker unless `brokers`, with the test environment's login (the administrator's). */
 export function testKafkaEnv(options: { brokers?: string; requestTimeoutMs?: number } = {}): KafkaEnv {
   return loadConfig(kafkaEnv, {
     KAFKA_BROKERS: options.brokers ?? stackEndpoints().kafkaBrokers,
     KAFKA_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
+    KAFKA_SASL_MECHANISM: process.env.KAFKA_SASL_MECHANISM,
+    KAFKA_SASL_USERNAME: process.env.KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD: process.env.KAFKA_SASL_PASSWORD,
   });
 }
 

@@ -1,12 +1,12 @@
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createClient } from '@clickhouse/client';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, SASLOptions } from 'kafkajs';
 import { stackEndpoints } from './paths';
 
 /**
  * The logins tests use on the shared stack: its administrators', which the test environment
- * exports under the services' names (S3_ACCESS_KEY_ID, CLICKHOUSE_USER, ...). Nothing falls back to
- * a well-known default: a stack has none.
+ * exports under the services' names (S3_ACCESS_KEY_ID, CLICKHOUSE_USER, KAFKA_SASL_USERNAME, ...).
+ * Nothing falls back to a well-known default: a stack has none.
  */
 export function stackLogins(env: NodeJS.ProcessEnv = process.env) {
   const required = (name: string) => {
@@ -17,7 +17,18 @@ export function stackLogins(env: NodeJS.ProcessEnv = process.env) {
   return {
     s3: { accessKeyId: required('S3_ACCESS_KEY_ID'), secretAccessKey: required('S3_SECRET_ACCESS_KEY') },
     clickhouse: { username: required('CLICKHOUSE_USER'), password: required('CLICKHOUSE_PASSWORD') },
+    kafka: { mechanism: required('KAFKA_SASL_MECHANISM'), username: required('KAFKA_SASL_USERNAME'), password: required('KAFKA_SASL_PASSWORD') },
   };
+}
+
+/** kafkajs' login from KAFKA_SASL_* (the test environment's: the stack's administrator), as the services read it; none when unset. */
+export function kafkaSasl(env: Readonly<Record<string, string | undefined>> = process.env): SASLOptions | undefined {
+  const { KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = env;
+  if (!mechanism) return undefined;
+  if (!username || !password) throw new Error('KAFKA_SASL_MECHANISM is set without KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+  // The same three mechanisms the services' configuration accepts.
+  if (mechanism !== 'scram-sha-512' && mechanism !== 'scram-sha-256' && mechanism !== 'plain') throw new Error(`KAFKA_SASL_MECHANISM ${mechanism}: not one of scram-sha-512, scram-sha-256, plain`);
+  return { mechanism, username, password } as SASLOptions;
 }
 
 /** The part of a test run's service environment every run shares: the shared servers and the logins on them. */
@@ -32,6 +43,9 @@ export function sharedStackEnv(env: NodeJS.ProcessEnv = process.env): Record<str
     S3_SECRET_ACCESS_KEY: logins.s3.secretAccessKey,
     CLICKHOUSE_USER: logins.clickhouse.username,
     CLICKHOUSE_PASSWORD: logins.clickhouse.password,
+    KAFKA_SASL_MECHANISM: logins.kafka.mechanism,
+    KAFKA_SASL_USERNAME: logins.kafka.username,
+    KAFKA_SASL_PASSWORD: logins.kafka.password,
   };
 }
 
@@ -42,15 +56,19 @@ const RUN_RESOURCE_KEYS = [
   'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
 ] as const;
 
+/** Named when the run has them: the region, and the Kafka login (the administrator's, on the native stack). */
+const OPTIONAL_KEYS = ['S3_REGION', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
+
 /** What one run of services created on the shared servers, named by the environment it gave them. */
-export type RunResources = Record<(typeof RUN_RESOURCE_KEYS)[number], string> & { S3_REGION?: string };
+export type RunResources = Record<(typeof RUN_RESOURCE_KEYS)[number], string> & Partial<Record<(typeof OPTIONAL_KEYS)[number], string>>;
 
 /** The resources a run's service environment names; a missing name is a mistake of the test kit, said as such. */
 export function runResourcesOf(env: Readonly<Record<string, string | undefined>>): RunResources {
   const missing = RUN_RESOURCE_KEYS.filter((k) => !env[k]);
   if (missing.length) throw new Error(`the run's environment does not name ${missing.join(', ')}: nothing to clean up by that name`);
-  const out = Object.fromEntries(RUN_RESOURCE_KEYS.map((k) => [k, env[k]!])) as Record<(typeof RUN_RESOURCE_KEYS)[number], string>;
-  return env.S3_REGION ? { ...out, S3_REGION: env.S3_REGION } : out;
+  const out: RunResources = Object.fromEntries(RUN_RESOURCE_KEYS.map((k) => [k, env[k]!])) as Record<(typeof RUN_RESOURCE_KEYS)[number], string>;
+  for (const k of OPTIONAL_KEYS) if (env[k]) out[k] = env[k];
+  return out;
 }
 
 /** A database or table name a test made itself, checked before it reaches SQL. */
@@ -75,7 +93,7 @@ export async function removeRunResources(env: RunResources): Promise<string[]> {
   });
   const dropDatabase = (async () => clickhouse.command({ query: `DROP DATABASE IF EXISTS ${plainIdentifier(env.CLICKHOUSE_DATABASE)}` }))().finally(() => clickhouse.close());
 
-  const admin = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), clientId: 'test-cleanup', requestTimeout: 10_000, logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ brokers: env.KAFKA_BROKERS.split(','), sasl: kafkaSasl(env), clientId: 'test-cleanup', requestTimeout: 10_000, logLevel: logLevel.NOTHING }).admin();
   const dropTopics = (async () => {
     await admin.connect();
     try {

@@ -90,49 +90,54 @@ export async function privateMinio(): Promise<PrivateServer> {
   return server;
 }
 
-export interface PrivateKafka extends PrivateServer {
-  /** `host:port` of the SASL/SCRAM listener, when the broker has one. */
-  readonly saslEndpoint?: string;
+/** The administrator's Kafka login of the shared stack (the test environment's), as private brokers use it too. */
+export function adminKafka(): { username: string; password: string } {
+  const { username, password } = stackLogins().kafka;
+  return { username, password };
 }
 
 /**
- * A broker of a test's own. With `scram`, it also listens with SASL (SCRAM-SHA-256) on a second
- * port, for that one user (created when the storage is formatted).
+ * A broker of a test's own, configured as the native stack's (infra/local/kafka/server.properties):
+ * SASL/SCRAM-SHA-512 only, nothing allowed that no ACL allows, the shared stack's administrator as
+ * its super user, so the tests' clients need nothing else. `users` are further SCRAM users, made
+ * when the storage is formatted; what they may do is for the test to grant.
  */
-export async function privateKafka(options: { scram?: { username: string; password: string } } = {}): Promise<PrivateKafka> {
+export async function privateKafka(options: { users?: { username: string; password: string }[] } = {}): Promise<PrivateServer> {
   const dir = serverDir('kafka');
-  const [port, controllerPort, saslPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, controllerPort] = [await freePort(), await freePort()];
   const { kafkaLibs } = stackInstall();
-  let config = readFileSync(join(REPO_ROOT, 'infra/local/kafka/server.properties'), 'utf8')
+  const admin = adminKafka();
+  const config = readFileSync(join(REPO_ROOT, 'infra/local/kafka/server.properties'), 'utf8')
     .replaceAll('@DATA@', join(dir, 'data'))
     .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
-    .replaceAll('@PORT@', String(port));
-  if (options.scram) {
-    config = config
-      .replace(/^listeners=(.*)$/m, `listeners=$1,SASL_PLAINTEXT://127.0.0.1:${saslPort}`)
-      .replace(/^advertised\.listeners=(.*)$/m, `advertised.listeners=$1,SASL_PLAINTEXT://127.0.0.1:${saslPort}`)
-      .replace(/^listener\.security\.protocol\.map=(.*)$/m, 'listener.security.protocol.map=$1,SASL_PLAINTEXT:SASL_PLAINTEXT')
-      .concat('\nsasl.enabled.mechanisms=SCRAM-SHA-256\nlistener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n');
-  }
+    .replaceAll('@PORT@', String(port))
+    .replaceAll('@ADMIN_USER@', admin.username);
   const configFile = join(dir, 'server.properties');
   writeFileSync(configFile, config);
   const classpath = `${kafkaLibs}/*`;
+  // The broker reads the administrator's password from its environment, never from a file.
+  const brokerEnv = { SASL_ADMIN_PASSWORD: admin.password };
   const { stdout: clusterId } = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid']);
-  const scram = options.scram ? ['--add-scram', `SCRAM-SHA-256=[name=${options.scram.username},password=${options.scram.password}]`] : [];
-  await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId.trim(), '-c', configFile, ...scram]);
-  const proc = new ManagedProcess(`kafka-${port}`, 'java', [
-    '-Xms128m',
-    '-Xmx512m',
-    `-Dlog4j2.configurationFile=${join(REPO_ROOT, 'infra/local/kafka/log4j2.yaml')}`,
-    '-cp',
-    classpath,
-    'kafka.Kafka',
-    configFile,
-  ]);
+  // As infra/local/lib.sh formats: the passwords reach Java in an argument file, not in its arguments.
+  const argsFile = join(dir, 'format.args');
+  const scram = [admin, ...(options.users ?? [])].flatMap((u) => ['--add-scram', `SCRAM-SHA-512=[name=${u.username},password=${u.password}]`]);
+  writeFileSync(argsFile, ['kafka.tools.StorageTool', 'format', '-t', clusterId.trim(), '-c', configFile, ...scram].join('\n'), { mode: 0o600 });
+  try {
+    await run('java', ['-cp', classpath, `@${argsFile}`], { env: { ...process.env, ...brokerEnv } });
+  } finally {
+    rmSync(argsFile, { force: true });
+  }
+  const proc = new ManagedProcess(
+    `kafka-${port}`,
+    'java',
+    ['-Xms128m', '-Xmx512m', `-Dlog4j2.configurationFile=${join(REPO_ROOT, 'infra/local/kafka/log4j2.yaml')}`, '-cp', classpath, 'kafka.Kafka', configFile],
+    { env: brokerEnv },
+  );
   const endpoint = `127.0.0.1:${port}`;
-  const server = new ProcessServer(endpoint, proc, () => probe('kafka', endpoint), dir, 90_000);
+  const login = { KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: admin.username, KAFKA_SASL_PASSWORD: admin.password };
+  const server = new ProcessServer(endpoint, proc, () => probe('kafka', endpoint, login), dir, 90_000, admin);
   await server.start();
-  return Object.assign(server, options.scram ? { saslEndpoint: `127.0.0.1:${saslPort}` } : {});
+  return server;
 }
 
 export interface PrivateClickHouse extends PrivateServer {

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { batchIngestedMessage, DEAD_LETTER_HEADERS, deadLetterHeaders, insightEventMessage, rawBatchKey } from '@pipeline/contract';
 import { Kafka, logLevel, Producer } from 'kafkajs';
-import { connectProducer, MinuteRow, Pipeline, runTool, sleep, startPipeline, TopicReader, waitFor, withAdmin } from '@pipeline/testing';
+import { connectProducer, kafkaSasl, MinuteRow, Pipeline, runTool, sleep, startPipeline, TopicReader, waitFor, withAdmin } from '@pipeline/testing';
 
 // The dead-letters tool against the real services (processes) on the real Kafka, MinIO and
 // ClickHouse: poison reaches the dead-letter topics the way it does in production, is listed with
@@ -39,7 +39,7 @@ describe('dead-letters (the operator tool) through the real pipeline', () => {
 
   beforeAll(async () => {
     pipeline = await startPipeline('dlq');
-    kafka = new Kafka({ clientId: 'it-dead-letters', brokers: pipeline.env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    kafka = new Kafka({ clientId: 'it-dead-letters', brokers: pipeline.env.KAFKA_BROKERS.split(','), sasl: kafkaSasl(pipeline.env), logLevel: logLevel.NOTHING });
     producer = await connectProducer(kafka);
     toolEnv = Object.fromEntries(['KAFKA_BROKERS', 'TOPIC_BATCH_INGESTED', 'TOPIC_INSIGHT_EVENTS', 'TOPIC_BATCH_INGESTED_DLQ', 'TOPIC_INSIGHT_EVENTS_DLQ'].map((k) => [k, pipeline.env[k]]));
   }, 240_000);
