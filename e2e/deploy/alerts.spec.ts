@@ -40,6 +40,7 @@ describe('Prometheus alert rules', () => {
     expect(byName.DeadLetters.expr).toMatch(/consumer_dead_letters_total/);
     expect(byName.PartitionStalled.expr).toMatch(/consumer_stalled_seconds/);
     expect(byName.ConsumerLagGrowing.expr).toMatch(/consumer_lag/);
+    expect(byName.RollupsBehind.expr).toMatch(/aggregator_rollup_delay_seconds/);
     expect(byName.IngestionUnavailable.expr).toMatch(/ingestion_batches_total\{outcome="unavailable"\}/);
   });
 });

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { WindowAggregator } from './aggregator';
 import { AggregatorMetrics } from './metrics';
+import { RollupRefresher } from './rollup-refresher';
 import { WindowRef, WindowStore } from './window-store';
 
 const partial = (batchId: string, windowStart = '2025-12-28T18:03Z', n = 2, customerId = 'cus-axon'): Partial => ({
@@ -29,6 +30,10 @@ class MemoryStore implements WindowStore {
   failWrites = 0;
   failLoads = 0;
   failRefreshes = 0;
+  /** What a failing refresh throws. */
+  refreshError: () => Error = down;
+  /** While set, refreshes wait for it. */
+  refreshGate?: Promise<void>;
   /** The windows of each rollup refresh, in call order, and every call in order. */
   refreshes: string[][] = [];
   calls: string[] = [];
@@ -54,7 +59,8 @@ class MemoryStore implements WindowStore {
 
   async refreshRollups(windows: WindowRef[]): Promise<void> {
     this.calls.push('refresh');
-    if (this.failRefreshes > 0 && this.failRefreshes--) throw down();
+    await this.refreshGate;
+    if (this.failRefreshes > 0 && this.failRefreshes--) throw this.refreshError();
     this.refreshes.push(windows.map((w) => windowKey(w.customerId, w.windowStart)).sort());
   }
 
@@ -119,7 +125,8 @@ function setup(store = new MemoryStore(), retention: { retentionDays?: number; n
   const metrics = new AggregatorMetrics(registry, () => ({ windows: cache.size, bytes: cache.bytes }));
   const dlq = new MemoryPublisher();
   const logger = pino({ level: 'silent' });
-  const aggregator = new WindowAggregator(store, cache, metrics, logger, { allowedLatenessMs: 300_000, ...retention });
+  const rollups = new RollupRefresher((windows) => store.refreshRollups(windows), { minIntervalMs: 0, retry: { baseMs: 1, maxMs: 5 } }, metrics, logger);
+  const aggregator = new WindowAggregator(store, rollups, cache, metrics, logger, { allowedLatenessMs: 300_000, ...retention });
   const worker = new PartitionWorker(
     { topic: 'insight-events', groupId: 'g', dlqTopic: 'insight-events-dlq', handler: aggregator, unit: 'batch', concurrency: 1, heartbeatIntervalMs: 1_000, commitIntervalMs: 0, retry: { baseMs: 1, maxMs: 5 }, poisonAfterAttempts: 5 },
     dlq,
@@ -128,9 +135,13 @@ function setup(store = new MemoryStore(), retention: { retentionDays?: number; n
     logger,
     () => false,
   );
-  const run = (b: FakeBatch) => worker.run(b.payload);
+  /** One fetched batch, then what the runtime's drain does: its rollup refresh finishes and its offsets are committed. */
+  const run = async (b: FakeBatch) => {
+    await worker.run(b.payload);
+    await worker.flushCommits(5_000);
+  };
   const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.reduce((a, v) => a + v.value, 0);
-  return { store, cache, metrics, dlq, aggregator, run, metric };
+  return { store, cache, metrics, dlq, aggregator, worker, run, metric };
 }
 
 describe('WindowAggregator', () => {
@@ -224,6 +235,47 @@ describe('WindowAggregator', () => {
     expect(store.calls.filter((c) => c === 'refresh')).toHaveLength(3);
     expect(store.latest('cus-axon', '2025-12-28T18:03Z')).toMatchObject({ total_requests: 2 });
     expect(b.commits).toEqual(['1']);
+  });
+
+  it('goes on with the next batch while the rollups are refreshed, and commits each batch only after a refresh that followed its write', async () => {
+    const { store, worker } = setup();
+    let release = () => undefined as void;
+    store.refreshGate = new Promise<void>((r) => (release = r));
+    const first = batchOf([partial('b1')]);
+    const second = batchOf([partial('b2', '2025-12-28T18:04Z')], 1);
+    await worker.run(first.payload);
+    await worker.run(second.payload);
+    // Both minutes are written and visible; neither batch is committed yet.
+    expect(store.calls).toEqual(['write', 'refresh', 'write']);
+    expect(first.commits).toEqual([]);
+    expect(second.commits).toEqual([]);
+    release();
+    await worker.flushCommits(5_000);
+    expect(first.commits).toEqual(['1']);
+    expect(second.commits).toEqual(['2']);
+    // The second batch's windows went in a refresh that started after its write.
+    expect(store.refreshes).toEqual([['cus-axon|2025-12-28T18:03Z'], ['cus-axon|2025-12-28T18:04Z']]);
+  });
+
+  it.each([
+    ['ClickHouse down', down],
+    ['an error nobody classified', () => new Error('Code: 999. something new')],
+  ])('holds the partition while the rollups cannot be refreshed (%s), dead-letters nothing, and goes on once they can', async (_name, error) => {
+    const { store, worker, run, dlq, metric } = setup();
+    store.refreshError = error;
+    store.failRefreshes = 30;
+    const first = batchOf([partial('b1')]);
+    const second = batchOf([partial('b2')], 1);
+    await worker.run(first.payload);
+    while ((await metric('aggregator_rollup_refresh_failures_total')) === 0) await new Promise((r) => setTimeout(r, 1));
+    await run(second);
+    expect(dlq.sent).toEqual([]);
+    expect(await metric('aggregator_rollup_refresh_failures_total')).toBe(30);
+    // The second batch was held, not failed: it waited for the refresh, then was merged.
+    expect(await metric('consumer_retries_total')).toBeGreaterThan(0);
+    expect(store.ids('cus-axon', '2025-12-28T18:03Z')).toEqual(['b1', 'b2']);
+    expect(first.commits).toEqual(['1']);
+    expect(second.commits).toEqual(['2']);
   });
 
   it('refreshes nothing for a batch with no valid partial', async () => {

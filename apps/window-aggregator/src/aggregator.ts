@@ -4,6 +4,7 @@ import { emptyWindowState, KnownWindow, markWritten, mergeBatch, OffsetPartial, 
 import type { Logger } from '@pipeline/platform';
 import { isExpiredWindow, parseMinute, windowKey } from '@pipeline/window';
 import { AggregatorMetrics } from './metrics';
+import type { RollupRefresher } from './rollup-refresher';
 import { WindowRef, WindowStore } from './window-store';
 
 export interface AggregatorOptions {
@@ -25,8 +26,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * Turns the partials of one fetched batch of a partition into window revisions: validate, load
  * the states that are not in memory (one query), merge, write one revision per changed window (one
- * insert). Only after the write does memory reflect the batch; the runtime commits after that. A
- * crash anywhere before the commit redelivers the batch, and every partial of it that reached
+ * insert), then ask the rollup refresher for the hours and days it touched. Only after the write
+ * does memory reflect the batch; the runtime commits once the refresh has passed too. A crash
+ * anywhere before the commit redelivers the batch, and every partial of it that reached
  * ClickHouse is then found among its window's merged ids.
  */
 export class WindowAggregator implements MessageHandler {
@@ -37,6 +39,7 @@ export class WindowAggregator implements MessageHandler {
 
   constructor(
     private readonly store: WindowStore,
+    private readonly rollups: Pick<RollupRefresher, 'schedule' | 'failing'>,
     private readonly cache: WindowStateCache,
     private readonly metrics: AggregatorMetrics,
     private readonly logger: Logger,
@@ -54,6 +57,10 @@ export class WindowAggregator implements MessageHandler {
   }
 
   async handle(messages: ConsumedMessage[], ctx: UnitContext): Promise<Rejection[]> {
+    // Rollups that cannot be refreshed hold the partition as a refusing store would: minutes
+    // written meanwhile could not be committed anyway.
+    const failing = this.rollups.failing();
+    if (failing) throw failing;
     const generation = this.generation;
     const started = performance.now();
     const { topic, partition } = messages[0];
@@ -103,16 +110,10 @@ export class WindowAggregator implements MessageHandler {
     }
 
     // The hours and days of every window the batch touched, merged or found duplicate: after a
-    // crash between the minute write and this refresh, the redelivered batch finds only duplicates
-    // and must still bring the rollups up to date. Minutes are visible first; the rollups follow.
-    let rollupMs = 0;
-    if (known.size > 0) {
-      await ctx.heartbeat();
-      const rollupStart = performance.now();
-      await this.store.refreshRollups([...touchedWindows(known)]);
-      rollupMs = performance.now() - rollupStart;
-      this.metrics.rollupDuration.observe(rollupMs / 1000);
-    }
+    // crash between the minute write and the refresh, the redelivered batch finds only duplicates
+    // and must still bring the rollups up to date. Minutes are visible first; the rollups follow,
+    // behind the next batches, and the offsets wait for them.
+    if (known.size > 0) ctx.commitAfter(this.rollups.schedule([...touchedWindows(known)]));
 
     // From here on the batch is durable: memory may reflect it.
     for (const state of result.changed) markWritten(state);
@@ -145,7 +146,7 @@ export class WindowAggregator implements MessageHandler {
     if (debug) {
       const ms = (n: number) => Math.round(n * 10) / 10;
       this.logger.debug(
-        { topic, partition, from: messages[0].offset, messages: messages.length, merged: result.merged, duplicates: result.duplicates, late: result.late, rows: result.changed.length, loadMs: ms(loadMs), writeMs: ms(writeMs), rollupMs: ms(rollupMs), totalMs: ms(performance.now() - started) },
+        { topic, partition, from: messages[0].offset, messages: messages.length, merged: result.merged, duplicates: result.duplicates, late: result.late, rows: result.changed.length, loadMs: ms(loadMs), writeMs: ms(writeMs), totalMs: ms(performance.now() - started) },
         'batch written',
       );
     }

@@ -28,6 +28,12 @@ export const aggregatorEnv = {
   AGGREGATOR_IDLE_EVICT_MS: positiveInt(300_000),
   /** How far (event time) behind the newest window of its partition a written window may still change without counting as late. */
   AGGREGATOR_ALLOWED_LATENESS_SECONDS: nonNegativeInt(300),
+  /**
+   * Least time between two refreshes of the hour and day rollups: the windows of every batch
+   * written meanwhile go together. The rollups trail the minutes by about this plus one refresh;
+   * the offsets are committed after it.
+   */
+  AGGREGATOR_ROLLUP_INTERVAL_MS: nonNegativeInt(500),
   /** Distinct path keys one window holds; the paths beyond are counted under `(other)`, so a window's state and revisions stay bounded. */
   AGGREGATOR_MAX_PATHS_PER_WINDOW: positiveInt(DEFAULT_MAX_PATHS_PER_WINDOW),
   /**

@@ -10,11 +10,12 @@ export class AggregatorMetrics {
   readonly foldedRequests: Counter;
   readonly writeDuration: Histogram;
   readonly rollupDuration: Histogram;
+  readonly rollupFailures: Counter;
   readonly rowsWritten: Counter;
   readonly windowsLoaded: Counter;
   readonly lastWrite: Gauge;
 
-  constructor(registry: Registry, cache: () => { windows: number; bytes: number }) {
+  constructor(registry: Registry, cache: () => { windows: number; bytes: number }, rollupDelayMs: () => number = () => 0) {
     const registers = [registry];
     this.merged = new Counter({ name: 'aggregator_partials_merged_total', help: 'Partials merged into a window and written', registers });
     this.duplicates = new Counter({ name: 'aggregator_partials_duplicate_total', help: 'Partials ignored because they were already part of their window', registers });
@@ -33,9 +34,23 @@ export class AggregatorMetrics {
     this.writeDuration = new Histogram({ name: 'aggregator_write_duration_seconds', help: 'Time of one insert of window revisions (one per fetched batch)', buckets: LATENCY_BUCKETS, registers });
     this.rollupDuration = new Histogram({
       name: 'aggregator_rollup_refresh_duration_seconds',
-      help: 'Time to recompute the hour and day rollups a fetched batch touched (after its revisions are written)',
+      help: 'Time of one refresh of the hour and day rollups, for the windows of every fetched batch written since the previous one',
       buckets: LATENCY_BUCKETS,
       registers,
+    });
+    this.rollupFailures = new Counter({
+      name: 'aggregator_rollup_refresh_failures_total',
+      help: 'Failed refreshes of the hour and day rollups (each retried; the partitions are held meanwhile)',
+      labelNames: ['reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'aggregator_rollup_delay_seconds',
+      help: 'How long the oldest refresh still owed has waited: how far the hour and day rollups trail the minutes (their offsets are committed after it)',
+      registers,
+      collect() {
+        this.set(rollupDelayMs() / 1000);
+      },
     });
     this.rowsWritten = new Counter({ name: 'aggregator_rows_written_total', help: 'Window revision rows written to ClickHouse', registers });
     this.windowsLoaded = new Counter({ name: 'aggregator_windows_loaded_total', help: 'Window states looked up in ClickHouse because they were not in memory', registers });

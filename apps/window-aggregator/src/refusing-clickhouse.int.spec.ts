@@ -1,5 +1,5 @@
 // ClickHouse answers but refuses writes, as an operator meets it: the writer's profile made
-// read-only, the revisions table detached. The whole pipeline runs on a ClickHouse of this test's
+// read-only, the revisions table or a rollup table detached. The whole pipeline runs on a ClickHouse of this test's
 // own while a gateway keeps posting; the aggregator must hold its partitions (not ready, with the
 // reason; held partitions by kind in its metrics), dead-letter nothing, and count every accepted
 // batch exactly once the store takes writes again, with no operator action.
@@ -26,13 +26,13 @@ function adminOf(server: PrivateServer) {
   return createClient({ url: server.endpoint, username: server.credentials!.username, password: server.credentials!.password, request_timeout: 60_000 });
 }
 
-const detached = (server: PrivateServer, database: string): Fault => {
+const detached = (server: PrivateServer, database: string, table = 'window_revisions'): Fault => {
   const admin = adminOf(server);
   return {
-    name: 'window_revisions detached',
-    begin: () => admin.command({ query: `DETACH TABLE ${database}.window_revisions` }).then(() => undefined),
+    name: `${table} detached`,
+    begin: () => admin.command({ query: `DETACH TABLE ${database}.${table}` }).then(() => undefined),
     end: async () => {
-      await admin.command({ query: `ATTACH TABLE ${database}.window_revisions` });
+      await admin.command({ query: `ATTACH TABLE ${database}.${table}` });
       await admin.close();
     },
   };
@@ -87,6 +87,10 @@ describe('the pipeline while ClickHouse 18.16 refuses writes', () => {
 
   it('holds while window_revisions is detached for 45 s, then counts everything without a dead letter', async () => {
     await expectHeldNotDeadLettered(pipeline(), detached(server(), pipeline().env.CLICKHOUSE_DATABASE), 'cus-detached', /clickhouse refuses writes \(unknown_table\)/);
+  });
+
+  it('holds while only the hour rollup table is detached for 45 s (the refresh behind the minutes fails), then counts everything without a dead letter', async () => {
+    await expectHeldNotDeadLettered(pipeline(), detached(server(), pipeline().env.CLICKHOUSE_DATABASE, 'hourly_rollup'), 'cus-rollup-detached', /clickhouse refuses writes \(unknown_table\)/);
   });
 });
 

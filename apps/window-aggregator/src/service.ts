@@ -8,6 +8,7 @@ import { WindowAggregator } from './aggregator';
 import { AggregatorConfig, aggregatorEnv } from './config';
 import { AggregatorMetrics } from './metrics';
 import { ClickHouseRetention } from './retention';
+import { RollupRefresher } from './rollup-refresher';
 import { ClickHouseWindowStore } from './window-store';
 
 /** The migrations shipped next to the bundle, or the repository's when running from sources. */
@@ -33,9 +34,15 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
     const publisher = new KafkaEventPublisher(kafka, config.KAFKA_REQUEST_TIMEOUT_MS);
     const gateway = ClickHouseGateway.fromSettings(clickHouseSettingsFromEnv(config));
     const cache = new WindowStateCache({ maxBytes: config.AGGREGATOR_WINDOW_CACHE_BYTES, idleEvictMs: config.AGGREGATOR_IDLE_EVICT_MS });
-    const metrics = new AggregatorMetrics(runtime.registry, () => ({ windows: cache.size, bytes: cache.bytes }));
     const store = new ClickHouseWindowStore(gateway);
-    const handler = new WindowAggregator(store, cache, metrics, runtime.logger, {
+    const consumer = consumerSettings('AGGREGATOR', config);
+    let rollups: RollupRefresher | undefined;
+    const metrics = new AggregatorMetrics(runtime.registry, () => ({ windows: cache.size, bytes: cache.bytes }), () => rollups?.delayMs() ?? 0);
+    rollups = new RollupRefresher((windows) => store.refreshRollups(windows), {
+      minIntervalMs: config.AGGREGATOR_ROLLUP_INTERVAL_MS,
+      retry: consumer.retry,
+    }, metrics, runtime.logger);
+    const handler = new WindowAggregator(store, rollups, cache, metrics, runtime.logger, {
       allowedLatenessMs: config.AGGREGATOR_ALLOWED_LATENESS_SECONDS * 1000,
       maxPathsPerWindow: config.AGGREGATOR_MAX_PATHS_PER_WINDOW,
       retentionDays: config.CLICKHOUSE_RETENTION_DAYS,
@@ -51,7 +58,7 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
       kafka,
       publisher,
       {
-        ...consumerSettings('AGGREGATOR', config),
+        ...consumer,
         topic: config.TOPIC_INSIGHT_EVENTS,
         dlqTopic: config.TOPIC_INSIGHT_EVENTS_DLQ,
         handler,
@@ -80,7 +87,14 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
       },
       sources: [source, retention],
       sinks: [
-        { name: 'clickhouse', ping: () => gateway.ping(), close: () => gateway.close() },
+        {
+          name: 'clickhouse',
+          ping: () => gateway.ping(),
+          close: () => {
+            rollups.close();
+            return gateway.close();
+          },
+        },
         { name: 'kafka', ping: () => source.ping(), close: () => publisher.disconnect() },
       ],
     };

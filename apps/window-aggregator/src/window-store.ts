@@ -19,7 +19,8 @@ export interface WindowStore {
   probeWrite(): Promise<void>;
   /**
    * Recomputes the hour rows, then the day rows, holding these windows from what is stored now:
-   * called after their revisions are written (or found written), before the offsets are committed.
+   * called after their revisions are written (or found written), before the offsets are committed
+   * (through RollupRefresher).
    */
   refreshRollups(windows: WindowRef[]): Promise<void>;
 }
@@ -63,9 +64,6 @@ function* chunks(periods: CustomerPeriod[]): Generator<CustomerPeriod[]> {
 
 /** ClickHouse `window_revisions`: one row per revision, the highest revision is the window's truth. */
 export class ClickHouseWindowStore implements WindowStore {
-  private readonly waiting: Array<{ windows: WindowRef[]; resolve: () => void; reject: (err: unknown) => void }> = [];
-  private refreshing = false;
-
   constructor(
     private readonly clickhouse: AnalyticsStore,
     private readonly clock: () => Date = () => new Date(),
@@ -95,40 +93,9 @@ export class ClickHouseWindowStore implements WindowStore {
     await this.clickhouse.insert('write_probe', [{ written_at: sqlDateTimeText(this.clock()), writer: WRITER }]);
   }
 
-  /**
-   * Refreshes asked for while a refresh runs wait for it, then go together in the next one: one
-   * statement for the hours, then one for the days (more only past PERIODS_PER_STATEMENT pairs),
-   * for all of them. Each caller's refresh thus starts after its call, so after its own write, and
-   * the days start after the hours are written: the last refresh to start sees every minute and
-   * every hour row (docs/semantics.md, "Rollups"). With units of several partitions in flight
-   * this sends fewer statements than units; a failure fails every caller of that refresh.
-   */
-  refreshRollups(windows: WindowRef[]): Promise<void> {
-    if (windows.length === 0) return Promise.resolve();
-    // A window that is not a minute fails its own caller, not the others of the same refresh.
-    periodsOf(windows, 'hour');
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ windows, resolve, reject });
-      this.startRefresh();
-    });
-  }
-
-  private startRefresh(): void {
-    if (this.refreshing || this.waiting.length === 0) return;
-    const callers = this.waiting.splice(0);
-    this.refreshing = true;
-    this.refreshNow(callers.flatMap((c) => c.windows))
-      .then(
-        () => callers.forEach((c) => c.resolve()),
-        (err: unknown) => callers.forEach((c) => c.reject(err)),
-      )
-      .finally(() => {
-        this.refreshing = false;
-        this.startRefresh();
-      });
-  }
-
-  private async refreshNow(windows: WindowRef[]): Promise<void> {
+  /** One statement for the hours, then one for the days (more only past PERIODS_PER_STATEMENT pairs); RollupRefresher decides when. */
+  async refreshRollups(windows: WindowRef[]): Promise<void> {
+    if (windows.length === 0) return;
     const hours = periodsOf(windows, 'hour');
     for (const chunk of chunks(hours)) await this.clickhouse.command(rollupRefreshStatement(this.clickhouse.database, 'hour', { periods: chunk }));
     for (const chunk of chunks(coarserPeriods(hours, 'day'))) await this.clickhouse.command(rollupRefreshStatement(this.clickhouse.database, 'day', { periods: chunk }));

@@ -26,6 +26,14 @@ export interface UnitContext {
   shouldStop(): boolean;
   /** Keeps the group membership alive during long calls; never throws. */
   heartbeat(): Promise<void>;
+  /**
+   * Work the unit started that must be done before its offsets are committed, while later units
+   * go ahead (a follow-up such as refreshing what is derived from the unit's writes). A crash
+   * before it is done redelivers the unit. The promise must not reject: the follow-up retries
+   * until it passes and makes later units fail meanwhile, so the partition is held (see
+   * PartitionWorker). A rejection stops the partition's commits until its next assignment.
+   */
+  commitAfter(done: Promise<void>): void;
 }
 
 /**

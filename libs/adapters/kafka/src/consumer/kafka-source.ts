@@ -7,6 +7,9 @@ import { ConsumerMetrics } from './metrics';
 import { WeightedLimiter } from './ordered-pool';
 import { PartitionWorker, PartitionWorkerOptions } from './partition-worker';
 
+/** How long a drain waits for follow-ups still running before it commits what is done. */
+const DRAIN_FOLLOW_UP_MS = 5_000;
+
 export interface KafkaSourceOptions extends PartitionWorkerOptions {
   partitionsConsumedConcurrently: number;
   /** Bytes of messages in flight over all partitions; beyond it no new unit starts, so fetching pauses. */
@@ -90,8 +93,9 @@ export class KafkaSource implements Source {
     this.stopping = true;
     clearInterval(this.lagTimer);
     await this.starting?.catch(() => undefined);
-    // Partitions idle since their last units finished still have a prefix waiting for its commit.
-    await this.worker.flushCommits();
+    // Partitions idle since their last units finished still have a prefix waiting for its commit,
+    // and follow-ups (UnitContext.commitAfter) get a moment to finish so less is redelivered.
+    await this.worker.flushCommits(DRAIN_FOLLOW_UP_MS);
     const consumer = this.consumer;
     this.consumer = undefined;
     this.joined = false;

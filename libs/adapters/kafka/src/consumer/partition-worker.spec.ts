@@ -133,6 +133,51 @@ describe('PartitionWorker', () => {
     expect(state.commits.at(-1)).toBe('105');
   });
 
+  it('resolves a unit with a follow-up at once, so later units go ahead, and commits it only once the follow-up is done, in offset order', async () => {
+    const followUps = new Map<string, () => void>();
+    const handler: MessageHandler = {
+      handle: async (messages, ctx) => {
+        if (messages[0].value?.toString() === 'later') ctx.commitAfter(new Promise<void>((resolve) => followUps.set(messages[0].offset, resolve)));
+      },
+    };
+    const { worker } = setup(handler, { concurrency: 1 });
+    const { payload, state } = fetched(['later', 'plain', 'later']);
+    await worker.run(payload);
+    // Every unit ran and the fetch position moved on; the commit waits for the first follow-up.
+    expect(state.resolved.at(-1)).toBe('102');
+    expect(state.commits).toEqual([]);
+    followUps.get('102')!();
+    await flush();
+    expect(state.commits).toEqual([]);
+    followUps.get('100')!();
+    await until(() => state.commits.length > 0);
+    await worker.flushCommits(1_000);
+    expect(state.commits.at(-1)).toBe('103');
+  });
+
+  it('stops committing a partition whose follow-up fails, rather than commit past what it had to do', async () => {
+    let fail = (_err: unknown) => undefined as void;
+    const handler: MessageHandler = {
+      handle: async (messages, ctx) => {
+        if (messages[0].offset === '100') ctx.commitAfter(new Promise<void>((_resolve, reject) => (fail = reject)));
+      },
+    };
+    const { worker } = setup(handler, { concurrency: 1 });
+    const { payload, state } = fetched(['a', 'b']);
+    await worker.run(payload);
+    fail(new Error('follow-up broke'));
+    await worker.flushCommits(50);
+    const next = fetched(['c'], 102);
+    await worker.run(next.payload);
+    await worker.flushCommits(50);
+    expect([...state.commits, ...next.state.commits]).toEqual([]);
+    // A new assignment starts clean.
+    worker.reset();
+    const after = fetched(['d'], 103);
+    await worker.run(after.payload);
+    expect(after.state.commits).toEqual(['104']);
+  });
+
   it('bounds the units in flight of one partition and the bytes in flight of all', async () => {
     const handler = new GatedHandler();
     const { worker } = setup(handler, { concurrency: 2 });

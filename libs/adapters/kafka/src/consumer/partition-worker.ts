@@ -132,7 +132,10 @@ export class PartitionWorker {
     const o = this.options;
     const { topic, partition } = batch;
     let rejoin = false;
-    const ctx: UnitContext = {
+    const units: KafkaMessage[][] = o.unit === 'batch' ? [batch.messages] : batch.messages.map((m) => [m]);
+    // What each unit asked to finish before its offsets are committed (UnitContext.commitAfter).
+    const followUps: Array<Array<Promise<void>>> = units.map(() => []);
+    const ctx: Omit<UnitContext, 'commitAfter'> = {
       shouldStop: () => rejoin || this.isStopping() || !isRunning() || isStale(),
       heartbeat: async () => {
         try {
@@ -157,7 +160,6 @@ export class PartitionWorker {
       }
     };
 
-    const units: KafkaMessage[][] = o.unit === 'batch' ? [batch.messages] : batch.messages.map((m) => [m]);
     const weight = (unit: KafkaMessage[]) => unit.reduce((n, m) => n + (o.weightOf ? o.weightOf(m) : (m.value?.length ?? 0)), 0);
     try {
       const result = await runOrdered(units, {
@@ -167,15 +169,17 @@ export class PartitionWorker {
         weightOf: weight,
         ...(this.shares && o.share ? { shares: { of: this.shares, keyOf: (unit: KafkaMessage[]) => o.share!.keyOf(unit[0]) } } : {}),
         isStop: (err) => err instanceof Stopped,
-        process: async (unit) => {
+        process: async (unit, index) => {
           const started = performance.now();
-          await this.processUnit(unit.map((m) => toConsumed(topic, partition, m)), ctx);
+          await this.processUnit(unit.map((m) => toConsumed(topic, partition, m)), { ...ctx, commitAfter: (done) => followUps[index].push(done) });
           this.metrics.unitDuration.observe({ topic }, (performance.now() - started) / 1000);
         },
         onDonePrefix: (index) => {
           const last = units[index][units[index].length - 1].offset;
+          // Resolving moves the fetch position on; the commit waits for the follow-ups.
           resolveOffset(last);
-          committer.advance((BigInt(last) + 1n).toString(), commitPrefix);
+          committer.advanceAfter(followUps.slice(0, index + 1).flat(), (BigInt(last) + 1n).toString(), commitPrefix);
+          for (let i = 0; i <= index; i++) followUps[i] = [];
         },
       });
       if (result.error) throw result.error;
@@ -187,15 +191,20 @@ export class PartitionWorker {
     }
   }
 
-  /** Commits every partition's done prefix now (drain, before leaving the group). */
-  async flushCommits(): Promise<void> {
-    await Promise.all([...this.committers.values()].map((c) => c.flush()));
+  /**
+   * Commits every partition's done prefix now (drain, before leaving the group), waiting up to
+   * `followUpMs` for follow-ups still running: what they do not finish in time is redelivered.
+   */
+  async flushCommits(followUpMs = 0): Promise<void> {
+    await Promise.all([...this.committers.values()].map((c) => c.settle(followUpMs).then(() => c.flush())));
   }
 
   private committerOf(partition: number): Committer {
     let committer = this.committers.get(partition);
     if (!committer) {
-      committer = new Committer(this.options.commitIntervalMs);
+      committer = new Committer(this.options.commitIntervalMs, (err) =>
+        this.log.error({ partition, err: errorMessage(err) }, 'a follow-up of a unit failed: no further commits for this partition until it is assigned again, which redelivers what follows'),
+      );
       this.committers.set(partition, committer);
     }
     return committer;
@@ -378,8 +387,45 @@ class Committer {
   private inFlight?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private lastAt = 0;
+  /** Follow-ups of done units whose offsets wait for them, in offset order. */
+  private gated?: Promise<void>;
+  private pendingFollowUps = 0;
+  /** Bumped by drop: follow-ups finishing after it belong to a lost assignment. */
+  private epoch = 0;
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly onFollowUpFailed: (err: unknown) => void,
+  ) {}
+
+  /**
+   * Advances once `followUps` (and those of every earlier offset) are done. A failed follow-up
+   * stops the advance for good: committing past it would lose what it had to do.
+   */
+  advanceAfter(followUps: Array<Promise<void>>, offset: string, commit: (offset: string) => Promise<void>): void {
+    if (followUps.length === 0 && this.pendingFollowUps === 0) return this.advance(offset, commit);
+    const epoch = this.epoch;
+    this.pendingFollowUps++;
+    this.gated = Promise.all([this.gated, ...followUps]).then(
+      () => {
+        if (epoch !== this.epoch) return;
+        this.pendingFollowUps--;
+        this.advance(offset, commit);
+      },
+      (err: unknown) => {
+        if (epoch === this.epoch) this.onFollowUpFailed(err);
+        return new Promise<void>(() => undefined);
+      },
+    );
+  }
+
+  /** Waits up to `ms` for the follow-ups pending now. */
+  async settle(ms: number): Promise<void> {
+    if (!this.gated || ms <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.gated, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
 
   advance(offset: string, commit: (offset: string) => Promise<void>): void {
     this.offset = offset;
@@ -413,6 +459,9 @@ class Committer {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.offset = undefined;
+    this.epoch++;
+    this.gated = undefined;
+    this.pendingFollowUps = 0;
   }
 }
 
