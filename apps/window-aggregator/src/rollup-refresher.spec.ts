@@ -11,11 +11,16 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 /** A refresh that waits until released; records the customers of each call. */
 class ScriptedRefresh {
   calls: string[][] = [];
+  /** When each call started and ended (Date.now()). */
+  startedAt: number[] = [];
+  endedAt: number[] = [];
   failures: Array<() => Error> = [];
   private releases: Array<() => void> = [];
   readonly fn = async (windows: WindowRef[]) => {
     this.calls.push([...new Set(windows.map((x) => x.customerId))].sort());
+    this.startedAt.push(Date.now());
     await new Promise<void>((resolve) => this.releases.push(resolve));
+    this.endedAt.push(Date.now());
     const failure = this.failures.shift();
     if (failure) throw failure();
   };
@@ -47,6 +52,7 @@ describe('RollupRefresher', () => {
     expect(refresher.delayMs()).toBeGreaterThanOrEqual(0);
     await refresh.release();
     expect(settled).toEqual(['first']);
+    while (refresh.calls.length < 2) await new Promise((r) => setTimeout(r, 2));
     expect(refresh.calls).toEqual([['a'], ['b', 'c']]);
     await refresh.release();
     await Promise.all([first, second, third]);
@@ -55,17 +61,30 @@ describe('RollupRefresher', () => {
   });
 
   it('starts refreshes at least minIntervalMs apart', async () => {
-    const { refresh, refresher } = setup(80);
+    const { refresh, refresher } = setup(300);
     const first = refresher.schedule([w('a', '2025-11-01T10:03Z')]);
     await tick();
     await refresh.release();
     await first;
-    const askedAt = Date.now();
     const second = refresher.schedule([w('b', '2025-11-01T10:03Z')]);
-    await tick();
-    expect(refresh.calls).toEqual([['a']]);
     while (refresh.calls.length < 2) await new Promise((r) => setTimeout(r, 5));
-    expect(Date.now() - askedAt).toBeGreaterThanOrEqual(60);
+    // Timers may fire a millisecond early.
+    expect(refresh.startedAt[1] - refresh.startedAt[0]).toBeGreaterThanOrEqual(298);
+    await refresh.release();
+    await second;
+  });
+
+  it('waits after a refresh at least as long as it took before starting the next', async () => {
+    const { refresh, refresher } = setup();
+    const first = refresher.schedule([w('a', '2025-11-01T10:03Z')]);
+    await tick();
+    await new Promise((r) => setTimeout(r, 200));
+    await refresh.release();
+    await first;
+    const second = refresher.schedule([w('b', '2025-11-01T10:03Z')]);
+    while (refresh.calls.length < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(refresh.endedAt[0] - refresh.startedAt[0]).toBeGreaterThanOrEqual(198);
+    expect(refresh.startedAt[1] - refresh.endedAt[0]).toBeGreaterThanOrEqual(refresh.endedAt[0] - refresh.startedAt[0] - 5);
     await refresh.release();
     await second;
   });

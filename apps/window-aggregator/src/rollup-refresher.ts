@@ -24,7 +24,8 @@ interface Waiting {
  * the periods it touched after its minute insert and goes on; its offsets are committed once a
  * refresh that started after the ask has passed (UnitContext.commitAfter, docs/semantics.md,
  * "Rollups"). One refresh runs at a time and each starts at least `minIntervalMs` after the
- * previous one, so under load one pair of statements serves many units instead of one pair each.
+ * previous one and at least as long after its end as it took, so under load one pair of
+ * statements serves many units instead of one pair each.
  *
  * A refresh that fails is retried (capped backoff) with everything that asked, and never blamed on
  * a message: the minutes it reads were already accepted and written. While it fails, `failing()`
@@ -37,6 +38,8 @@ export class RollupRefresher {
   private closed = false;
   private failure?: DependencyError;
   private lastStartAt = Number.NEGATIVE_INFINITY;
+  private lastEndAt = Number.NEGATIVE_INFINITY;
+  private lastDurationMs = 0;
   private failures = 0;
 
   constructor(
@@ -81,7 +84,9 @@ export class RollupRefresher {
     const backoff = new Backoff(this.options.retry.baseMs, this.options.retry.maxMs);
     try {
       while (this.waiting.length > 0 && !this.closed) {
-        const wait = this.lastStartAt + this.options.minIntervalMs - Date.now();
+        // At most half of the time refreshing: a refresh grows slower with the revisions of its
+        // hours, and the next one then waits as long, gathering more batches for itself.
+        const wait = Math.max(this.lastStartAt + this.options.minIntervalMs, this.lastEndAt + this.lastDurationMs) - Date.now();
         if (wait > 0) await sleep(wait);
         const callers = this.waiting.splice(0);
         this.lastStartAt = Date.now();
@@ -98,7 +103,9 @@ export class RollupRefresher {
           await sleep(delayMs);
           continue;
         }
-        this.metrics.rollupDuration.observe((performance.now() - started) / 1000);
+        this.lastDurationMs = performance.now() - started;
+        this.lastEndAt = Date.now();
+        this.metrics.rollupDuration.observe(this.lastDurationMs / 1000);
         if (this.failure) this.log.info({ attempts: this.failures }, 'the rollup refresh passes again');
         this.failure = undefined;
         this.failures = 0;
