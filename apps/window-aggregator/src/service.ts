@@ -36,9 +36,9 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
     const cache = new WindowStateCache({ maxBytes: config.AGGREGATOR_WINDOW_CACHE_BYTES, idleEvictMs: config.AGGREGATOR_IDLE_EVICT_MS });
     const store = new ClickHouseWindowStore(gateway);
     const consumer = consumerSettings('AGGREGATOR', config);
-    let rollups: RollupRefresher | undefined;
-    const metrics = new AggregatorMetrics(runtime.registry, () => ({ windows: cache.size, bytes: cache.bytes }), () => rollups?.delayMs() ?? 0);
-    rollups = new RollupRefresher((windows) => store.refreshRollups(windows), {
+    // The gauge reads the refresher when scraped, after both exist.
+    const metrics: AggregatorMetrics = new AggregatorMetrics(runtime.registry, () => ({ windows: cache.size, bytes: cache.bytes }), (): number => rollups.delayMs());
+    const rollups: RollupRefresher = new RollupRefresher((windows) => store.refreshRollups(windows), {
       minIntervalMs: config.AGGREGATOR_ROLLUP_INTERVAL_MS,
       retry: consumer.retry,
     }, metrics, runtime.logger);
