@@ -1,5 +1,5 @@
 import { gatewayTokenHash } from '@pipeline/batch';
-import { AppProcess, sleep, startApp, TopicReader, freePort, deleteTopics } from '@pipeline/testing';
+import { AppProcess, sleep, startApp, TopicReader, freePort, deleteTopics, waitFor } from '@pipeline/testing';
 import { Kafka } from 'kafkajs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,13 +105,18 @@ describe('batch-ingestion gateway authentication', () => {
       }
     })();
     await sleep(500);
-    // 1. the new token joins the old one; 2. the gateways move to it; 3. the old one goes.
+    // 1. the new token joins the old one; 2. once it is taken (as an operator checks), the gateways
+    // move to it; 3. the old one goes. Checked by a probe rather than a fixed wait: how soon the
+    // file is read again depends on how busy the machine is.
+    let probes = 0;
+    const answersTo = async (token: string) => (await postLogs(app.url, body(entry()), { ...bearer(token), 'x-customer-id': 'cus-rotate', 'idempotency-key': `probe-${probes++}` })).status;
     writeFileSync(tokensFile, `edge-a=${gatewayTokenHash(TOKEN_A)}@*\nedge-b=${gatewayTokenHash(TOKEN_B)}@*\n`);
-    await sleep(800);
+    await waitFor('the new token to be taken', async () => (await answersTo(TOKEN_B)) === 202, 30_000, 100);
     current = TOKEN_B;
     await sleep(500);
     writeFileSync(tokensFile, `edge-b=${gatewayTokenHash(TOKEN_B)}@*\n`);
-    await sleep(800);
+    await waitFor('the old token to be refused', async () => (await answersTo(TOKEN_A)) === 401, 30_000, 100);
+    await sleep(300);
     sending = false;
     await loop;
     expect(answers.length).toBeGreaterThan(20);
