@@ -68,7 +68,9 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
 
     return {
       async provision() {
-        const applied = await gateway.migrate(migrations, (step) => runtime.logger.info({ database: gateway.database, ...step }, 'ClickHouse migration: a month done'));
+        const applied = await gateway.migrate(migrations, (step) => runtime.logger.info({ database: gateway.database, ...step }, 'ClickHouse migration: a month done'), {
+          replicated: config.CLICKHOUSE_REPLICATED,
+        });
         runtime.logger.info({ database: gateway.database, applied }, 'ClickHouse schema up to date');
         await retention.prepare();
         runtime.logger.info({ retentionDays: config.CLICKHOUSE_RETENTION_DAYS, mechanism: retention.mechanism }, 'ClickHouse retention in force');

@@ -118,5 +118,11 @@ export const clickhouseEnv = {
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier')
     .default('log_analytics'),
   CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+  /**
+   * The schema's tables are made Replicated*MergeTree (a cluster of replicas coordinated by ZooKeeper
+   * or ClickHouse Keeper; the server's `{shard}` and `{replica}` macros name its place). Read by the
+   * migrations only: every other statement is the same on one server and on replicas.
+   */
+  CLICKHOUSE_REPLICATED: bool(false),
 };
 export type ClickHouseEnv = z.infer<z.ZodObject<typeof clickhouseEnv>>;
