@@ -143,6 +143,10 @@ describe('docker-compose.cluster.yml', () => {
     }
   });
 
+  it('gives every container of the cluster one short try per name lookup, so that a killed peer\'s name fails fast', () => {
+    expect(running().filter(([, s]) => JSON.stringify((s as { dns_opt?: string[] }).dns_opt) !== JSON.stringify(['timeout:1', 'attempts:1'])).map(([name]) => name)).toEqual([]);
+  });
+
   it('publishes every port on 127.0.0.1 only, each host port from a variable of its own across both files', () => {
     const seen = new Map<string, string>();
     for (const file of FILES) {
