@@ -137,7 +137,8 @@ describe('docker-compose.yml', () => {
     const imageVariables = [...Object.entries(OFFICIAL_IMAGES).filter(([s]) => s !== 'grafana'), ...APPS.map((a) => [a, [APP_IMAGE_VARIABLES[a]]] as const)].map(
       ([, [variable]]) => variable,
     );
-    expect(Object.keys(offline).filter((k) => k.endsWith('_IMAGE')).sort()).toEqual([...imageVariables, 'NODE_IMAGE'].sort());
+    // Plus the base of the services' images and the cluster's balancer and coordinator (docker-compose.cluster.yml).
+    expect(Object.keys(offline).filter((k) => k.endsWith('_IMAGE')).sort()).toEqual([...imageVariables, 'NODE_IMAGE', 'HAPROXY_IMAGE', 'ZOOKEEPER_IMAGE'].sort());
     // --print-env names images only (the open-file limit is measured on the engine at build time).
     expect(Object.keys(offline).filter((k) => !k.endsWith('_IMAGE'))).toEqual([]);
     const local = loadCompose('docker-compose.yml', { ...SECRETS, ...offline });

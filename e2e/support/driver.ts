@@ -9,6 +9,12 @@ export interface SendRecord {
   status: number | null;
   attempts: number;
   networkErrors: number;
+  /**
+   * Attempts whose effect the client cannot know: no answer, or 502 / 503 / 504 (a balancer that lost
+   * its upstream mid-request, or an ingestion whose Kafka publish failed after the batch was stored).
+   * The next attempt may then find the batch stored and answer 409.
+   */
+  unsettled: number;
   /** Duration of the final attempt. */
   latencyMs: number;
   /** performance.now() of the first attempt and of the final answer. */
@@ -46,6 +52,8 @@ export interface DriveOptions {
 }
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
+/** Retryable answers given after the batch may have been stored (429 comes before anything is). */
+const UNSETTLED = new Set([502, 503, 504]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -84,6 +92,7 @@ export async function drive(sends: readonly Send[], options: DriveOptions): Prom
     const firstSentAt = performance.now();
     let attempts = 0;
     let networkErrors = 0;
+    let unsettled = 0;
     for (;;) {
       checkStopped();
       attempts++;
@@ -100,12 +109,13 @@ export async function drive(sends: readonly Send[], options: DriveOptions): Prom
         note('network');
         networkErrors++;
       }
+      if (!answer || UNSETTLED.has(answer.status)) unsettled++;
       const retryable = !answer || RETRYABLE.has(answer.status);
       if (!retryable) {
-        return { index, status: answer!.status, attempts, networkErrors, latencyMs: answer!.ms, firstSentAt, answeredAt: now, body: answer!.body };
+        return { index, status: answer!.status, attempts, networkErrors, unsettled, latencyMs: answer!.ms, firstSentAt, answeredAt: now, body: answer!.body };
       }
       if (now - firstSentAt > giveUpAfter) {
-        return { index, status: null, attempts, networkErrors, latencyMs: answer?.ms ?? 0, firstSentAt, answeredAt: now, error: error?.message ?? `last answer ${answer?.status}` };
+        return { index, status: null, attempts, networkErrors, unsettled, latencyMs: answer?.ms ?? 0, firstSentAt, answeredAt: now, error: error?.message ?? `last answer ${answer?.status}` };
       }
       retries++;
       const backoff = Math.min(2_000, 50 * 2 ** Math.min(attempts, 6)) * (0.5 + Math.random() / 2);

@@ -18,7 +18,7 @@ const execFileAsync = promisify(execFile);
 const docker = (args: string[]) => execFileAsync('docker', args, { timeout: 120_000 });
 
 /** The containers of a docker-compose project by service, found by compose's own labels. */
-function composeProject(project: string): Map<string, ContainerView> {
+export function composeProject(project: string): Map<string, ContainerView> {
   const run = (args: string[]) => {
     const r = spawnSync('docker', args, { encoding: 'utf8', timeout: 30_000 });
     if (r.error || r.status !== 0) throw new Error(`docker ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()}`);
@@ -31,6 +31,20 @@ function composeProject(project: string): Map<string, ContainerView> {
     found.set(c.Config.Labels['com.docker.compose.service'], containerView(c));
   }
   return found;
+}
+
+/**
+ * The containers of one service of a project, in instance order: the service itself, or the
+ * instances `<service>-1`, `<service>-2`, ... a cluster runs instead (kafka, kafka-2, kafka-3 and
+ * batch-ingestion-1, batch-ingestion-2 alike).
+ */
+export function instancesOf(compose: Map<string, ContainerView>, service: string): ContainerView[] {
+  const pattern = new RegExp(`^${service.replace(/[.-]/g, '\\$&')}(?:-(\\d+))?$`);
+  return [...compose.entries()]
+    .map(([name, c]) => ({ n: pattern.exec(name), c }))
+    .filter((x): x is { n: RegExpExecArray; c: ContainerView } => x.n !== null)
+    .sort((a, b) => Number(a.n[1] ?? 1) - Number(b.n[1] ?? 1))
+    .map((x) => x.c);
 }
 
 /** A login the stack has and this run was not told: the stack has no default one to guess. */
@@ -54,17 +68,22 @@ function required(name: string, value: string | undefined): string {
 export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
   const project = env.E2E_COMPOSE_PROJECT;
   const compose = project ? composeProject(project) : undefined;
+  // A service's first instance stands for it (its environment, its published ports, the one killed).
   const inCompose = (service: string) => {
-    const c = compose?.get(service);
+    const c = compose ? instancesOf(compose, service)[0] : undefined;
     if (compose && !c) throw new Error(`E2E_COMPOSE_PROJECT=${project}: the project has no service ${service}`);
     return c;
   };
-  const published = (service: string, port: number) => {
-    const host = inCompose(service)?.port(port);
+  const publishedBy = (c: ContainerView | undefined, port: number) => {
+    const host = c?.port(port);
     return host ? `127.0.0.1:${host}` : undefined;
   };
+  const published = (service: string, port: number) => publishedBy(inCompose(service), port);
+  // A cluster's clients reach the ingestion and ClickHouse through its balancer.
+  const balancer = compose?.get('balancer');
   const appUrl = (service: ServiceName, given: string | undefined, fallback: number) => {
     const port = Number(inCompose(service)?.env.PORT ?? fallback);
+    if (!given && service === 'batch-ingestion' && publishedBy(balancer, 8080)) return `http://${publishedBy(balancer, 8080)}`;
     return given ?? (published(service, port) ? `http://${published(service, port)}` : `http://127.0.0.1:${fallback}`);
   };
   const urls: Record<ServiceName, string> = {
@@ -82,8 +101,17 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
     'batch-summarizer': opsUrl('batch-summarizer', env.E2E_SUMMARIZER_URL, 8081),
     'window-aggregator': opsUrl('window-aggregator', env.E2E_AGGREGATOR_URL, 8082),
   };
+  // Every instance's operations URL: what each one counts, summed over a cluster.
+  const allOpsUrls = (service: ServiceName): string[] => {
+    if (!compose) return [opsUrls[service]];
+    return instancesOf(compose, service).map((c) => {
+      const at = publishedBy(c, opsPortOf(c.env));
+      if (!at) throw new Error(`E2E_COMPOSE_PROJECT=${project}: ${c.name} publishes no operations port`);
+      return `http://${at}`;
+    });
+  };
   const aggregator = inCompose('window-aggregator')?.env ?? {};
-  const clickhouseHttp = published('clickhouse', 8123);
+  const clickhouseHttp = publishedBy(balancer, 8123) ?? published('clickhouse', 8123);
   const clickhouse = {
     url: env.E2E_CLICKHOUSE_URL ?? (clickhouseHttp ? `http://${clickhouseHttp}` : env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'),
     username: required('E2E_CLICKHOUSE_USER', env.E2E_CLICKHOUSE_USER ?? aggregator.CLICKHOUSE_USER ?? env.CLICKHOUSE_USER),
@@ -93,7 +121,7 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
   const customerSuffix = runSuffix(env);
 
   // docker-compose publishes Kafka's host listener (advertised as 127.0.0.1 and its published port) and MinIO.
-  const brokers = env.E2E_KAFKA_BROKERS ?? published('kafka', 19092);
+  const brokers = env.E2E_KAFKA_BROKERS ?? (compose ? instancesOf(compose, 'kafka').map((c) => publishedBy(c, 19092)).filter(Boolean).join(',') || undefined : undefined);
   // Kafka's administrator: given, or the one the project's broker container was started with.
   const kafkaAdmin = inCompose('kafka')?.env ?? {};
   const kafkaUser = env.E2E_KAFKA_USERNAME ?? kafkaAdmin.SASL_ADMIN_USER;
@@ -150,6 +178,7 @@ export function externalStack(env: NodeJS.ProcessEnv = process.env): Stack {
     mode: 'external',
     url: (service) => urls[service],
     opsUrl: (service) => opsUrls[service],
+    opsUrls: allOpsUrls,
     clickhouse,
     customerSuffix,
     wire,

@@ -57,6 +57,8 @@ export interface Stack {
   url(service: ServiceName): string;
   /** Where `/metrics` and `/health/*` answer: the ingestion's operations port, the consumers' main port. */
   opsUrl(service: ServiceName): string;
+  /** The same for every instance of the service, where the stack runs several (a cluster). */
+  opsUrls?(service: ServiceName): string[];
   readonly clickhouse: ClickHouseTarget;
   /** Appended to every customer id: empty on a stack of its own, unique per run on a shared one. */
   readonly customerSuffix: string;

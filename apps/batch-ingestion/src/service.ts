@@ -1,7 +1,7 @@
 import { RAW_PREFIX } from '@pipeline/contract';
 import { keptTimes } from '@pipeline/entry';
 import { Admission, CustomerLimits, GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, MAX_BATCH_BYTES, parseCustomerLimits, parseGatewayTokens, RecentAnnouncements } from '@pipeline/batch';
-import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics } from '@pipeline/kafka';
+import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics, topicSettingsFromEnv } from '@pipeline/kafka';
 import { ConfigError, errorMessage, RETRY_AFTER_SECONDS, ServiceDefinition, Source } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { IngestionConfig, ingestionEnv } from './config';
@@ -132,7 +132,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
         // The bucket and its expiry rules are the provisioning step's: this account may only use
         // its prefixes, and waits here until the bucket is there.
         await s3.ping();
-        await provisionTopics(kafka, [topic], { partitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
+        await provisionTopics(kafka, [topic], topicSettingsFromEnv(config));
         // Connecting now spares the first batch the handshake.
         await producer.connect();
       },

@@ -1,6 +1,6 @@
 import { SUMMARY_PREFIX } from '@pipeline/contract';
 import { UserAgentClassifier } from '@pipeline/entry';
-import { CoalescingPublisher, consumerSettings, createKafka, KafkaEventPublisher, kafkaSettingsFromEnv, KafkaSource, provisionTopics } from '@pipeline/kafka';
+import { CoalescingPublisher, consumerSettings, createKafka, KafkaEventPublisher, kafkaSettingsFromEnv, KafkaSource, provisionTopics, topicSettingsFromEnv } from '@pipeline/kafka';
 import { ServiceDefinition } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { summarizerEnv } from './config';
@@ -60,7 +60,7 @@ export const summarizerService: ServiceDefinition<typeof summarizerEnv> = {
       async provision() {
         // The bucket and its expiry rules are the provisioning step's (see the ingestion).
         await store.ping();
-        await provisionTopics(kafka, topics, { partitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
+        await provisionTopics(kafka, topics, topicSettingsFromEnv(config));
         await producer.connect();
       },
       sources: [source],

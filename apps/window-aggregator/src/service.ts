@@ -1,5 +1,5 @@
 import { ClickHouseGateway, clickHouseSettingsFromEnv, readMigrations } from '@pipeline/clickhouse';
-import { consumerSettings, createKafka, KafkaEventPublisher, kafkaSettingsFromEnv, KafkaSource, provisionTopics } from '@pipeline/kafka';
+import { consumerSettings, createKafka, KafkaEventPublisher, kafkaSettingsFromEnv, KafkaSource, provisionTopics, topicSettingsFromEnv } from '@pipeline/kafka';
 import { WindowStateCache } from '@pipeline/partial';
 import { ServiceDefinition } from '@pipeline/platform';
 import { existsSync } from 'node:fs';
@@ -75,14 +75,13 @@ export const aggregatorService: ServiceDefinition<typeof aggregatorEnv> = {
 
     return {
       async provision() {
-        const applied = await gateway.migrate(migrations, (step) => runtime.logger.info({ database: gateway.database, ...step }, 'ClickHouse migration: a month done'));
+        const applied = await gateway.migrate(migrations, (step) => runtime.logger.info({ database: gateway.database, ...step }, 'ClickHouse migration: a month done'), {
+          replicated: config.CLICKHOUSE_REPLICATED,
+        });
         runtime.logger.info({ database: gateway.database, applied }, 'ClickHouse schema up to date');
         await retention.prepare();
         runtime.logger.info({ retentionDays: config.CLICKHOUSE_RETENTION_DAYS, mechanism: retention.mechanism }, 'ClickHouse retention in force');
-        await provisionTopics(kafka, [config.TOPIC_INSIGHT_EVENTS, config.TOPIC_INSIGHT_EVENTS_DLQ], {
-          partitions: config.KAFKA_TOPIC_PARTITIONS,
-          replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-        });
+        await provisionTopics(kafka, [config.TOPIC_INSIGHT_EVENTS, config.TOPIC_INSIGHT_EVENTS_DLQ], topicSettingsFromEnv(config));
         await publisher.connect();
       },
       sources: [source, retention],

@@ -70,6 +70,12 @@ export const kafkaEnv = {
   KAFKA_CLIENT_ID: z.string().optional(),
   KAFKA_TOPIC_PARTITIONS: positiveInt(6),
   KAFKA_REPLICATION_FACTOR: positiveInt(1),
+  /**
+   * min.insync.replicas of the topics a service creates: how many replicas must hold a message before
+   * an acks=all send succeeds. Unset: 2 from a replication factor of 3 up (one broker may fail with
+   * no acknowledged message lost and no send refused), else 1.
+   */
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().positive().optional(),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt(5_000),
   /** SASL authentication to the brokers (off when unset): scram-sha-256, scram-sha-512 or plain. */
   KAFKA_SASL_MECHANISM: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']).optional(),
@@ -112,5 +118,11 @@ export const clickhouseEnv = {
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier')
     .default('log_analytics'),
   CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+  /**
+   * The schema's tables are made Replicated*MergeTree (a cluster of replicas coordinated by ZooKeeper
+   * or ClickHouse Keeper; the server's `{shard}` and `{replica}` macros name its place). Read by the
+   * migrations only: every other statement is the same on one server and on replicas.
+   */
+  CLICKHOUSE_REPLICATED: bool(false),
 };
 export type ClickHouseEnv = z.infer<z.ZodObject<typeof clickhouseEnv>>;

@@ -1,6 +1,6 @@
 import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { classifyClickHouse, ClickHouseEnv, DependencyError, errorMessage, FailureKind } from '@pipeline/platform';
-import { Migration, statementText } from './migrations';
+import { Migration, MigrationOptions, statementText } from './migrations';
 import { sqlIdentifier, sqlString, sqlValue } from './sql';
 
 export interface ClickHouseSettings {
@@ -131,8 +131,12 @@ export class ClickHouseGateway implements AnalyticsStore {
    * of times), so two instances racing at start is harmless, and a migration interrupted half way
    * is applied whole again at the next start: it is recorded only once all its statements ran.
    * A per-month statement reports each month done to `progress`. Returns the versions applied.
+   *
+   * With `replicated` the tables are made replicated (MigrationOptions). `schema_migrations` stays a
+   * table of this server alone: every replica gets the whole schema (its views included) from the
+   * instance that migrates it, so each must record for itself what it has.
    */
-  async migrate(migrations: Migration[], progress?: (step: MigrationProgress) => void): Promise<number[]> {
+  async migrate(migrations: Migration[], progress?: (step: MigrationProgress) => void, options: MigrationOptions = {}): Promise<number[]> {
     const db = this.database;
     await this.command(`CREATE DATABASE IF NOT EXISTS ${db}`);
     await this.command(
@@ -149,7 +153,7 @@ export class ClickHouseGateway implements AnalyticsStore {
       }
       for (const statement of m.statements) {
         if (statement.eachMonthOf === undefined) {
-          await this.command(statementText(statement, db));
+          await this.command(statementText(statement, db, undefined, options));
           continue;
         }
         const table = sqlIdentifier(statement.eachMonthOf);
@@ -160,7 +164,7 @@ export class ClickHouseGateway implements AnalyticsStore {
         ).map((r) => Number(r.partition));
         for (const [i, month] of months.entries()) {
           const started = Date.now();
-          await this.command(statementText(statement, db, month));
+          await this.command(statementText(statement, db, month, options));
           progress?.({ version: m.version, name: m.name, table, month, done: i + 1, months: months.length, ms: Date.now() - started });
         }
       }

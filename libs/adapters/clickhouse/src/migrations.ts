@@ -54,9 +54,42 @@ export function readMigrations(dir: string): Migration[] {
   return migrations;
 }
 
+/** How the statements are made for a cluster. */
+export interface MigrationOptions {
+  /**
+   * Tables are created replicated (CLICKHOUSE_REPLICATED): every `*MergeTree` engine of a
+   * `CREATE TABLE` becomes its `Replicated*MergeTree`, on the path of that database and table under
+   * the server's `{shard}` macro and as the replica its `{replica}` macro names. Views stay plain:
+   * each replica has its own, made by the same migrations run against it.
+   */
+  replicated?: boolean;
+}
+
+const CREATE_TABLE = /^CREATE TABLE (?:IF NOT EXISTS )?([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\b/;
+const MERGE_TREE_ENGINE = /\bENGINE\s*=\s*([A-Za-z]*)MergeTree\b(?:\s*\(([^()]*)\))?/;
+
+/**
+ * A `CREATE TABLE` statement with a `*MergeTree` engine turned into its replicated form, e.g.
+ * `ReplacingMergeTree(v)` into `ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/t', '{replica}', v)`.
+ * The path names the database and the table literally (18.16 expands no `{database}` macro there),
+ * so two databases of one cluster never share a table's replication log. Any other statement is
+ * returned as it is.
+ */
+export function replicatedStatement(sql: string): string {
+  const table = CREATE_TABLE.exec(sql);
+  if (!table) return sql;
+  return sql.replace(MERGE_TREE_ENGINE, (whole, variant: string, args: string | undefined) => {
+    if (variant.startsWith('Replicated')) return whole;
+    const path = `'/clickhouse/tables/{shard}/${table[1]}/${table[2]}'`;
+    const rest = args?.trim() ? `, ${args.trim()}` : '';
+    return `ENGINE = Replicated${variant}MergeTree(${path}, '{replica}'${rest})`;
+  });
+}
+
 /** A statement's text for one database and, for a per-month statement, one month partition (`YYYYMM`). */
-export function statementText(statement: MigrationStatement, database: string, month?: number): string {
-  const sql = statement.sql.replaceAll('{{database}}', sqlIdentifier(database));
+export function statementText(statement: MigrationStatement, database: string, month?: number, options: MigrationOptions = {}): string {
+  const substituted = statement.sql.replaceAll('{{database}}', sqlIdentifier(database));
+  const sql = options.replicated ? replicatedStatement(substituted) : substituted;
   if (statement.eachMonthOf === undefined) return sql;
   if (month === undefined) throw new Error('a per-month statement needs its month');
   const { fromMs, toMs } = monthRange(month);

@@ -66,6 +66,26 @@ export interface TopicSpec {
   topic: string;
   numPartitions: number;
   replicationFactor: number;
+  /** The topic's min.insync.replicas; the broker's default when unset. */
+  minInSyncReplicas?: number;
+}
+
+/** How a service creates its topics. */
+export interface TopicSettings {
+  partitions: number;
+  replicationFactor: number;
+  minInSyncReplicas: number;
+}
+
+/** The topic settings the KAFKA_* variables describe (see KAFKA_MIN_INSYNC_REPLICAS for its default). */
+export function topicSettingsFromEnv(env: Pick<KafkaEnv, 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_MIN_INSYNC_REPLICAS'>): TopicSettings {
+  const replicationFactor = env.KAFKA_REPLICATION_FACTOR;
+  const minInSyncReplicas = env.KAFKA_MIN_INSYNC_REPLICAS ?? (replicationFactor >= 3 ? 2 : 1);
+  if (minInSyncReplicas > replicationFactor) {
+    // No send with acks=all could ever succeed.
+    throw new ConfigError([`KAFKA_MIN_INSYNC_REPLICAS: ${minInSyncReplicas} is more than KAFKA_REPLICATION_FACTOR (${replicationFactor})`]);
+  }
+  return { partitions: env.KAFKA_TOPIC_PARTITIONS, replicationFactor, minInSyncReplicas };
 }
 
 /** Creates missing topics; existing ones are left as they are (partitions are never reduced). */
@@ -73,7 +93,12 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
   const existing = new Set(await admin.listTopics());
   const missing: ITopicConfig[] = specs
     .filter((s) => !existing.has(s.topic))
-    .map((s) => ({ topic: s.topic, numPartitions: s.numPartitions, replicationFactor: s.replicationFactor }));
+    .map((s) => ({
+      topic: s.topic,
+      numPartitions: s.numPartitions,
+      replicationFactor: s.replicationFactor,
+      configEntries: s.minInSyncReplicas === undefined ? undefined : [{ name: 'min.insync.replicas', value: String(s.minInSyncReplicas) }],
+    }));
   if (missing.length === 0) return;
   try {
     await admin.createTopics({ topics: missing, waitForLeaders: true });
@@ -84,11 +109,11 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
 }
 
 /** Creates the missing ones of `topics` with a short-lived admin client (provisioning at start). */
-export async function provisionTopics(kafka: Kafka, topics: string[], o: { partitions: number; replicationFactor: number }): Promise<void> {
+export async function provisionTopics(kafka: Kafka, topics: string[], o: { partitions: number; replicationFactor: number; minInSyncReplicas?: number }): Promise<void> {
   const admin = kafka.admin();
   try {
     await admin.connect();
-    await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor })));
+    await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: o.partitions, replicationFactor: o.replicationFactor, minInSyncReplicas: o.minInSyncReplicas })));
   } catch (err) {
     throw toEventBusError(err, 'creating topics');
   } finally {

@@ -1,5 +1,5 @@
 import { kafkaEnv, loadConfig } from '@pipeline/platform';
-import { kafkaSettingsFromEnv } from './client';
+import { kafkaSettingsFromEnv, topicSettingsFromEnv } from './client';
 
 describe('kafkaSettingsFromEnv', () => {
   it('maps the KAFKA_* variables and names the client after the service by default', () => {
@@ -17,5 +17,20 @@ describe('kafkaSettingsFromEnv', () => {
     expect(kafkaSettingsFromEnv(env, 'x')).toMatchObject({ ssl: true, sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'pw' } });
     expect(() => kafkaSettingsFromEnv(loadConfig(kafkaEnv, { KAFKA_SASL_MECHANISM: 'plain' }), 'x')).toThrow(/KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
     expect(() => loadConfig(kafkaEnv, { KAFKA_SASL_MECHANISM: 'gssapi' })).toThrow(/KAFKA_SASL_MECHANISM/);
+  });
+});
+
+describe('topicSettingsFromEnv', () => {
+  const settings = (env: Record<string, string>) => topicSettingsFromEnv(loadConfig(kafkaEnv, env));
+
+  it('keeps one broker as it was and asks two in-sync replicas of three, so that one broker may fail', () => {
+    expect(settings({})).toEqual({ partitions: 6, replicationFactor: 1, minInSyncReplicas: 1 });
+    expect(settings({ KAFKA_REPLICATION_FACTOR: '2' }).minInSyncReplicas).toBe(1);
+    expect(settings({ KAFKA_REPLICATION_FACTOR: '3', KAFKA_TOPIC_PARTITIONS: '12' })).toEqual({ partitions: 12, replicationFactor: 3, minInSyncReplicas: 2 });
+    expect(settings({ KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '3' }).minInSyncReplicas).toBe(3);
+  });
+
+  it('refuses more in-sync replicas than the topic has: no acks=all send could succeed', () => {
+    expect(() => settings({ KAFKA_REPLICATION_FACTOR: '1', KAFKA_MIN_INSYNC_REPLICAS: '2' })).toThrow(/KAFKA_MIN_INSYNC_REPLICAS: 2 is more than KAFKA_REPLICATION_FACTOR \(1\)/);
   });
 });

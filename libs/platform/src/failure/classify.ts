@@ -67,6 +67,11 @@ const CLICKHOUSE: Record<number, Classified> = {
   225: { kind: 'unavailable', name: 'NO_ZOOKEEPER' },
   236: { kind: 'unavailable', name: 'ABORTED' },
   279: { kind: 'unavailable', name: 'ALL_CONNECTION_TRIES_FAILED' },
+  // Replicas (a cluster): a write waits for the replicas its quorum needs, none of it is the data's fault.
+  254: { kind: 'unavailable', name: 'NO_ACTIVE_REPLICAS' },
+  285: { kind: 'unavailable', name: 'TOO_FEW_LIVE_REPLICAS' },
+  286: { kind: 'unavailable', name: 'UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE' },
+  289: { kind: 'unavailable', name: 'REPLICA_IS_NOT_IN_QUORUM' },
   319: { kind: 'unavailable', name: 'UNKNOWN_STATUS_OF_INSERT' },
   394: { kind: 'unavailable', name: 'QUERY_WAS_CANCELLED' },
   439: { kind: 'unavailable', name: 'CANNOT_SCHEDULE_TASK' },

@@ -9,6 +9,9 @@ describe('classifying dependency failures', () => {
     for (const code of [6, 27, 53, 62, 117, 131, 190, 321]) expect([code, classifyClickHouse(code).kind]).toEqual([code, 'input']);
     for (const code of [159, 202, 209, 210, 236, 394]) expect([code, classifyClickHouse(code).kind]).toEqual([code, 'unavailable']);
     expect(classifyClickHouse(undefined)).toEqual({ kind: 'unavailable', name: 'unavailable' });
+    // Replicas: a quorum write while a replica or the coordinator is away waits, it never dead-letters.
+    for (const code of [225, 242, 254, 285, 286, 319, 999]) expect([code, ['unavailable', 'refusing'].includes(classifyClickHouse(code).kind)]).toEqual([code, true]);
+    expect(classifyClickHouse(286).name).toBe('UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE');
     expect(classifyClickHouse(164).name).toBe('READONLY');
     expect(classifyClickHouse(4242)).toEqual({ kind: 'unknown', name: 'code_4242' });
   });
