@@ -204,6 +204,28 @@ describe('the shared escaping round-trips hostile values on both engines', () =>
   });
 });
 
+/**
+ * A migrated database of its own on every engine for the tests of one describe block (call it in
+ * the block): the gateway of each engine, closed after the block.
+ */
+function migratedOnEveryEngine(db: string, prepare?: (ch: ClickHouseGateway) => Promise<unknown>): (e: Engine) => ClickHouseGateway {
+  const gateways = new Map<string, ClickHouseGateway>();
+  beforeAll(async () => {
+    for (const e of engines) {
+      const ch = ClickHouseGateway.fromSettings(
+        clickHouseSettingsFromEnv(testClickHouseEnv(db, { url: e.server.endpoint, credentials: e.server.credentials, requestTimeoutMs: 60_000 })),
+      );
+      gateways.set(e.label, ch);
+      await ch.migrate(migrations);
+      await prepare?.(ch);
+    }
+  });
+  afterAll(async () => {
+    for (const ch of gateways.values()) await ch.close();
+  });
+  return (e) => gateways.get(e.label)!;
+}
+
 // --- what each engine does with what the ingestion must reject ---------------------------------
 // Recorded facts, keyed by release line: they are why batch-ingestion rejects timestamps outside
 // 1970-01-01..2105-12-31 and strings that are not well-formed Unicode. Neither engine refuses
@@ -211,23 +233,8 @@ describe('the shared escaping round-trips hostile values on both engines', () =>
 
 describe('values the ingestion must reject, as each engine treats them', () => {
   const range = `${database}_range`;
-  const gateways = new Map<string, ClickHouseGateway>();
-  const gatewayOf = (e: Engine) => gateways.get(e.label)!;
+  const gatewayOf = migratedOnEveryEngine(range, (ch) => ch.command(`CREATE TABLE IF NOT EXISTS ${range}.strings (id String, s String) ENGINE = MergeTree ORDER BY id`));
 
-  beforeAll(async () => {
-    for (const e of engines) {
-      const ch = ClickHouseGateway.fromSettings(
-        clickHouseSettingsFromEnv(testClickHouseEnv(range, { url: e.server.endpoint, credentials: e.server.credentials, requestTimeoutMs: 60_000 })),
-      );
-      await ch.migrate(migrations);
-      await ch.command(`CREATE TABLE IF NOT EXISTS ${range}.strings (id String, s String) ENGINE = MergeTree ORDER BY id`);
-      gateways.set(e.label, ch);
-    }
-  });
-
-  afterAll(async () => {
-    for (const ch of gateways.values()) await ch.close();
-  });
 
   /** The epoch seconds each engine makes of `toDateTime(text, 'UTC')` (what sqlValue sends). */
   const DATE_TIMES: Record<string, Record<string, number>> = {
@@ -541,8 +548,7 @@ describe('the query surface: minute, hourly and daily views with a plain SELECT'
 
 describe('hour and day rollups recomputed by ClickHouseWindowStore.refreshRollups', () => {
   const rollupDb = uniqueName('rollups', '_');
-  const gateways = new Map<string, ClickHouseGateway>();
-  const gatewayOf = (e: Engine) => gateways.get(e.label)!;
+  const gatewayOf = migratedOnEveryEngine(rollupDb);
   const storeOf = (e: Engine, clock?: () => Date) => new ClickHouseWindowStore(gatewayOf(e), clock);
   /** Every state written so far, per window the latest: what the views must add up. */
   const latest = new Map<string, WindowState>();
@@ -572,19 +578,6 @@ describe('hour and day rollups recomputed by ClickHouseWindowStore.refreshRollup
       .query<{ n: number | string }>(`SELECT count() AS n FROM ${rollupDb}.${table}`)
       .then(([r]) => Number(r.n));
 
-  beforeAll(async () => {
-    for (const e of engines) {
-      const ch = ClickHouseGateway.fromSettings(
-        clickHouseSettingsFromEnv(testClickHouseEnv(rollupDb, { url: e.server.endpoint, credentials: e.server.credentials, requestTimeoutMs: 60_000 })),
-      );
-      gateways.set(e.label, ch);
-      await ch.migrate(migrations);
-    }
-  });
-
-  afterAll(async () => {
-    for (const ch of gateways.values()) await ch.close();
-  });
 
   it('sums minutes across hour, day and month boundaries, hostile keys and empty arrays included', async () => {
     const minutes = ['2025-11-30T23:59Z', '2025-12-01T00:00Z', '2025-12-01T00:59Z', '2025-12-01T01:00Z', '2025-12-31T23:59Z', '2026-01-01T00:00Z'];
@@ -660,8 +653,7 @@ describe('hour and day rollups recomputed by ClickHouseWindowStore.refreshRollup
 
 describe('retention of window revisions', () => {
   const retentionDb = uniqueName('retention', '_');
-  const gateways = new Map<string, ClickHouseGateway>();
-  const gatewayOf = (e: Engine) => gateways.get(e.label)!;
+  const gatewayOf = migratedOnEveryEngine(retentionDb);
   const retention = (e: Engine, days: number, mode: RetentionMode, now = Date.now()) =>
     new ClickHouseRetention(gatewayOf(e), { days, mode, intervalMs: 60_000, logger: pino({ level: 'silent' }), registry: new Registry(), now: () => now });
   const row = (windowStart: string, batch: string) => ({
@@ -682,19 +674,6 @@ describe('retention of window revisions', () => {
       .then((rows) => rows.map((r) => r.w));
   const createStatement = (e: Engine, table = 'window_revisions') => gatewayOf(e).query<{ statement: string }>(`SHOW CREATE TABLE ${retentionDb}.${table}`).then(([r]) => r.statement);
 
-  beforeAll(async () => {
-    for (const e of engines) {
-      const ch = ClickHouseGateway.fromSettings(
-        clickHouseSettingsFromEnv(testClickHouseEnv(retentionDb, { url: e.server.endpoint, credentials: e.server.credentials, requestTimeoutMs: 60_000 })),
-      );
-      gateways.set(e.label, ch);
-      await ch.migrate(migrations);
-    }
-  });
-
-  afterAll(async () => {
-    for (const ch of gateways.values()) await ch.close();
-  });
 
   it('a table TTL is a syntax error on 18.16 and is taken by current ClickHouse', async () => {
     const outcome = await onBoth((e) =>
