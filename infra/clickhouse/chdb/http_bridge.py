@@ -24,7 +24,14 @@ database and settings, as requests without a session id do on a server.
 Not implemented: sessions (session_id), the native compression of compress/decompress=1,
 multipart external data, streaming of results (answers are buffered).
 
+With --users-file, every statement runs with the rights of --user as that users file defines
+them (grants, settings profile with its constraints, quota), which is how the project's users file
+is proven on the current engine. chdb logs every statement in as `default`, so the bridge gives
+its engine a users file of its own where `default` is that user; the login and password stay the
+bridge's (a server would also check the user's networks: the bridge listens on loopback only).
+
 usage: http_bridge.py --port 18123 --data-dir DIR [--host 127.0.0.1] [--user default]
+                      [--users-file FILE]
        (the password comes from CHDB_BRIDGE_PASSWORD, empty when unset)
 """
 
@@ -40,6 +47,7 @@ import signal
 import sys
 import threading
 import uuid
+import xml.etree.ElementTree as ET
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -134,14 +142,63 @@ def sql_identifier(value):
     return '`' + value.replace('\\', '\\\\').replace('`', '\\`') + '`'
 
 
+def principal_config(users_file, user, conf_dir):
+    """An engine configuration whose `default` user is `user` of `users_file` (see the module's text)."""
+    root = ET.parse(users_file).getroot()
+    entry = root.find(f'users/{user}')
+    if entry is None:
+        raise SystemExit(f'{users_file} defines no user {user}')
+    entry.tag = 'default'
+    for child in list(entry):
+        if child.tag.startswith('password') or child.tag in ('networks', 'no_password'):
+            entry.remove(child)
+    ET.SubElement(entry, 'no_password')
+    networks = ET.SubElement(entry, 'networks')
+    ET.SubElement(networks, 'ip').text = '::/0'
+    profile_name = entry.findtext('profile', 'default')
+    profiles = root.find('profiles')
+    if profiles is None:
+        profiles = ET.SubElement(root, 'profiles')
+    for name in {'default', profile_name}:  # the engine's own settings come from `default`
+        if profiles.find(name) is None:
+            ET.SubElement(profiles, name)
+    profile = profiles.find(profile_name)
+    # Set in the profile, so that a read-only user needs no SET for it (see Engine).
+    ET.SubElement(profile, 'implicit_select').text = '0'
+    # The engine in process never reads the server's access_control_improvements, whose defaults a
+    # server turns on (settings_constraints_replace_previous, select_from_system_db_requires_grant),
+    # and it refuses a profile that lets a read-only user change a setting: that mark is dropped
+    # here, so such a setting is refused by the bridge where a server takes it within its bounds.
+    for constraint in root.iterfind('profiles/*/constraints/*'):
+        for mark in constraint.findall('changeable_in_readonly'):
+            constraint.remove(mark)
+    quotas = root.find('quotas')
+    if quotas is None:
+        quotas = ET.SubElement(root, 'quotas')
+    if quotas.find(entry.findtext('quota', 'default')) is None:
+        ET.SubElement(quotas, entry.findtext('quota', 'default'))
+    users = ET.Element('users')
+    users.append(entry)
+    root.remove(root.find('users'))
+    root.append(users)
+    os.makedirs(conf_dir, exist_ok=True)
+    users_path = os.path.join(conf_dir, 'users.xml')
+    ET.ElementTree(root).write(users_path)
+    config_path = os.path.join(conf_dir, 'config.xml')
+    with open(config_path, 'w') as f:
+        f.write(f'<clickhouse><user_directories><users_xml><path>{users_path}</path></users_xml></user_directories></clickhouse>\n')
+    return config_path
+
+
 class Engine:
     """One chdb session in its own folder; every statement runs under one lock."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, config_path=None):
         self.lock = threading.Lock()
-        self.session = chdb_session.Session(data_dir)
+        self.session = chdb_session.Session(f'file:{data_dir}?config-file={config_path}' if config_path else data_dir)
         # clickhouse-local (chdb) turns this on; a server leaves it off, so `1 + 1` is no statement.
-        self.session.query('SET implicit_select = 0')
+        if not config_path:
+            self.session.query('SET implicit_select = 0')
         self.version = self._scalar('SELECT version()')
         self.timezone = self._scalar('SELECT timezone()')
 
@@ -151,7 +208,12 @@ class Engine:
     def execute(self, statement, database, fmt, settings, params):
         with self.lock:
             try:
-                self.session.query(f'USE {sql_identifier(database)}')
+                try:
+                    self.session.query(f'USE {sql_identifier(database or "default")}')
+                except Exception:
+                    # A server checks no rights on the database a request does not name.
+                    if database:
+                        raise
                 restore = []
                 try:
                     for name, value in settings:
@@ -299,7 +361,7 @@ def make_handler(engine, user, password):
                     raise ClickHouseError.of(READONLY, 'Cannot execute query in readonly mode')
                 if params.get('compress', '0') not in ('', '0') or params.get('decompress', '0') not in ('', '0'):
                     raise ClickHouseError.of(NOT_IMPLEMENTED, 'compress/decompress (native compression) is not supported by this bridge')
-                database = self.headers.get('X-ClickHouse-Database') or params.get('database') or 'default'
+                database = self.headers.get('X-ClickHouse-Database') or params.get('database')
                 fmt = self.headers.get('X-ClickHouse-Format') or params.get('default_format') or 'TabSeparated'
                 if fmt.lower() in ('dataframe', 'arrowtable', 'debug'):
                     raise ClickHouseError.of(BAD_ARGUMENTS, f'Unknown format {fmt}')
@@ -352,11 +414,15 @@ def main():
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--data-dir', required=True)
     parser.add_argument('--user', default='default')
+    parser.add_argument('--users-file')
     args = parser.parse_args()
     password = os.environ.get('CHDB_BRIDGE_PASSWORD', '')
 
     os.makedirs(args.data_dir, exist_ok=True)
-    engine = Engine(args.data_dir)
+    config_path = None
+    if args.users_file:
+        config_path = principal_config(args.users_file, args.user, os.path.join(os.path.dirname(os.path.abspath(args.data_dir)), f'users-{args.user}'))
+    engine = Engine(args.data_dir, config_path)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(engine, args.user, password))
     server.daemon_threads = True
 
@@ -365,7 +431,8 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f'chdb http bridge: ClickHouse {engine.version} on http://{args.host}:{args.port} (data in {args.data_dir})', flush=True)
+    rights = f'; rights of {args.user} in {args.users_file}' if args.users_file else ''
+    print(f'chdb http bridge: ClickHouse {engine.version} on http://{args.host}:{args.port} (data in {args.data_dir}{rights})', flush=True)
     try:
         server.serve_forever()
     finally:

@@ -183,25 +183,30 @@ export async function privateClickHouse(): Promise<PrivateClickHouse> {
  * Current ClickHouse (chdb-core, the engine in process) behind ClickHouse's HTTP interface
  * (infra/clickhouse/chdb/http_bridge.py), so the project's own client reaches it as it reaches a
  * server. It requires a login: a user and a password made up for this server.
+ *
+ * With `as`, the login is that user of the project's users file (infra/clickhouse/users.d), and
+ * every statement runs with the rights that file gives it; without, with every right. `dir` reuses
+ * the data of an earlier such server (stopped first: one engine at a time owns a folder).
  */
-export async function privateChdb(): Promise<PrivateServer> {
+export async function privateChdb(options: { as?: string; dir?: string } = {}): Promise<PrivateServer & { dir: string }> {
   const { chdbPython, chdbVersion } = stackInstall();
   if (!existsSync(chdbPython)) {
     throw new Error(
       `chdb-core ${chdbVersion} is not installed (no ${chdbPython}): run infra/local/pipeline install, or point CHDB_PYTHON at a Python that has chdb-core ${chdbVersion}`,
     );
   }
-  const dir = serverDir('chdb');
+  const dir = options.dir ?? serverDir('chdb');
   const port = await freePort();
-  const credentials = { username: 'writer', password: randomBytes(12).toString('hex') };
+  const credentials = { username: options.as ?? 'writer', password: randomBytes(12).toString('hex') };
+  const rights = options.as ? ['--users-file', join(REPO_ROOT, 'infra/clickhouse/users.d/pipeline-users.xml')] : [];
   const proc = new ManagedProcess(
     `chdb-${port}`,
     chdbPython,
-    [join(REPO_ROOT, 'infra/clickhouse/chdb/http_bridge.py'), '--port', String(port), '--data-dir', join(dir, 'data'), '--user', credentials.username],
+    [join(REPO_ROOT, 'infra/clickhouse/chdb/http_bridge.py'), '--port', String(port), '--data-dir', join(dir, 'data'), '--user', credentials.username, ...rights],
     { env: { CHDB_BRIDGE_PASSWORD: credentials.password } },
   );
   const endpoint = `http://127.0.0.1:${port}`;
   const server = new ProcessServer(endpoint, proc, () => probe('http', `${endpoint}/ping`), dir, 60_000, credentials);
   await server.start();
-  return server;
+  return Object.assign(server, { dir });
 }
