@@ -33,6 +33,15 @@ describe('rollupRefreshStatement', () => {
     expect(sql).toContain('(revision, written_at, content_hash)');
   });
 
+  it("unfolds only each minute's latest revision, found from the ordering columns alone, for given periods (not in a month's backfill)", () => {
+    const sql = rollupRefreshStatement('db', 'hour', { periods: [{ customerId: 'a', startMs: at('2025-11-01T10:00:00Z') }] });
+    expect(sql).toMatch(/PREWHERE \(customer_id, window_start, revision, written_at, content_hash\) IN\s+\(\s+SELECT customer_id, window_start, tupleElement\(latest, 1\), tupleElement\(latest, 2\), tupleElement\(latest, 3\)/);
+    expect(sql).toMatch(/max\(\(revision, written_at, content_hash\)\) AS latest\s+FROM db\.window_revisions\s+WHERE customer_id IN \('a'\)/);
+    const day = rollupRefreshStatement('db', 'day', { periods: [{ customerId: 'a', startMs: at('2025-11-01T00:00:00Z') }] });
+    expect(day).toMatch(/PREWHERE \(customer_id, window_start, tupleElement\(precedence, 1\), tupleElement\(precedence, 2\)\) IN/);
+    expect(rollupRefreshStatement('db', 'hour', { month: 202511 })).not.toContain('PREWHERE');
+  });
+
   it('computes days from the most complete hour rows', () => {
     const sql = rollupRefreshStatement('db', 'day', { periods: [{ customerId: 'a', startMs: at('2025-11-01T00:00:00Z') }] });
     expect(sql).toMatch(/^INSERT INTO db\.daily_rollup /);

@@ -2,11 +2,23 @@ import { sqlIdentifier, sqlValue } from '@pipeline/clickhouse';
 import { CustomerPeriod, InclusiveRange, monthRange, periodRanges, RollupPeriod } from '@pipeline/window';
 
 /** The rollup table of each period, and where its rows are computed from. */
-export const ROLLUP_TABLES: Record<RollupPeriod, { table: string; source: string; latest: string; startOf: string }> = {
+export const ROLLUP_TABLES: Record<RollupPeriod, { table: string; source: string; latest: string; latestColumns: string[]; startOf: string }> = {
   // The latest revision of each minute, ordered as minute_aggregates orders them (migration 001).
-  hour: { table: 'hourly_rollup', source: 'window_revisions', latest: '(revision, written_at, content_hash)', startOf: 'toStartOfHour' },
+  hour: {
+    table: 'hourly_rollup',
+    source: 'window_revisions',
+    latest: '(revision, written_at, content_hash)',
+    latestColumns: ['revision', 'written_at', 'content_hash'],
+    startOf: 'toStartOfHour',
+  },
   // The most complete row of each hour (migration 006).
-  day: { table: 'daily_rollup', source: 'hourly_rollup', latest: 'precedence', startOf: 'toStartOfDay' },
+  day: {
+    table: 'daily_rollup',
+    source: 'hourly_rollup',
+    latest: 'precedence',
+    latestColumns: ['tupleElement(precedence, 1)', 'tupleElement(precedence, 2)'],
+    startOf: 'toStartOfDay',
+  },
 };
 
 /** Which periods a refresh recomputes: given customers' periods, or every period of a UTC month (`YYYYMM`). */
@@ -43,14 +55,36 @@ function scopeFilter(period: RollupPeriod, scope: RollupScope): string {
  * total is the period's (docs/semantics.md, "Rollups"), so it may run any number of times, in
  * any order, by any writer.
  *
- * One pass, no JOIN (ClickHouse 18.16 has one JOIN per SELECT and no sumMap over String keys):
+ * For given periods, the latest row of each finer period is found first from its small ordering
+ * columns alone, and only that row's arrays are unfolded: a hot minute may hold hundreds of revisions of ten thousand
+ * paths each, and unfolding all of them on every refresh cost the store most of a core under a
+ * flood. (Equal ordering columns mean equal content: argMax still keeps one of such twins.)
+ *
+ * No JOIN (ClickHouse 18.16 has one JOIN per SELECT and no sumMap over String keys):
  * each source row becomes (kind, key, count) items (kind 0: the total; 1: a path; 2: a user
  * agent), summed per period and key, then regrouped per period with the keys in byte order, as
  * the minute rows keep them.
  */
 export function rollupRefreshStatement(database: string, period: RollupPeriod, scope: RollupScope): string {
   const db = sqlIdentifier(database);
-  const { table, source, latest, startOf } = ROLLUP_TABLES[period];
+  const { table, source, latest, latestColumns, startOf } = ROLLUP_TABLES[period];
+  const scoped = scopeFilter(period, scope);
+  // A month's backfill (migration 006, which must stay as it ran) reads every row anyway.
+  const latestOnly =
+    'month' in scope
+      ? ''
+      : `
+        PREWHERE (customer_id, window_start, ${latestColumns.join(', ')}) IN
+        (
+            SELECT customer_id, window_start, ${latestColumns.map((_, i) => `tupleElement(latest, ${i + 1})`).join(', ')}
+            FROM
+            (
+                SELECT customer_id, window_start, max(${latest}) AS latest
+                FROM ${db}.${source}
+                WHERE ${scoped}
+                GROUP BY customer_id, window_start
+            )
+        )`;
   const sorted = (kind: number, part: 1 | 2) => `arrayMap(t -> tupleElement(t, ${part}), arraySort(groupArrayIf((key, n), kind = ${kind})))`;
   return `INSERT INTO ${db}.${table} (customer_id, window_start, total_requests, path_keys, path_counts, ua_keys, ua_counts)
 SELECT
@@ -73,8 +107,8 @@ FROM
                 arrayConcat([(0, '', total_requests)], arrayMap((k, c) -> (1, k, c), path_keys, path_counts), arrayMap((k, c) -> (2, k, c), ua_keys, ua_counts)),
                 ${latest}
             ) AS items
-        FROM ${db}.${source}
-        WHERE ${scopeFilter(period, scope)}
+        FROM ${db}.${source}${latestOnly}
+        WHERE ${scoped}
         GROUP BY customer_id, window_start
     )
     ARRAY JOIN items AS item
