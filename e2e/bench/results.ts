@@ -236,7 +236,14 @@ export interface NoisySection extends CpuFigures {
   /** Every second from the start of the flood until A's window was exact: the consumers' lag, the cores each process used. */
   timeline: LagPoint[];
   /** The ingestion's own view of the flood (its metrics): where a request's time went. */
-  ingestion: { s3Put: CallTail; kafkaPublish: CallTail; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number } | null;
+  ingestion: {
+    s3Put: CallTail;
+    kafkaPublish: CallTail;
+    eventLoopDelayP99Ms: number;
+    eventLoopDelayMaxMs: number;
+    /** The ingestion's garbage collections during the flood (absent from runs before it was measured). */
+    gc?: { collections: number; seconds: number; over100ms: number; majorCollections: number; majorSeconds: number };
+  } | null;
 }
 
 export interface ProfileSection {

@@ -35,6 +35,20 @@ export function callTail(before: string, after: string, name: string, labels: Re
   return { calls, over100ms: over('0.1'), over250ms: over('0.25') };
 }
 
+/** Garbage collections between two scrapes of a Node.js service (prom-client's nodejs_gc_duration_seconds). */
+export function gcBetween(before: string, after: string, labels: Record<string, string> = {}) {
+  const name = 'nodejs_gc_duration_seconds';
+  const delta = (metric: string, extra: Record<string, string> = {}) => metricValue(after, metric, { ...labels, ...extra }) - metricValue(before, metric, { ...labels, ...extra });
+  const collections = delta(`${name}_count`);
+  return {
+    collections,
+    seconds: delta(`${name}_sum`),
+    over100ms: collections - delta(`${name}_bucket`, { le: '0.1' }),
+    majorCollections: delta(`${name}_count`, { kind: 'major' }),
+    majorSeconds: delta(`${name}_sum`, { kind: 'major' }),
+  };
+}
+
 const scrapeText = (url: string) =>
   fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) }).then(
     (r) => (r.ok ? r.text() : ''),
@@ -328,6 +342,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
             kafkaPublish: callTail(metricsBefore, metricsAfter, 'ingestion_kafka_publish_duration_seconds'),
             eventLoopDelayP99Ms: metricValue(metricsAfter, 'nodejs_eventloop_lag_p99_seconds') * 1000,
             eventLoopDelayMaxMs: metricValue(metricsAfter, 'nodejs_eventloop_lag_max_seconds') * 1000,
+            gc: gcBetween(metricsBefore, metricsAfter),
           }
         : null,
     timeline,
@@ -367,7 +382,9 @@ const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(1)} %
 
 /** Where a 202 waits in the ingestion: its S3 write, its announcement, or the event loop (A's bodies parsed and validated). */
 function ingestionLine(i: NonNullable<NoisySection['ingestion']>): string {
-  return `In the ingestion during the flood (A's and B's requests together): S3 writes ${f0(i.s3Put.calls)}, ${pct(i.s3Put.over100ms)} over 100 ms and ${pct(i.s3Put.over250ms)} over 250 ms; Kafka publishes ${f0(i.kafkaPublish.calls)}, ${pct(i.kafkaPublish.over100ms)} over 100 ms and ${pct(i.kafkaPublish.over250ms)} over 250 ms; event-loop delay p99 ${f0(i.eventLoopDelayP99Ms)} ms, max ${f0(i.eventLoopDelayMaxMs)} ms.`;
+  return `In the ingestion during the flood (A's and B's requests together): S3 writes ${f0(i.s3Put.calls)}, ${pct(i.s3Put.over100ms)} over 100 ms and ${pct(i.s3Put.over250ms)} over 250 ms; Kafka publishes ${f0(i.kafkaPublish.calls)}, ${pct(i.kafkaPublish.over100ms)} over 100 ms and ${pct(i.kafkaPublish.over250ms)} over 250 ms; event-loop delay p99 ${f0(i.eventLoopDelayP99Ms)} ms, max ${f0(i.eventLoopDelayMaxMs)} ms${
+    i.gc ? `; garbage collection ${f0(i.gc.collections)} times, ${(i.gc.seconds * 1000).toFixed(0)} ms in all (major ${f0(i.gc.majorCollections)}, ${(i.gc.majorSeconds * 1000).toFixed(0)} ms), ${f0(i.gc.over100ms)} over 100 ms` : ''
+  }.`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { bucketMeans, insertedRowBytes, rowWithAllIdsBytes } from './section-hot
 import { parseCustomerLimits } from '@pipeline/batch';
 import { largeCustomerLimits } from './bench';
 import { analyzeLargeRun, largeCustomer, largePool } from './section-large';
-import { callTail, describeNoisy, floodBody } from './section-noisy';
+import { callTail, describeNoisy, floodBody, gcBetween } from './section-noisy';
 import { evaluateTargets } from './targets';
 import { summarize } from './stats';
 
@@ -160,6 +160,26 @@ describe('callTail', () => {
       ].join('\n');
     expect(callTail(scrape(10, 10, 10), scrape(110, 90, 105), 'x_seconds', { operation: 'PutObject' })).toEqual({ calls: 100, over100ms: 0.2, over250ms: 0.05 });
     expect(callTail('', '', 'x_seconds')).toEqual({ calls: 0, over100ms: null, over250ms: null });
+  });
+});
+
+describe('gcBetween', () => {
+  it('counts the collections between two scrapes, of every kind and major alone, and those over 100 ms', () => {
+    const scrape = (minor: [number, number, number], major: [number, number, number]) =>
+      [
+        `nodejs_gc_duration_seconds_bucket{le="0.1",kind="minor"} ${minor[1]}`,
+        `nodejs_gc_duration_seconds_sum{kind="minor"} ${minor[2]}`,
+        `nodejs_gc_duration_seconds_count{kind="minor"} ${minor[0]}`,
+        `nodejs_gc_duration_seconds_bucket{le="0.1",kind="major"} ${major[1]}`,
+        `nodejs_gc_duration_seconds_sum{kind="major"} ${major[2]}`,
+        `nodejs_gc_duration_seconds_count{kind="major"} ${major[0]}`,
+      ].join('\n');
+    const gc = gcBetween(scrape([100, 100, 0.5], [2, 2, 0.05]), scrape([300, 299, 1.5], [12, 9, 0.85]));
+    expect(gc.collections).toBe(210);
+    expect(gc.over100ms).toBe(4);
+    expect(gc.majorCollections).toBe(10);
+    expect(gc.majorSeconds).toBeCloseTo(0.8);
+    expect(gc.seconds).toBeCloseTo(1.8);
   });
 });
 
