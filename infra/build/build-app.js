@@ -22,15 +22,7 @@ function copyAssets() {
   }
 }
 
-// Code an app runs on threads of its own (src/<name>.worker.ts) is bundled apart, next to main.js,
-// so that a thread loads only what it runs.
-const src = path.join(root, 'apps', app, 'src');
-const workers = fs.readdirSync(src).filter((f) => f.endsWith('.worker.ts'));
-
-Promise.all([
-  bundle(path.join(src, 'main.ts'), path.join(root, 'dist', 'apps', app, 'main.js')),
-  ...workers.map((f) => bundle(path.join(src, f), path.join(root, 'dist', 'apps', app, f.replace(/\.ts$/, '.js')))),
-])
+bundle(path.join(root, 'apps', app, 'src', 'main.ts'), path.join(root, 'dist', 'apps', app, 'main.js'))
   .then(() => {
     copyAssets();
     console.log(`built dist/apps/${app}/main.js`);

@@ -60,8 +60,6 @@ export const ingestionEnv = {
   INGESTION_MAX_PUBLISH_QUEUE_BYTES: positiveInt(8 * 1024 * 1024),
   /** Batches up to this many bytes travel with their announcement (the summarizer then need not read them back from S3); 0 turns it off. */
   INGESTION_INLINE_BODY_MAX_BYTES: z.coerce.number().int().min(0).max(512 * 1024).default(64 * 1024),
-  /** Bodies of at least this many bytes are parsed and validated on a thread of their own, off the event loop every answer waits on; 0: all on the event loop. */
-  INGESTION_BODY_THREAD_BYTES: z.coerce.number().int().min(0).default(256 * 1024),
   /** Bytes of memory for the batches this instance stored and announced, whose repeats it answers without S3 or Kafka. */
   INGESTION_ANNOUNCED_MEMORY_BYTES: positiveInt(16 * 1024 * 1024),
   /** Such a batch is forgotten this long after its announcement (keep it far below the raw batches' retention). */

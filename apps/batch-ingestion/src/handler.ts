@@ -7,8 +7,6 @@ import {
   BatchEventPublisher,
   GatewayAuthenticator,
   BatchHeaders,
-  Checked,
-  CheckedBody,
   MAX_BATCH_BYTES,
   RawBatchStore,
   Rejection,
@@ -16,9 +14,8 @@ import {
   UnannouncedBatches,
   checkBatchHeaders,
   ingestBatch,
-  checkBatchBody,
   outcomeOfRejection,
-  preparedBatch,
+  prepareBatch,
 } from '@pipeline/batch';
 import { isBatchId, isCustomerId } from '@pipeline/contract';
 import type { KeptTimes } from '@pipeline/entry';
@@ -63,8 +60,6 @@ export interface IngestionHandlerDeps {
   announced?: AnnouncedBatches;
   /** Batches up to this many bytes travel with their announcement. */
   inlineBodyMaxBytes?: number;
-  /** Parses, validates and digests a body (BodyChecker); by default at once, on the event loop. */
-  checkBody?: (body: Uint8Array, kept?: KeptTimes) => Promise<Checked<CheckedBody>>;
 }
 
 export const errorBody = (code: string, message: string, details?: unknown) => ({
@@ -184,10 +179,9 @@ export class IngestionHandler {
     settle(read.body.byteLength);
     this.deps.metrics.batchBytes.observe(read.body.byteLength);
 
-    const kept = this.deps.keptTimes?.();
-    const checked = this.deps.checkBody ? await this.deps.checkBody(read.body, kept) : checkBatchBody(read.body, kept);
-    if (!checked.ok) return rejected(checked.rejection, { bytes: read.body.byteLength });
-    const batch = preparedBatch(checkedHeaders, read.body, checked.value);
+    const prepared = prepareBatch(checkedHeaders, read.body, this.deps.keptTimes?.());
+    if (!prepared.ok) return rejected(prepared.rejection, { bytes: read.body.byteLength });
+    const batch = prepared.value;
     Object.assign(log, { batchId: batch.batchId, entries: batch.entries, bytes: batch.bytes });
 
     if (!this.deps.isProvisioned()) {

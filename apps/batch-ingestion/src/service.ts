@@ -6,7 +6,6 @@ import { ConfigError, errorMessage, RETRY_AFTER_SECONDS, ServiceDefinition, Sour
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
 import { IngestionConfig, ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
-import { BodyChecker } from './body-checker';
 import { IngestionHandler } from './handler';
 import { configureHttp, INGESTION_HANDLER, LogsController } from './http';
 import { IngestionMetrics } from './metrics';
@@ -86,7 +85,6 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     const publisher = new CoalescingPublisher(producer, { ...DEFAULT_COALESCING_LIMITS, maxPendingBytes: config.INGESTION_MAX_PUBLISH_QUEUE_BYTES });
     const probe = new KafkaProbe(kafka, [topic]);
 
-    const bodies = new BodyChecker({ threadBytes: config.INGESTION_BODY_THREAD_BYTES });
     const tokens = gatewayTokens(config);
     const auth = new GatewayAuthenticator(tokens.all);
     const handler = new IngestionHandler({
@@ -103,14 +101,6 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
       keptTimes: () => keptTimes(Date.now(), config.CLICKHOUSE_RETENTION_DAYS, config.MAX_FUTURE_SKEW_SECONDS * 1000),
       inlineBodyMaxBytes: config.INGESTION_INLINE_BODY_MAX_BYTES,
-      checkBody: async (body, kept) => {
-        const done = metrics.bodyCheckDuration.startTimer({ place: bodies.placeOf(body) });
-        try {
-          return await bodies.check(body, kept);
-        } finally {
-          done();
-        }
-      },
       announced: new RecentAnnouncements({ maxBytes: config.INGESTION_ANNOUNCED_MEMORY_BYTES, maxAgeMs: config.INGESTION_ANNOUNCED_MAX_AGE_MS }),
     });
     metrics.observeBuffers(() => ({ bodies: handler.reservedBytes, publishQueue: publisher.queuedBytes }));
@@ -150,7 +140,6 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       sinks: [
         { name: 's3', ping: () => s3.ping(), close: () => s3.destroy() },
         { name: 'kafka', ping: () => probe.ping(), close: () => Promise.all([producer.disconnect(), probe.close()]) },
-        { name: 'body-check thread', close: () => bodies.close() },
       ],
       http: {
         controllers: [LogsController],

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { MAX_BATCH_BYTES, checkBatchBody, derivedBatchId, parseBatchBody, prepareBatch, preparedBatch, sha256Hex } from './body';
+import { MAX_BATCH_BYTES, derivedBatchId, parseBatchBody, prepareBatch, sha256Hex } from './body';
 import { isBatchId } from '@pipeline/contract';
 
 const entry = { receivedAt: '2025-12-28T18:03:07.123Z', method: 'GET', path: '/', userAgent: 'curl/8.5.0' };
@@ -102,26 +102,5 @@ describe('batch ids', () => {
 
   it('passes a validation failure through without an id', () => {
     expect(prepareBatch({ customerId: 'c', contentEncoding: 'identity' }, bytes('[]'))).toMatchObject({ ok: false, rejection: { status: 400, code: 'empty_batch' } });
-  });
-});
-
-describe('checkBatchBody (the step that may run on another thread)', () => {
-  it('gives the entries and the digest of a valid body, which prepare the same batch as prepareBatch', () => {
-    const body = bytes([entry, entry, entry]);
-    const checked = checkBatchBody(body);
-    expect(checked).toEqual({ ok: true, value: { entries: 3, sha256: createHash('sha256').update(body).digest('hex') } });
-    const headers = { customerId: 'acme', contentEncoding: 'identity' as const };
-    expect(checked.ok && preparedBatch(headers, body, checked.value)).toEqual((prepareBatch(headers, body) as { value: unknown }).value);
-  });
-
-  it('refuses what parseBatchBody refuses, with the same answer', () => {
-    for (const body of [bytes('[]'), bytes('{"a":1}'), bytes([{ ...entry, receivedAt: 'yesterday' }]), Buffer.from([0xff])]) {
-      expect(checkBatchBody(body)).toEqual(parseBatchBody(body));
-    }
-  });
-
-  it('gives a result that survives a copy between threads unchanged (plain data only)', () => {
-    const checked = checkBatchBody(bytes([{ ...entry, path: 42 }]));
-    expect(structuredClone(checked)).toEqual(checked);
   });
 });

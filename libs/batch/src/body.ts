@@ -64,38 +64,19 @@ export interface PreparedBatch {
   body: Uint8Array;
 }
 
-/** What checking a body yields: its entries, all valid, and the digest of its bytes. */
-export interface CheckedBody {
-  entries: number;
-  sha256: string;
-}
-
-/**
- * Parses and validates a body and digests its bytes: the whole of a batch's cost that grows with
- * its size, in one step that needs nothing but the bytes (so it can run on any thread).
- */
-export function checkBatchBody(body: Uint8Array, kept?: KeptTimes): Checked<CheckedBody> {
+/** Headers checked, body parsed: the batch's identity, storage key and digest, or why not. */
+export function prepareBatch(headers: BatchHeaders, body: Uint8Array, kept?: KeptTimes): Checked<PreparedBatch> {
   const parsed = parseBatchBody(body, kept);
   if (!parsed.ok) return parsed;
-  return accept({ entries: parsed.value.entries, sha256: sha256Hex(body) });
-}
-
-/** A checked body with its headers: the batch's identity and storage key. */
-export function preparedBatch(headers: BatchHeaders, body: Uint8Array, checked: CheckedBody): PreparedBatch {
-  const batchId = headers.idempotencyKey ?? derivedBatchId(checked.sha256);
-  return {
+  const sha256 = sha256Hex(body);
+  const batchId = headers.idempotencyKey ?? derivedBatchId(sha256);
+  return accept({
     customerId: headers.customerId,
     batchId,
     objectKey: rawBatchKey(headers.customerId, batchId),
-    sha256: checked.sha256,
-    entries: checked.entries,
+    sha256,
+    entries: parsed.value.entries,
     bytes: body.byteLength,
     body,
-  };
-}
-
-/** Headers checked, body parsed: the batch's identity, storage key and digest, or why not. */
-export function prepareBatch(headers: BatchHeaders, body: Uint8Array, kept?: KeptTimes): Checked<PreparedBatch> {
-  const checked = checkBatchBody(body, kept);
-  return checked.ok ? accept(preparedBatch(headers, body, checked.value)) : checked;
+  });
 }
