@@ -1,5 +1,5 @@
 import { DEAD_LETTER_HEADERS, deadLetterHeaders } from '@pipeline/contract';
-import { Backoff, consumerAction, Dependency, describeFailure, errorMessage, FailureKind, isDependencyError, kindOf, Logger, reasonCodeOf, sleep } from '@pipeline/platform';
+import { Backoff, consumerAction, Dependency, describeFailure, errorMessage, FailureKind, isDependencyError, kindOf, Logger, reasonCodeOf, sleep, withTimeout } from '@pipeline/platform';
 import type { EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { mustRejoin } from '../errors';
 import { EventPublisher, OutboundMessage } from '../producer';
@@ -421,10 +421,9 @@ class Committer {
 
   /** Waits up to `ms` for the follow-ups pending now. */
   async settle(ms: number): Promise<void> {
-    if (!this.gated || ms <= 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.gated, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    const gated = this.gated;
+    if (!gated || ms <= 0) return;
+    await withTimeout(ms, () => gated).catch(() => undefined);
   }
 
   advance(offset: string, commit: (offset: string) => Promise<void>): void {
