@@ -206,6 +206,11 @@ export interface NoisyQuiet {
   freshnessMs: Summary;
 }
 
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
+
 export interface NoisySection extends CpuFigures {
   meta: SectionMeta;
   seconds: number;
@@ -233,6 +238,11 @@ export interface NoisySection extends CpuFigures {
   /** CPU figures cover the flood only (from its first send to its last answer). */
   cpuPercent: PerProcess<number | null>;
   lagPeak: { summarizer: number; aggregator: number };
+  /**
+   * The load generator's event-loop delay during the flood, on A's thread and on B's (where B's
+   * latencies are timed: a held loop there inflates them). Absent from runs before it was measured.
+   */
+  loadGeneratorEventLoop?: { flood: LoopDelay; quiet: LoopDelay | null };
   /** Every second from the start of the flood until A's window was exact: the consumers' lag, the cores each process used. */
   timeline: LagPoint[];
   /** The ingestion's own view of the flood (its metrics): where a request's time went. */

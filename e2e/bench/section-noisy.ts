@@ -1,7 +1,9 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ClickHouseGateway, sqlIdentifier, sqlString } from '@pipeline/clickhouse';
 import { metricValue } from '@pipeline/testing';
 import { JSON_CONTENT_TYPE, jsonBody, Send } from '../scenarios';
-import { IngestClient } from '../support/http';
+import { gatewayToken, IngestClient } from '../support/http';
 import { formatCounts, Progress } from '../support/progress';
 import { OTHER_PATH_KEY } from '../support/aggregates';
 import { BenchContext, cpuFigures, sleep, waitQuiet } from './context';
@@ -71,19 +73,85 @@ export interface NoisySettings {
   quietEntries: number;
 }
 
+/** What B's sending thread is told: where to send, and how much. */
+interface QuietSenderData {
+  role: typeof QUIET_SENDER;
+  url: string;
+  token: string;
+  customer: string;
+  perSecond: number;
+  entries: number;
+}
+/** What it tells: each answer (with the phase its request was sent in), and at the end its event-loop delay under the flood. */
+type QuietSenderMessage =
+  | { kind: 'answer'; n: number; phase: number; status: number | 'network'; ms: number; at: number }
+  | { kind: 'ready' }
+  | { kind: 'done'; floodLoop: { p99Ms: number; maxMs: number } | null };
+const QUIET_SENDER = 'bench-noisy-quiet-sender';
+/** Milliseconds on a clock both threads share (performance.now() is per thread). */
+const wallMs = () => performance.timeOrigin + performance.now();
+
 /**
- * The quiet customer: `perSecond` batches of `entries` entries, each batch a minute of its own, on
- * a fixed schedule whatever the answers take (as a gateway forwards its traffic), and a poller that
- * sees each minute appear in minute_aggregates.
+ * B's gateway: `perSecond` batches of `entries` entries, each batch a minute of its own, on a
+ * fixed schedule whatever the answers take (as a gateway forwards its traffic). It runs on a thread
+ * of its own, as B's gateway runs apart from A's: on the flood's thread, A's 1.6 MB sends would
+ * delay B's timings.
+ */
+async function quietSender(d: QuietSenderData): Promise<void> {
+  const client = new IngestClient(8, 30_000, d.token);
+  let phase = 0;
+  let running = true;
+  let loop: ReturnType<typeof monitorEventLoopDelay> | null = null;
+  parentPort!.on('message', (m: { phase?: number; stop?: boolean }) => {
+    if (m.phase !== undefined) {
+      phase = m.phase;
+      loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
+    }
+    if (m.stop) running = false;
+  });
+  const inFlight = new Set<Promise<void>>();
+  parentPort!.postMessage({ kind: 'ready' } satisfies QuietSenderMessage);
+  const t0 = performance.now();
+  for (let n = 0; running; n++) {
+    const due = t0 + (n * 1000) / d.perSecond;
+    if (due > performance.now()) await sleep(due - performance.now());
+    if (!running) break;
+    const minute = quietMinute(n);
+    const list = Array.from({ length: d.entries }, (_, i) => ({ receivedAt: `${minute}:${String(i % 60).padStart(2, '0')}.000Z`, method: i % 3 ? 'GET' : 'POST', path: ['/', '/api/orders', '/api/users'][i % 3], userAgent: 'curl/8.5.0' }));
+    const send: Send = { customerId: d.customer, idempotencyKey: `q-${n}`, body: jsonBody(list), contentType: JSON_CONTENT_TYPE, entries: [], expect: { kind: 'accepted' } };
+    const sentIn = phase;
+    const request = client.post(d.url, send).then(
+      (a) => parentPort!.postMessage({ kind: 'answer', n, phase: sentIn, status: a.status, ms: a.ms, at: wallMs() } satisfies QuietSenderMessage),
+      () => parentPort!.postMessage({ kind: 'answer', n, phase: sentIn, status: 'network', ms: 0, at: wallMs() } satisfies QuietSenderMessage),
+    );
+    inFlight.add(request);
+    void request.finally(() => inFlight.delete(request));
+  }
+  await Promise.all(inFlight);
+  (loop as ReturnType<typeof monitorEventLoopDelay> | null)?.disable();
+  const l = loop as ReturnType<typeof monitorEventLoopDelay> | null;
+  parentPort!.postMessage({ kind: 'done', floodLoop: l ? { p99Ms: l.percentile(99) / 1e6, maxMs: l.max / 1e6 } : null } satisfies QuietSenderMessage);
+  client.close();
+}
+
+// This bundle is also B's sending thread.
+if (!isMainThread && (workerData as QuietSenderData | undefined)?.role === QUIET_SENDER) void quietSender(workerData as QuietSenderData);
+
+/**
+ * The quiet customer: its sending thread (quietSender), and a poller that sees each accepted
+ * minute appear in minute_aggregates.
  */
 class QuietCustomer {
-  private readonly client = new IngestClient(8);
-  readonly phases: Array<{ name: 'baseline' | 'flood'; from: number; latencies: number[]; statuses: Record<string, number>; freshness: number[]; sent: number }> = [];
-  /** Minute index -> when its 202 came, and in which phase. */
+  readonly phases: Array<{ name: 'baseline' | 'flood'; latencies: number[]; statuses: Record<string, number>; freshness: number[]; sent: number }> = [];
+  /** Minute index -> when its 202 came (wallMs), and in which phase. */
   private readonly pending = new Map<number, { at: number; phase: number }>();
-  private readonly inFlight = new Set<Promise<void>>();
   private running = false;
-  private loops: Promise<void>[] = [];
+  private poller: Promise<void> = Promise.resolve();
+  private sender?: Worker;
+  private senderDone?: Promise<{ p99Ms: number; maxMs: number } | null>;
+  /** The sending thread's event-loop delay under the flood. */
+  senderLoop: { p99Ms: number; maxMs: number } | null = null;
   private readonly gateway: ClickHouseGateway;
   private readonly view: string;
 
@@ -99,40 +167,34 @@ class QuietCustomer {
   }
 
   phase(name: 'baseline' | 'flood'): void {
-    this.phases.push({ name, from: performance.now(), latencies: [], statuses: {}, freshness: [], sent: 0 });
+    this.phases.push({ name, latencies: [], statuses: {}, freshness: [], sent: 0 });
+    this.sender?.postMessage({ phase: this.phases.length - 1 });
   }
 
-  start(): void {
+  /** Resolves once the sending thread sends (its start-up is not B's time alone). */
+  start(): Promise<void> {
     this.running = true;
-    const t0 = performance.now();
-    const send = async () => {
-      for (let n = 0; this.running; n++) {
-        const due = t0 + (n * 1000) / this.perSecond;
-        if (due > performance.now()) await sleep(due - performance.now());
-        if (!this.running) break;
-        const phase = this.phases.length - 1;
-        const p = this.phases[phase];
-        const minute = quietMinute(n);
-        const list = Array.from({ length: this.entries }, (_, i) => ({ receivedAt: `${minute}:${String(i % 60).padStart(2, '0')}.000Z`, method: i % 3 ? 'GET' : 'POST', path: ['/', '/api/orders', '/api/users'][i % 3], userAgent: 'curl/8.5.0' }));
-        const s: Send = { customerId: this.customer, idempotencyKey: `q-${n}`, body: jsonBody(list), contentType: JSON_CONTENT_TYPE, entries: [], expect: { kind: 'accepted' } };
+    const data: QuietSenderData = { role: QUIET_SENDER, url: this.ctx.stack.url('batch-ingestion'), token: gatewayToken(), customer: this.customer, perSecond: this.perSecond, entries: this.entries };
+    const sender = new Worker(__filename, { workerData: data });
+    this.sender = sender;
+    let ready: () => void;
+    const started = new Promise<void>((resolve) => (ready = resolve));
+    this.senderDone = new Promise((resolve, reject) => {
+      sender.on('message', (m: QuietSenderMessage) => {
+        if (m.kind === 'ready') return ready();
+        if (m.kind === 'done') return resolve(m.floodLoop);
+        const p = this.phases[m.phase];
         p.sent++;
-        const request = this.client.post(this.ctx.stack.url('batch-ingestion'), s).then(
-          (a) => {
-            p.statuses[a.status] = (p.statuses[a.status] ?? 0) + 1;
-            if (a.status === 202) {
-              p.latencies.push(a.ms);
-              this.pending.set(n, { at: performance.now(), phase });
-            }
-          },
-          () => {
-            p.statuses.network = (p.statuses.network ?? 0) + 1;
-          },
-        );
-        this.inFlight.add(request);
-        void request.finally(() => this.inFlight.delete(request));
-      }
-    };
-    const poll = async () => {
+        p.statuses[m.status] = (p.statuses[m.status] ?? 0) + 1;
+        if (m.status === 202) {
+          p.latencies.push(m.ms);
+          this.pending.set(m.n, { at: m.at, phase: m.phase });
+        }
+      });
+      sender.once('error', reject);
+      sender.once('exit', (code) => reject(new Error(`the quiet customer's sending thread exited (${code}) before it was done`)));
+    });
+    this.poller = (async () => {
       while (this.running || this.pending.size > 0) {
         if (this.pending.size > 0) {
           const minutes = [...this.pending.keys()];
@@ -143,7 +205,7 @@ class QuietCustomer {
               `SELECT toUnixTimestamp(window_start) AS ts, total_requests AS total FROM ${this.view}
                WHERE customer_id = ${sqlString(this.customer)} AND window_start >= toDateTime(${(QUIET_BASE / 1000 + from * 60).toFixed(0)}) AND window_start <= toDateTime(${(QUIET_BASE / 1000 + to * 60).toFixed(0)})`,
             );
-            const now = performance.now();
+            const now = wallMs();
             for (const r of rows) {
               const n = (Number(r.ts) * 1000 - QUIET_BASE) / 60_000;
               const p = this.pending.get(n);
@@ -158,20 +220,21 @@ class QuietCustomer {
         }
         await sleep(100);
       }
-    };
-    this.loops = [send(), poll()];
+    })();
+    return Promise.race([started, this.senderDone.then(() => undefined)]);
   }
 
-  /** Stops sending; waits (bounded) for the answers and for every accepted minute to show. */
+  /** Stops sending; waits for the answers and (bounded) for every accepted minute to show. */
   async stop(maxWaitMs = 30_000): Promise<number> {
+    this.sender?.postMessage({ stop: true });
+    this.senderLoop = (await this.senderDone) ?? null;
     this.running = false;
-    await Promise.all(this.inFlight);
+    await this.sender?.terminate();
     const deadline = Date.now() + maxWaitMs;
     while (this.pending.size > 0 && Date.now() < deadline) await sleep(100);
     const unseen = this.pending.size;
     this.pending.clear();
-    await Promise.all(this.loops);
-    this.client.close();
+    await this.poller;
     await this.gateway.close();
     return unseen;
   }
@@ -199,7 +262,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
 
   const quiet = new QuietCustomer(ctx, b, s.quietPerSecond, s.quietEntries);
   quiet.phase('baseline');
-  quiet.start();
+  await quiet.start();
   await sleep(s.baselineSeconds * 1000);
 
   const flood = new IngestClient(s.floodClients);
@@ -214,6 +277,8 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   // Also resets the event-loop delay histogram: the scrape after the flood reads the flood's alone.
   const metricsBefore = await scrapeText(ingestionOpsUrl);
   const before = ctx.meter.read();
+  const ownLoop = monitorEventLoopDelay({ resolution: 10 });
+  ownLoop.enable();
   const t0 = performance.now();
   const timeline: LagPoint[] = [];
   let sampling = true;
@@ -270,6 +335,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
   await Promise.all(Array.from({ length: s.floodClients }, worker));
   const sendSeconds = (performance.now() - t0) / 1000;
   const afterFlood = ctx.meter.read();
+  ownLoop.disable();
   const metricsAfter = await scrapeText(ingestionOpsUrl);
   flood.close();
   const unseen = await quiet.stop();
@@ -334,6 +400,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
     quiet: { customer: b, perSecond: s.quietPerSecond, entries: s.quietEntries, baseline: phase('baseline'), flood: phase('flood'), unseen },
     ...cpu,
     cpuPercent,
+    loadGeneratorEventLoop: { flood: { p99Ms: ownLoop.percentile(99) / 1e6, maxMs: ownLoop.max / 1e6 }, quiet: quiet.senderLoop },
     lagPeak: { summarizer: Math.max(0, ...timeline.map((l) => l.summarizer ?? 0)), aggregator: Math.max(0, ...timeline.map((l) => l.aggregator ?? 0)) },
     ingestion:
       metricsBefore && metricsAfter
@@ -374,8 +441,15 @@ export function describeNoisy(r: Omit<NoisySection, 'meta'>): string[] {
     }${a.window ? ` (${f0(a.window.keys)} path keys, ${f0(a.window.other)} requests under ${OTHER_PATH_KEY})` : ''}.`,
     `CPU over the flood, % of one core: ${shares}${r.loadGeneratorCpuSeconds !== null ? `, load generator ${f0((100 * r.loadGeneratorCpuSeconds) / r.cpuWallSeconds)}` : ''}${r.otherMachineCpuSeconds !== null ? `, other work on the machine ${f0((100 * r.otherMachineCpuSeconds) / r.cpuWallSeconds)}` : ''}; machine ${f0(r.machineBusyPercent)} % busy.`,
     whereTheTimeGoes(r),
+    ...(r.loadGeneratorEventLoop ? [loadGeneratorLine(r.loadGeneratorEventLoop)] : []),
     ...(r.ingestion ? [ingestionLine(r.ingestion)] : []),
   ];
+}
+
+/** The load generator's own event loops: a held loop on B's thread would make B's latencies longer than the ingestion made them. */
+function loadGeneratorLine(l: NonNullable<NoisySection['loadGeneratorEventLoop']>): string {
+  const quiet = l.quiet ? `p99 ${f0(l.quiet.p99Ms)} ms, max ${f0(l.quiet.maxMs)} ms` : 'not measured';
+  return `The load generator's event loops during the flood: B's sending thread (where its answers are timed) ${quiet}; A's p99 ${f0(l.flood.p99Ms)} ms, max ${f0(l.flood.maxMs)} ms.`;
 }
 
 const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(1)} %`);

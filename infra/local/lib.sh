@@ -18,6 +18,8 @@ MINIO_PORT=${MINIO_PORT:-9000}
 MINIO_CONSOLE_PORT=${MINIO_CONSOLE_PORT:-9001}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
 CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
+# The niceness of the back stages (ClickHouse, the summarizer, the aggregator); 0 switches it off.
+BACKGROUND_NICE=${BACKGROUND_NICE:-10}
 
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 MINIO_BIN="$CACHE_DIR/minio-$MINIO_VERSION/minio"
@@ -247,11 +249,21 @@ require_free_port() {
   fi
 }
 
+# The processes a 202 does not wait for. On one host they yield the CPU to the front door
+# (ingestion, MinIO, Kafka): a flood's work downstream then delays other customers' freshness,
+# which has seconds to spare, instead of their answers (docs/operations.md, "One host").
+is_background() { case $1 in clickhouse | batch-summarizer | window-aggregator) return 0 ;; *) return 1 ;; esac; }
+
 # start_process NAME COMMAND... : runs in the background, own process group, logs to LOG_DIR.
+# Its own session is also a scheduling group of its own where the kernel has autogroups, and
+# such a group weighs by the group's niceness, not its threads': a back stage sets both.
 start_process() {
   local name=$1; shift
+  local nice=0
+  if is_background "$name"; then nice=$BACKGROUND_NICE; fi
   mkdir -p "$LOG_DIR" "$RUN_DIR"
-  setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  setsid sh -c '[ "$0" = 0 ] || { echo "$0" >/proc/self/autogroup; } 2>/dev/null; exec nice -n "$0" "$@"' "$nice" "$@" \
+    >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
   echo $! >"$RUN_DIR/$name.pid"
 }
 

@@ -158,6 +158,9 @@ export class IngestionHandler {
     log: Record<string, unknown>,
     settle: (bodyBytes: number) => void,
   ): Promise<Answer> {
+    // Where a slow answer spent its time, in its log line: receiving the body, checking it,
+    // storing it, announcing it.
+    const lap = stopwatch();
     const read = body
       ? await readBody(body, { limit: MAX_BATCH_BYTES, coding: checkedHeaders.contentEncoding, timeoutMs: this.deps.bodyTimeoutMs })
       : ({ ok: true, body: Buffer.alloc(0), wireBytes: 0 } as const);
@@ -178,11 +181,12 @@ export class IngestionHandler {
     }
     settle(read.body.byteLength);
     this.deps.metrics.batchBytes.observe(read.body.byteLength);
+    log.readMs = lap();
 
     const prepared = prepareBatch(checkedHeaders, read.body, this.deps.keptTimes?.());
     if (!prepared.ok) return rejected(prepared.rejection, { bytes: read.body.byteLength });
     const batch = prepared.value;
-    Object.assign(log, { batchId: batch.batchId, entries: batch.entries, bytes: batch.bytes });
+    Object.assign(log, { batchId: batch.batchId, entries: batch.entries, bytes: batch.bytes, checkMs: lap() });
 
     if (!this.deps.isProvisioned()) {
       return answer('unavailable', {
@@ -201,6 +205,7 @@ export class IngestionHandler {
         unannounced: this.unannounced,
         announced: this.deps.announced,
         inlineBodyMaxBytes: this.deps.inlineBodyMaxBytes,
+        onStep: (step) => (log[step === 'stored' ? 'storeMs' : 'announceMs'] = lap()),
       });
       switch (outcome.kind) {
         case 'accepted':
@@ -220,6 +225,17 @@ export class IngestionHandler {
       return answerFailure(err, answer);
     }
   }
+}
+
+/** Milliseconds (one decimal) since the previous call, or since it was made. */
+function stopwatch(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const ms = Math.round((now - last) * 10) / 10;
+    last = now;
+    return ms;
+  };
 }
 
 type AnswerFn = (outcome: BatchOutcome, a: Omit<Answer, 'send' | 'headers'> & { headers?: Record<string, string>; send?: boolean }, extra?: Record<string, unknown>) => Answer;

@@ -60,6 +60,19 @@ describe('RollupRefresher', () => {
     expect(refresher.delayMs()).toBe(0);
   });
 
+  it('counts the callers of the refresh in progress in its delay, until that refresh ends', async () => {
+    const { refresh, refresher } = setup();
+    const first = refresher.schedule([w('a', '2025-11-01T10:03Z')]);
+    await tick();
+    expect(refresh.calls).toEqual([['a']]);
+    await new Promise((r) => setTimeout(r, 60));
+    // Nobody waits any more: the only caller is in the refresh running now.
+    expect(refresher.delayMs()).toBeGreaterThanOrEqual(55);
+    await refresh.release();
+    await first;
+    expect(refresher.delayMs()).toBe(0);
+  });
+
   it('starts refreshes at least minIntervalMs apart', async () => {
     const { refresh, refresher } = setup(300);
     const first = refresher.schedule([w('a', '2025-11-01T10:03Z')]);

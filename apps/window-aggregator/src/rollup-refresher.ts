@@ -34,6 +34,8 @@ interface Waiting {
  */
 export class RollupRefresher {
   private readonly waiting: Waiting[] = [];
+  /** When the oldest caller of the refresh in progress asked (null when none runs). */
+  private inFlightSince: number | null = null;
   private running = false;
   private closed = false;
   private failure?: DependencyError;
@@ -68,9 +70,13 @@ export class RollupRefresher {
     return this.failure;
   }
 
-  /** How long the oldest unanswered call has waited (0 if none): how far the rollups trail the minutes. */
+  /**
+   * How long the oldest unanswered call has waited (0 if none), counting the callers of the
+   * refresh in progress: how far the rollups trail the minutes.
+   */
   delayMs(): number {
-    return this.waiting.length === 0 ? 0 : Date.now() - this.waiting[0].since;
+    const oldest = Math.min(this.inFlightSince ?? Infinity, this.waiting[0]?.since ?? Infinity);
+    return Number.isFinite(oldest) ? Date.now() - oldest : 0;
   }
 
   /** Stops after the refresh in progress; calls still waiting never resolve (their units are redelivered). */
@@ -89,12 +95,14 @@ export class RollupRefresher {
         const wait = Math.max(this.lastStartAt + this.options.minIntervalMs, this.lastEndAt + this.lastDurationMs) - Date.now();
         if (wait > 0) await sleep(wait);
         const callers = this.waiting.splice(0);
+        this.inFlightSince = callers[0].since;
         this.lastStartAt = Date.now();
         const started = performance.now();
         try {
           await this.refresh(callers.flatMap((c) => c.windows));
         } catch (err) {
           this.waiting.unshift(...callers);
+          this.inFlightSince = null;
           this.failure = asStoreFailure(err);
           this.metrics.rollupFailures.inc({ reason: reasonCodeOf(this.failure) });
           const delayMs = backoff.next();
@@ -110,6 +118,7 @@ export class RollupRefresher {
         this.failure = undefined;
         this.failures = 0;
         backoff.reset();
+        this.inFlightSince = null;
         for (const c of callers) c.done();
       }
     } finally {

@@ -72,6 +72,17 @@ describe('ingestBatch', () => {
     });
   });
 
+  it('tells its caller as each step ends: the write, then the announcement, also for a repeat', async () => {
+    const steps: string[] = [];
+    const onStep = (step: string) => steps.push(`${step} ${store.objects.size} ${publisher.sent.length}`);
+    await ingestBatch(batch([entry], 'k1'), { ...deps(), onStep });
+    expect(steps).toEqual(['stored 1 0', 'announced 1 1']);
+    steps.length = 0;
+    await ingestBatch(batch([entry], 'k1'), { ...deps(), onStep });
+    // A repeat: the conditional write finds the batch there, and it is announced again.
+    expect(steps).toEqual(['stored 1 1', 'announced 1 2']);
+  });
+
   it('answers duplicate for the same content and publishes the same event again', async () => {
     await ingestBatch(batch([entry], 'k1'), deps());
     clock += 60_000;

@@ -87,6 +87,8 @@ export interface IngestDeps {
   announced?: AnnouncedBatches;
   /** Batches up to this many bytes travel with their announcement (0: never). */
   inlineBodyMaxBytes?: number;
+  /** Told as each step ends (the write, the announcement), so a caller can time them. */
+  onStep?: (step: 'stored' | 'announced') => void;
 }
 
 /** The key existed with metadata that was gone by the time it was read; only a deletion racing us does this. */
@@ -123,6 +125,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
   let put: Awaited<ReturnType<RawBatchStore['putIfAbsent']>>;
   try {
     put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json', batch.sha256);
+    deps.onStep?.('stored');
   } catch (err) {
     deps.unannounced?.add(batch.objectKey);
     throw err;
@@ -131,6 +134,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
     const event = buildBatchIngestedEvent(batch, ingestedAt);
     try {
       await deps.publisher.publish(deps.topic, [batchIngestedMessage(event, inline(batch, deps))]);
+      deps.onStep?.('announced');
     } catch (err) {
       deps.unannounced?.add(batch.objectKey);
       throw err;
@@ -147,6 +151,7 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
   const firstIngestedAt = stored[RAW_METADATA.ingestedAt] && !Number.isNaN(Date.parse(stored[RAW_METADATA.ingestedAt])) ? stored[RAW_METADATA.ingestedAt] : ingestedAt;
   const event = buildBatchIngestedEvent(batch, firstIngestedAt);
   await deps.publisher.publish(deps.topic, [batchIngestedMessage(event, inline(batch, deps))]);
+  deps.onStep?.('announced');
   deps.announced?.set(batch.objectKey, batch.sha256);
   if (deps.unannounced?.has(batch.objectKey)) {
     deps.unannounced.delete(batch.objectKey);

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths';
@@ -41,6 +41,16 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 export const TEST_LOG_DIR = join(REPO_ROOT, '.stack', 'test-logs');
 
+/**
+ * The niceness of the back stages (ClickHouse, the summarizer, the aggregator), as the native stack
+ * starts them (infra/local/lib.sh, BACKGROUND_NICE): on one host they yield the CPU to the front door.
+ */
+export function backgroundNice(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.BACKGROUND_NICE ?? 10);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new Error(`BACKGROUND_NICE must be an integer from 0 to 19, not ${env.BACKGROUND_NICE}`);
+  return n;
+}
+
 /** A child process in its own process group whose output goes to a log file under .stack/. */
 export class ManagedProcess {
   private child?: ChildProcess;
@@ -50,7 +60,7 @@ export class ManagedProcess {
     readonly name: string,
     private readonly command: string,
     private readonly args: string[],
-    private readonly options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+    private readonly options: { env?: NodeJS.ProcessEnv; cwd?: string; nice?: number } = {},
   ) {}
 
   get logFile(): string {
@@ -69,12 +79,24 @@ export class ManagedProcess {
     if (this.running) return;
     mkdirSync(TEST_LOG_DIR, { recursive: true });
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(this.command, this.args, {
+    const nice = this.options.nice ?? 0;
+    // `nice` execs the command in place, so the pid and the process group stay the command's.
+    const [command, args] = nice ? ['nice', ['-n', String(nice), this.command, ...this.args]] : [this.command, this.args];
+    const child = spawn(command, args, {
       cwd: this.options.cwd ?? REPO_ROOT,
       env: { ...process.env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    // Its own session is a scheduling group of its own where the kernel has autogroups, weighed by
+    // the group's niceness (the session exists once spawn returns: the child has called exec).
+    if (nice && child.pid) {
+      try {
+        writeFileSync(`/proc/${child.pid}/autogroup`, String(nice));
+      } catch {
+        /* a kernel without autogroups: the threads' niceness is what counts */
+      }
+    }
     // Both streams write into one file, which is closed once both are: a pipe that ended it on its
     // own end would make the other's last chunk a write after end (a SIGKILL closes them in any order).
     child.stdout?.pipe(log, { end: false });
