@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ELDHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ClickHouseGateway, sqlIdentifier, sqlString } from '@pipeline/clickhouse';
 import { metricValue } from '@pipeline/testing';
@@ -7,7 +7,7 @@ import { gatewayToken, IngestClient } from '../support/http';
 import { formatCounts, Progress } from '../support/progress';
 import { OTHER_PATH_KEY } from '../support/aggregates';
 import { BenchContext, cpuFigures, sleep, waitQuiet } from './context';
-import { CallTail, LABEL, LagPoint, NoisyQuiet, NoisySection, PerProcess, PROCESSES } from './results';
+import { CallTail, LABEL, LagPoint, LoopDelay, NoisyQuiet, NoisySection, PerProcess, PROCESSES } from './results';
 import { cpuBetween, percentOfCore, slope, summarize } from './stats';
 
 /** One distinct body of the flood: `paths` distinct paths (of this body alone) in one minute, repeated up to about `bytes`. */
@@ -86,8 +86,10 @@ interface QuietSenderData {
 type QuietSenderMessage =
   | { kind: 'answer'; n: number; phase: number; status: number | 'network'; ms: number; at: number }
   | { kind: 'ready' }
-  | { kind: 'done'; floodLoop: { p99Ms: number; maxMs: number } | null };
+  | { kind: 'done'; floodLoop: LoopDelay | null };
 const QUIET_SENDER = 'bench-noisy-quiet-sender';
+/** An event-loop delay histogram's p99 and max, in ms. */
+const loopDelay = (h: ELDHistogram): LoopDelay => ({ p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 });
 /** Milliseconds on a clock both threads share (performance.now() is per thread). */
 const wallMs = () => performance.timeOrigin + performance.now();
 
@@ -101,12 +103,13 @@ async function quietSender(d: QuietSenderData): Promise<void> {
   const client = new IngestClient(8, 30_000, d.token);
   let phase = 0;
   let running = true;
-  let loop: ReturnType<typeof monitorEventLoopDelay> | null = null;
+  // In a holder: the flood's start sets it from a message handler.
+  const probe: { loop?: ELDHistogram } = {};
   parentPort!.on('message', (m: { phase?: number; stop?: boolean }) => {
     if (m.phase !== undefined) {
       phase = m.phase;
-      loop = monitorEventLoopDelay({ resolution: 10 });
-      loop.enable();
+      probe.loop = monitorEventLoopDelay({ resolution: 10 });
+      probe.loop.enable();
     }
     if (m.stop) running = false;
   });
@@ -129,9 +132,8 @@ async function quietSender(d: QuietSenderData): Promise<void> {
     void request.finally(() => inFlight.delete(request));
   }
   await Promise.all(inFlight);
-  (loop as ReturnType<typeof monitorEventLoopDelay> | null)?.disable();
-  const l = loop as ReturnType<typeof monitorEventLoopDelay> | null;
-  parentPort!.postMessage({ kind: 'done', floodLoop: l ? { p99Ms: l.percentile(99) / 1e6, maxMs: l.max / 1e6 } : null } satisfies QuietSenderMessage);
+  probe.loop?.disable();
+  parentPort!.postMessage({ kind: 'done', floodLoop: probe.loop ? loopDelay(probe.loop) : null } satisfies QuietSenderMessage);
   client.close();
 }
 
@@ -149,9 +151,9 @@ class QuietCustomer {
   private running = false;
   private poller: Promise<void> = Promise.resolve();
   private sender?: Worker;
-  private senderDone?: Promise<{ p99Ms: number; maxMs: number } | null>;
+  private senderDone?: Promise<LoopDelay | null>;
   /** The sending thread's event-loop delay under the flood. */
-  senderLoop: { p99Ms: number; maxMs: number } | null = null;
+  senderLoop: LoopDelay | null = null;
   private readonly gateway: ClickHouseGateway;
   private readonly view: string;
 
@@ -400,7 +402,7 @@ export async function noisySection(ctx: BenchContext, s: NoisySettings): Promise
     quiet: { customer: b, perSecond: s.quietPerSecond, entries: s.quietEntries, baseline: phase('baseline'), flood: phase('flood'), unseen },
     ...cpu,
     cpuPercent,
-    loadGeneratorEventLoop: { flood: { p99Ms: ownLoop.percentile(99) / 1e6, maxMs: ownLoop.max / 1e6 }, quiet: quiet.senderLoop },
+    loadGeneratorEventLoop: { flood: loopDelay(ownLoop), quiet: quiet.senderLoop },
     lagPeak: { summarizer: Math.max(0, ...timeline.map((l) => l.summarizer ?? 0)), aggregator: Math.max(0, ...timeline.map((l) => l.aggregator ?? 0)) },
     ingestion:
       metricsBefore && metricsAfter

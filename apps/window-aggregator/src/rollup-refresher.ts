@@ -34,8 +34,8 @@ interface Waiting {
  */
 export class RollupRefresher {
   private readonly waiting: Waiting[] = [];
-  /** When the oldest caller of the refresh in progress asked (null when none runs). */
-  private inFlightSince: number | null = null;
+  /** The callers of the refresh in progress (older than any still waiting). */
+  private inFlight: Waiting[] = [];
   private running = false;
   private closed = false;
   private failure?: DependencyError;
@@ -75,8 +75,8 @@ export class RollupRefresher {
    * refresh in progress: how far the rollups trail the minutes.
    */
   delayMs(): number {
-    const oldest = Math.min(this.inFlightSince ?? Infinity, this.waiting[0]?.since ?? Infinity);
-    return Number.isFinite(oldest) ? Date.now() - oldest : 0;
+    const oldest = this.inFlight[0] ?? this.waiting[0];
+    return oldest ? Date.now() - oldest.since : 0;
   }
 
   /** Stops after the refresh in progress; calls still waiting never resolve (their units are redelivered). */
@@ -95,14 +95,14 @@ export class RollupRefresher {
         const wait = Math.max(this.lastStartAt + this.options.minIntervalMs, this.lastEndAt + this.lastDurationMs) - Date.now();
         if (wait > 0) await sleep(wait);
         const callers = this.waiting.splice(0);
-        this.inFlightSince = callers[0].since;
+        this.inFlight = callers;
         this.lastStartAt = Date.now();
         const started = performance.now();
         try {
           await this.refresh(callers.flatMap((c) => c.windows));
         } catch (err) {
           this.waiting.unshift(...callers);
-          this.inFlightSince = null;
+          this.inFlight = [];
           this.failure = asStoreFailure(err);
           this.metrics.rollupFailures.inc({ reason: reasonCodeOf(this.failure) });
           const delayMs = backoff.next();
@@ -118,7 +118,7 @@ export class RollupRefresher {
         this.failure = undefined;
         this.failures = 0;
         backoff.reset();
-        this.inFlightSince = null;
+        this.inFlight = [];
         for (const c of callers) c.done();
       }
     } finally {

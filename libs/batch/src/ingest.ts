@@ -125,11 +125,11 @@ export async function ingestBatch(batch: PreparedBatch, deps: IngestDeps): Promi
   let put: Awaited<ReturnType<RawBatchStore['putIfAbsent']>>;
   try {
     put = await deps.store.putIfAbsent(batch.objectKey, body, metadata, 'application/json', batch.sha256);
-    deps.onStep?.('stored');
   } catch (err) {
     deps.unannounced?.add(batch.objectKey);
     throw err;
   }
+  deps.onStep?.('stored');
   if (put.status === 'created') {
     const event = buildBatchIngestedEvent(batch, ingestedAt);
     try {
