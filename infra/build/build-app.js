@@ -2,6 +2,7 @@
 // production npm packages the bundle requires).
 // Files an app needs at run time (e.g. SQL migrations) are listed in apps/<app>/assets.json as
 // [{ "from": "<folder in the repository>", "to": "<folder next to main.js>" }] and copied alongside.
+// Worker threads' entries (apps/<app>/src/<name>.worker.ts) are bundled next to it as <name>.worker.js.
 const fs = require('node:fs');
 const path = require('node:path');
 const { bundle, root } = require('./bundle');
@@ -22,7 +23,14 @@ function copyAssets() {
   }
 }
 
-bundle(path.join(root, 'apps', app, 'src', 'main.ts'), path.join(root, 'dist', 'apps', app, 'main.js'))
+const src = path.join(root, 'apps', app, 'src');
+const out = path.join(root, 'dist', 'apps', app);
+const workers = fs.readdirSync(src).filter((f) => f.endsWith('.worker.ts'));
+
+Promise.all([
+  bundle(path.join(src, 'main.ts'), path.join(out, 'main.js')),
+  ...workers.map((f) => bundle(path.join(src, f), path.join(out, f.replace(/\.ts$/, '.js')))),
+])
   .then(() => {
     copyAssets();
     console.log(`built dist/apps/${app}/main.js`);

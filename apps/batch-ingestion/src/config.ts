@@ -60,6 +60,16 @@ export const ingestionEnv = {
   INGESTION_MAX_PUBLISH_QUEUE_BYTES: positiveInt(8 * 1024 * 1024),
   /** Batches up to this many bytes travel with their announcement (the summarizer then need not read them back from S3); 0 turns it off. */
   INGESTION_INLINE_BODY_MAX_BYTES: z.coerce.number().int().min(0).max(512 * 1024).default(64 * 1024),
+  /**
+   * Threads that parse and validate large bodies off the event loop, so that a flood of large
+   * batches does not hold up the small requests of other customers; unset: one per core beyond
+   * the first (at least one); 0: everything on the event loop.
+   */
+  INGESTION_CHECK_THREADS: z.coerce.number().int().min(0).max(64).optional(),
+  /** Bodies of at least this many bytes are checked on those threads (smaller ones cost less than the hop). */
+  INGESTION_CHECK_THREAD_MIN_BYTES: z.coerce.number().int().min(0).default(128 * 1024),
+  /** How much lower than the event loop's the check threads' priority is (Linux niceness, 0-19). */
+  INGESTION_CHECK_THREAD_NICE: z.coerce.number().int().min(0).max(19).default(5),
   /** Bytes of memory for the batches this instance stored and announced, whose repeats it answers without S3 or Kafka. */
   INGESTION_ANNOUNCED_MEMORY_BYTES: positiveInt(16 * 1024 * 1024),
   /** Such a batch is forgotten this long after its announcement (keep it far below the raw batches' retention). */

@@ -15,11 +15,11 @@ import {
   checkBatchHeaders,
   ingestBatch,
   outcomeOfRejection,
-  prepareBatch,
 } from '@pipeline/batch';
 import { isBatchId, isCustomerId } from '@pipeline/contract';
 import type { KeptTimes } from '@pipeline/entry';
 import { DependencyError, errorMessage, failureAnswer, isDependencyError, RETRY_AFTER_SECONDS } from '@pipeline/platform';
+import { BatchChecker, inlineChecker } from './batch-check';
 import { readBody } from './body-reader';
 import { BatchOutcome, IngestionMetrics } from './metrics';
 
@@ -60,6 +60,8 @@ export interface IngestionHandlerDeps {
   announced?: AnnouncedBatches;
   /** Batches up to this many bytes travel with their announcement. */
   inlineBodyMaxBytes?: number;
+  /** Parses, validates and digests a body; unset: on the event loop. */
+  checker?: BatchChecker;
 }
 
 export const errorBody = (code: string, message: string, details?: unknown) => ({
@@ -73,10 +75,12 @@ export const errorBody = (code: string, message: string, details?: unknown) => (
 export class IngestionHandler {
   private readonly now: () => string;
   private readonly unannounced: UnannouncedBatches;
+  private readonly checker: BatchChecker;
 
   constructor(private readonly deps: IngestionHandlerDeps) {
     this.now = deps.now ?? (() => new Date().toISOString());
     this.unannounced = deps.unannounced ?? new UnannouncedBatches();
+    this.checker = deps.checker ?? inlineChecker;
   }
 
   async handle(headers: IncomingHttpHeaders, body: Readable | undefined): Promise<Answer> {
@@ -179,12 +183,15 @@ export class IngestionHandler {
           return answer('aborted', { status: 400, body: errorBody('aborted', read.message), send: false }, { reason: read.message });
       }
     }
-    settle(read.body.byteLength);
-    this.deps.metrics.batchBytes.observe(read.body.byteLength);
+    const bytes = read.body.byteLength;
+    settle(bytes);
+    this.deps.metrics.batchBytes.observe(bytes);
     log.readMs = lap();
 
-    const prepared = prepareBatch(checkedHeaders, read.body, this.deps.keptTimes?.());
-    if (!prepared.ok) return rejected(prepared.rejection, { bytes: read.body.byteLength });
+    const checkStarted = performance.now();
+    const prepared = await this.checker.check(checkedHeaders, read.body, this.deps.keptTimes?.());
+    this.deps.metrics.bodyCheckDuration.observe({ place: this.checker.placeOf(bytes) }, (performance.now() - checkStarted) / 1000);
+    if (!prepared.ok) return rejected(prepared.rejection, { bytes });
     const batch = prepared.value;
     Object.assign(log, { batchId: batch.batchId, entries: batch.entries, bytes: batch.bytes, checkMs: lap() });
 

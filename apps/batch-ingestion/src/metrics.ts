@@ -26,6 +26,7 @@ export class IngestionMetrics {
   readonly batches: Counter<'outcome'>;
   readonly entriesAccepted: Counter;
   readonly batchBytes: Histogram;
+  readonly bodyCheckDuration: Histogram<'place'>;
   readonly refused: Counter<'scope' | 'limit'>;
   readonly s3Duration: Histogram<'operation' | 'result'>;
   readonly s3Errors: Counter<'operation'>;
@@ -53,6 +54,13 @@ export class IngestionMetrics {
       registers,
     });
     this.batchBytes = new Histogram({ name: 'ingestion_batch_bytes', help: 'Size of received batch bodies after decompression', buckets: BYTE_BUCKETS, registers });
+    this.bodyCheckDuration = new Histogram({
+      name: 'ingestion_body_check_duration_seconds',
+      help: 'Parsing, validating and digesting a body, by where: inline on the event loop, or on a check thread (its queue included)',
+      labelNames: ['place'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.s3Duration = new Histogram({
       name: 'ingestion_s3_call_duration_seconds',
       help: 'S3 call latency by operation and result',

@@ -4,6 +4,7 @@ import { Admission, CustomerLimits, GatewayAuthenticator, GatewayToken, gatewayT
 import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics, topicSettingsFromEnv } from '@pipeline/kafka';
 import { ConfigError, errorMessage, RETRY_AFTER_SECONDS, ServiceDefinition, Source } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
+import { BatchChecker, defaultCheckThreads, inlineChecker, ThreadChecker } from './batch-check';
 import { IngestionConfig, ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
 import { IngestionHandler } from './handler';
@@ -85,6 +86,23 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     const publisher = new CoalescingPublisher(producer, { ...DEFAULT_COALESCING_LIMITS, maxPendingBytes: config.INGESTION_MAX_PUBLISH_QUEUE_BYTES });
     const probe = new KafkaProbe(kafka, [topic]);
 
+    const threads = config.INGESTION_CHECK_THREADS ?? defaultCheckThreads();
+    let checker: BatchChecker = inlineChecker;
+    if (threads > 0) {
+      const pool = new ThreadChecker({
+        threads,
+        minBytes: config.INGESTION_CHECK_THREAD_MIN_BYTES,
+        niceIncrement: config.INGESTION_CHECK_THREAD_NICE,
+        onThreadError: (err) => runtime.logger.error({ err }, 'a batch-check thread failed; the body was checked on the event loop'),
+      });
+      // Asked of a thread itself: the niceness is set there, and silently not where the platform cannot.
+      pool.niceness().then(
+        (niceness) => runtime.logger.info({ threads, minBytes: config.INGESTION_CHECK_THREAD_MIN_BYTES, niceness }, 'large bodies are checked on threads'),
+        (err) => runtime.logger.error({ err }, 'the batch-check threads do not answer'),
+      );
+      checker = pool;
+    }
+
     const tokens = gatewayTokens(config);
     const auth = new GatewayAuthenticator(tokens.all);
     const handler = new IngestionHandler({
@@ -101,6 +119,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
       keptTimes: () => keptTimes(Date.now(), config.CLICKHOUSE_RETENTION_DAYS, config.MAX_FUTURE_SKEW_SECONDS * 1000),
       inlineBodyMaxBytes: config.INGESTION_INLINE_BODY_MAX_BYTES,
+      checker,
       announced: new RecentAnnouncements({ maxBytes: config.INGESTION_ANNOUNCED_MEMORY_BYTES, maxAgeMs: config.INGESTION_ANNOUNCED_MAX_AGE_MS }),
     });
     metrics.observeBuffers(() => ({ bodies: handler.reservedBytes, publishQueue: publisher.queuedBytes }));

@@ -19,3 +19,10 @@ export function buildOnce(script: 'build-app.js' | 'build-tool.js', name: string
   }
   return pending;
 }
+
+/** Bundles one entry file to `outfile` with the workspace's esbuild setup (infra/build/bundle.js). */
+export async function bundleEntry(entry: string, outfile: string): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { bundle } = require(join(REPO_ROOT, 'infra/build/bundle.js')) as { bundle: (entry: string, outfile: string) => Promise<unknown> };
+  await bundle(entry, outfile);
+}

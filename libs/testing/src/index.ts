@@ -9,3 +9,4 @@ export * from './tools';
 export * from './pipeline';
 export * from './run-resources';
 export * from './drill';
+export { bundleEntry } from './build';
