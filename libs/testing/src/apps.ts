@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { GiveUp, ManagedProcess, backgroundNice, freePort, waitFor } from './process';
+import { GiveUp, ManagedProcess, backgroundNice, freePort, isBackgroundStage, waitFor } from './process';
 import { buildOnce } from './build';
 import { REPO_ROOT } from './paths';
 import { provisionBucket } from './run-resources';
@@ -51,7 +51,7 @@ export async function startApp(app: AppName, env: Record<string, string>, option
     cwd: join(REPO_ROOT, 'dist/apps', app),
     env: { LOG_LEVEL: 'info', ...env, ...opsEnv, PORT: String(port), HOST: '127.0.0.1' },
     // The consumers are back stages: a 202 never waits for them.
-    nice: app === 'batch-ingestion' ? 0 : backgroundNice(),
+    nice: isBackgroundStage(app) ? backgroundNice() : 0,
   });
   const waitReady = async (timeoutMs = options.timeoutMs ?? 60_000, path = '/health/ready') => {
     await waitFor(`${app} ${path} on ${healthUrl}`, async () => {

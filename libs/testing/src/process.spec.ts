@@ -1,5 +1,29 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { backgroundNice, ManagedProcess, waitFor } from './process';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { REPO_ROOT } from './paths';
+import { BACKGROUND_STAGES, backgroundNice, isBackgroundStage, ManagedProcess, waitFor } from './process';
+
+describe('the back stages', () => {
+  const everyProcess = ['kafka', 'minio', 'clickhouse', 'batch-ingestion', 'batch-summarizer', 'window-aggregator'];
+
+  it('are the same for the native stack (lib.sh) as for the test kit', () => {
+    const lib = join(REPO_ROOT, 'infra/local/lib.sh');
+    const native = everyProcess.filter((name) => spawnSync('bash', ['-c', `source ${JSON.stringify(lib)}; is_background ${name}`]).status === 0);
+    expect(native).toEqual(everyProcess.filter(isBackgroundStage));
+    expect(native.sort()).toEqual([...BACKGROUND_STAGES].sort());
+  });
+
+  it.each(['docker-compose.yml', 'docker-compose.cluster.yml'])('are the services %s gives a smaller CPU share', (file) => {
+    const compose = parse(readFileSync(join(REPO_ROOT, file), 'utf8'), { merge: true }) as { services: Record<string, { cpu_shares?: number }> };
+    // The cluster file names its nodes after the stage (`batch-summarizer-2`); anchors carry the share.
+    const stageOf = (service: string) => everyProcess.find((p) => service === p || service.startsWith(`${p}-`));
+    const lowered = new Set(Object.entries(compose.services).filter(([, s]) => s.cpu_shares !== undefined && s.cpu_shares < 1024).map(([name]) => stageOf(name)));
+    const stages = new Set(Object.keys(compose.services).map(stageOf).filter((s) => s !== undefined));
+    expect([...lowered].sort()).toEqual([...BACKGROUND_STAGES].filter((s) => stages.has(s)).sort());
+  });
+});
 
 describe('ManagedProcess', () => {
   it('keeps what stderr writes after stdout has closed, in the one log file', async () => {

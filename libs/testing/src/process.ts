@@ -42,6 +42,15 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 export const TEST_LOG_DIR = join(REPO_ROOT, '.stack', 'test-logs');
 
 /**
+ * The processes a 202 never waits for: on one host they run at a lower CPU priority. The native
+ * stack (infra/local/lib.sh, `is_background`) and the compose files (`cpu_shares`) name the same
+ * ones; a test holds the three to this list.
+ */
+export const BACKGROUND_STAGES = ['clickhouse', 'batch-summarizer', 'window-aggregator'] as const;
+
+export const isBackgroundStage = (name: string): boolean => (BACKGROUND_STAGES as readonly string[]).includes(name);
+
+/**
  * The niceness of the back stages (ClickHouse, the summarizer, the aggregator), as the native stack
  * starts them (infra/local/lib.sh, BACKGROUND_NICE): on one host they yield the CPU to the front door.
  */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GiveUp, ManagedProcess, backgroundNice, freePort, waitFor } from './process';
+import { GiveUp, ManagedProcess, backgroundNice, freePort, isBackgroundStage, waitFor } from './process';
 import { REPO_ROOT, stackInstall, uniqueName } from './paths';
 import { stackLogins } from './run-resources';
 
@@ -164,7 +164,7 @@ export async function privateClickHouse(): Promise<PrivateClickHouse> {
   const proc = new ManagedProcess(`clickhouse-${httpPort}`, stackInstall().clickhouseBin, [`--config-file=${join(dir, 'config.xml')}`], {
     cwd: dir,
     env: { CLICKHOUSE_ADMIN_PASSWORD: credentials.password },
-    nice: backgroundNice(),
+    nice: isBackgroundStage('clickhouse') ? backgroundNice() : 0,
   });
   const endpoint = `http://127.0.0.1:${httpPort}`;
   const login = { CLICKHOUSE_USER: credentials.username, CLICKHOUSE_PASSWORD: credentials.password };
