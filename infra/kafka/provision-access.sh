@@ -58,7 +58,9 @@ user "${AGGREGATOR_KAFKA_USER:?}" "${AGGREGATOR_KAFKA_PASSWORD:?}"
 # IDEMPOTENT_WRITE on the cluster); READ on a topic and a group is what a consumer group needs,
 # committing offsets and reading its lag included.
 allow "$INGESTION_KAFKA_USER" --operation Write --operation Create --topic "$ingested"
-echo "Kafka user $INGESTION_KAFKA_USER: writes $ingested"
+# DESCRIBE on the summarizer's group reads its committed offsets (its backlog), never its messages.
+allow "$INGESTION_KAFKA_USER" --operation Describe --group "$summarizer_group"
+echo "Kafka user $INGESTION_KAFKA_USER: writes $ingested, reads the backlog of group $summarizer_group"
 
 allow "$SUMMARIZER_KAFKA_USER" --operation Read --operation Create --topic "$ingested"
 allow "$SUMMARIZER_KAFKA_USER" --operation Read --group "$summarizer_group"

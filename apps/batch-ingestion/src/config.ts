@@ -70,6 +70,19 @@ export const ingestionEnv = {
   INGESTION_CHECK_THREAD_MIN_BYTES: z.coerce.number().int().min(0).default(128 * 1024),
   /** How much lower than the event loop's the check threads' priority is (Linux niceness, 0-19). */
   INGESTION_CHECK_THREAD_NICE: z.coerce.number().int().min(0).max(19).default(5),
+  /** The summarizer's consumer group: its lag on TOPIC_BATCH_INGESTED is the backlog below. */
+  SUMMARIZER_GROUP_ID: z.string().min(1).default('batch-summarizer'),
+  /**
+   * Batches announced and not yet summarized above which the summarizer counts as behind (read
+   * from its group's lag every INGESTION_BACKLOG_POLL_MS; caught up again at half of it); 0 turns
+   * the check off. Meanwhile each customer is also held to INGESTION_BACKLOG_BYTES_PER_CUSTOMER, so
+   * a customer whose limits exceed what the back stages carry no longer queues its excess in Kafka,
+   * ahead of everyone's next minute.
+   */
+  INGESTION_BACKLOG_MAX_BATCHES: z.coerce.number().int().min(0).default(100),
+  /** Body bytes a second of each customer while the summarizer is behind (burst: twice as many). */
+  INGESTION_BACKLOG_BYTES_PER_CUSTOMER: positiveInt(1024 * 1024),
+  INGESTION_BACKLOG_POLL_MS: positiveInt(1_000),
   /** Bytes of memory for the batches this instance stored and announced, whose repeats it answers without S3 or Kafka. */
   INGESTION_ANNOUNCED_MEMORY_BYTES: positiveInt(16 * 1024 * 1024),
   /** Such a batch is forgotten this long after its announcement (keep it far below the raw batches' retention). */

@@ -1,9 +1,10 @@
 import { RAW_PREFIX } from '@pipeline/contract';
 import { keptTimes } from '@pipeline/entry';
 import { Admission, CustomerLimits, GatewayAuthenticator, GatewayToken, gatewayTokenFromSecret, MAX_BATCH_BYTES, parseCustomerLimits, parseGatewayTokens, RecentAnnouncements } from '@pipeline/batch';
-import { CoalescingPublisher, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics, topicSettingsFromEnv } from '@pipeline/kafka';
+import { CoalescingPublisher, consumerLag, createKafka, DEFAULT_COALESCING_LIMITS, KafkaEventPublisher, KafkaProbe, kafkaSettingsFromEnv, provisionTopics, topicSettingsFromEnv } from '@pipeline/kafka';
 import { ConfigError, errorMessage, RETRY_AFTER_SECONDS, ServiceDefinition, Source } from '@pipeline/platform';
 import { S3ObjectStore, s3SettingsFromEnv } from '@pipeline/s3';
+import { SummarizerBacklog } from './backlog';
 import { BatchChecker, defaultCheckThreads, inlineChecker, ThreadChecker } from './batch-check';
 import { IngestionConfig, ingestionEnv } from './config';
 import { MeasuredPublisher, MeasuredStore } from './dependencies';
@@ -40,8 +41,11 @@ function gatewayTokens(config: IngestionConfig): { fixed: GatewayToken[]; all: G
   return { fixed, all };
 }
 
-/** Who may send what: the customers' limits (defaults and CUSTOMER_LIMITS), the tokens' rate, the instance's in-flight budget. */
-export function admissionFromConfig(config: IngestionConfig): Admission {
+/**
+ * Who may send what: the customers' limits (defaults and CUSTOMER_LIMITS), the tokens' rate, the
+ * instance's in-flight budget, and each customer's byte rate while the summarizer is behind.
+ */
+export function admissionFromConfig(config: IngestionConfig, isBehind?: () => boolean): Admission {
   const defaults: CustomerLimits = {
     requests: { perSecond: config.RATE_LIMIT_PER_CUSTOMER, burst: config.RATE_LIMIT_PER_CUSTOMER_BURST },
     bytes: { perSecond: config.RATE_LIMIT_PER_CUSTOMER_BYTES, burst: config.RATE_LIMIT_PER_CUSTOMER_BYTES_BURST },
@@ -66,6 +70,7 @@ export function admissionFromConfig(config: IngestionConfig): Admission {
     token: { perSecond: config.RATE_LIMIT_PER_TOKEN, burst: config.RATE_LIMIT_PER_TOKEN_BURST },
     maxBytesInFlight: config.INGESTION_MAX_BYTES_IN_FLIGHT,
     busyRetryAfterSeconds: RETRY_AFTER_SECONDS.unavailable,
+    backlog: isBehind && { isBehind, bytes: { perSecond: config.INGESTION_BACKLOG_BYTES_PER_CUSTOMER, burst: 2 * config.INGESTION_BACKLOG_BYTES_PER_CUSTOMER } },
   });
 }
 
@@ -103,11 +108,28 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
       checker = pool;
     }
 
+    // The summarizer's backlog, read from its group's lag: the door slows the heaviest senders
+    // while the back stages are behind (a right to describe that group, nothing more).
+    let backlog: SummarizerBacklog | undefined;
+    if (config.INGESTION_BACKLOG_MAX_BATCHES > 0) {
+      const admin = kafka.admin();
+      let connected: Promise<void> | undefined;
+      const readLag = async () => {
+        connected ??= admin.connect().catch((err: unknown) => {
+          connected = undefined;
+          throw err;
+        });
+        await connected;
+        return (await consumerLag(admin, config.SUMMARIZER_GROUP_ID, topic)).reduce((sum, p) => sum + p.lag, 0);
+      };
+      backlog = new SummarizerBacklog(readLag, { maxBatches: config.INGESTION_BACKLOG_MAX_BATCHES, pollMs: config.INGESTION_BACKLOG_POLL_MS }, runtime.logger, runtime.registry, () => admin.disconnect());
+    }
+
     const tokens = gatewayTokens(config);
     const auth = new GatewayAuthenticator(tokens.all);
     const handler = new IngestionHandler({
       auth,
-      admission: admissionFromConfig(config),
+      admission: admissionFromConfig(config, backlog && (() => backlog.isBehind())),
       store: new MeasuredStore(s3, metrics, config.S3_REQUEST_TIMEOUT_MS),
       // The producer enforces KAFKA_REQUEST_TIMEOUT_MS per send; the outer deadline bounds a
       // request's whole wait, including the send ahead of it in the coalescing queue.
@@ -127,6 +149,7 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     // Requests in flight finish while the server closes (platform); nothing else to stop.
     const intake: Source = { name: 'http', start: () => undefined, drain: async () => undefined };
     const sources: Source[] = [intake];
+    if (backlog) sources.push(backlog);
     if (config.GATEWAY_TOKENS_FILE) {
       sources.push(new GatewayTokensFile(config.GATEWAY_TOKENS_FILE, auth, tokens.fixed, runtime.logger, config.GATEWAY_TOKENS_RELOAD_MS));
     }

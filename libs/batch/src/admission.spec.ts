@@ -22,6 +22,54 @@ function door(settings: Partial<AdmissionSettings>) {
 }
 
 describe('Admission', () => {
+  describe('while the pipeline is behind', () => {
+    const behindDoor = () => {
+      let behind = false;
+      const d = door({ backlog: { isBehind: () => behind, bytes: { perSecond: 1 * MiB, burst: 2 * MiB } } });
+      return { ...d, setBehind: (b: boolean) => (behind = b) };
+    };
+
+    it('holds a flooding customer to the byte rate while behind, leaves a small one alone, and lets the flood in again once caught up', () => {
+      const { ask, verdict, advance, setBehind } = behindDoor();
+      const send = (customer: string, bytes: number) => {
+        const r = ask(customer, bytes);
+        if (r.ok) r.pass.release();
+        return verdict(r);
+      };
+      expect(send('cus-flood', MiB)).toBe('ok');
+      expect(send('cus-quiet', 4_000)).toBe('ok');
+      // Not behind: the flood's own limits (100 MiB/s) are all that count.
+      for (let i = 0; i < 20; i++) expect(send('cus-flood', MiB)).toBe('ok');
+      setBehind(true);
+      // The bucket is full when falling behind begins: the burst passes, then 1 MiB a second.
+      expect([send('cus-flood', MiB), send('cus-flood', MiB), send('cus-flood', MiB)]).toEqual(['ok', 'ok', '429 customer backlog 1']);
+      for (let i = 0; i < 10; i++) {
+        advance(100);
+        expect(send('cus-quiet', 4_000)).toBe('ok');
+      }
+      expect(send('cus-flood', MiB)).toBe('ok');
+      expect(send('cus-flood', MiB)).toBe('429 customer backlog 1');
+      setBehind(false);
+      expect([send('cus-flood', MiB), send('cus-flood', MiB), send('cus-flood', MiB)]).toEqual(['ok', 'ok', 'ok']);
+    });
+
+    it('charges the rate while behind with the body as read, not as declared', () => {
+      const { ask, verdict, advance, setBehind } = behindDoor();
+      const first = ask('cus-gzip', 100);
+      if (first.ok) first.pass.release();
+      setBehind(true);
+      advance(5_000);
+      const small = ask('cus-gzip', 100);
+      expect(small.ok).toBe(true);
+      if (small.ok) {
+        // It inflated to 4 MiB: the 2 MiB burst is 2 MiB in debt, repaid at 1 MiB a second.
+        small.pass.settle(4 * MiB);
+        small.pass.release();
+      }
+      expect(verdict(ask('cus-gzip', 100))).toBe('429 customer backlog 3');
+    });
+  });
+
   it('refuses a customer over its request rate without charging the gateway token, so another customer on that token gets in', () => {
     const { ask, verdict } = door({ token: { perSecond: 1, burst: 10 }, perCustomer: new Map([['cus-a', limits({ rps: 1, burst: 2 })]]) });
     const flood = Array.from({ length: 20 }, () => verdict(ask('cus-a')));

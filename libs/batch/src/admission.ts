@@ -22,10 +22,16 @@ export interface AdmissionSettings {
   maxBytesInFlight: number;
   /** Retry-After of a 503 while the instance's budget is full. */
   busyRetryAfterSeconds: number;
+  /**
+   * While the stages behind the door are behind (`isBehind`), each customer's body bytes a second
+   * are held to `bytes` as well, whatever its own limits: the customers sending far more than the
+   * pipeline carries slow down until it has caught up, and the others do not notice.
+   */
+  backlog?: { isBehind: () => boolean; bytes: Rate };
 }
 
 export type AdmissionScope = 'customer' | 'token' | 'instance';
-export type AdmissionLimit = 'requests' | 'bytes' | 'in_flight';
+export type AdmissionLimit = 'requests' | 'bytes' | 'in_flight' | 'backlog';
 
 export interface AdmissionRefusal {
   /** 429: the caller's own limit (customer or token); 503: the instance is full for everyone. */
@@ -60,6 +66,8 @@ export interface AdmissionPass {
 interface CustomerState {
   requests: Bucket;
   bytes: Bucket;
+  /** Charged only while the pipeline is behind, so it is full whenever that begins. */
+  backlogBytes: Bucket;
   inFlight: number;
 }
 
@@ -68,8 +76,9 @@ const SWEEP_ABOVE = 10_000;
 
 /**
  * Admission at the door of `POST /logs`, per customer first: requests a second, body bytes a
- * second and body bytes in flight (a share of the instance's budget), each a 429 with Retry-After
- * for that customer alone; then the instance's whole in-flight budget (503); then the gateway
+ * second and body bytes in flight (a share of the instance's budget), and while the pipeline is
+ * behind its byte rate while behind, each a 429 with Retry-After for that customer alone; then the
+ * instance's whole in-flight budget (503); then the gateway
  * token's request rate (429). Nothing is charged until every check has passed, so a customer
  * refused by its own limits costs the shared token nothing, and another customer on the same
  * token keeps its way in.
@@ -93,6 +102,7 @@ export class Admission {
     checkCustomerLimits(settings.customer, 'the default customer limits');
     for (const [id, limits] of settings.perCustomer ?? []) checkCustomerLimits(limits, `the limits of ${id}`);
     this.tokens = new RateLimiter(settings.token, now);
+    if (settings.backlog && !validRate(settings.backlog.bytes)) throw new Error('the byte rate while behind must be positive, its burst at least 1');
   }
 
   limitsOf(customerId: string): CustomerLimits {
@@ -125,6 +135,15 @@ export class Admission {
         return refuse(429, 'customer', 'in_flight', 1, `Too many batches of ${who} are being received at once (${limits.bytesInFlight} bytes); retry after 1 s.`);
       }
     }
+    const backlog = this.settings.backlog;
+    const behind = backlog !== undefined && backlog.isBehind();
+    if (behind && state) {
+      refill(state.backlogBytes, backlog.bytes, now);
+      const wait = secondsUntil(state.backlogBytes, backlog.bytes, Math.max(1, req.expectedBytes));
+      if (wait > 0) {
+        return refuse(429, 'customer', 'backlog', wait, `The pipeline is catching up: ${who} may send ${backlog.bytes.perSecond} bytes a second until it has; retry after ${wait} s.`);
+      }
+    }
     // One request always fits an empty instance, whatever its size.
     if (this.inFlight > 0 && this.inFlight + req.reserveBytes > this.settings.maxBytesInFlight) {
       const wait = this.settings.busyRetryAfterSeconds;
@@ -136,13 +155,14 @@ export class Admission {
     this.tokens.take(req.token);
     if (!state) {
       if (this.customers.size >= SWEEP_ABOVE && now - this.lastSweep >= 1_000) this.sweep(now);
-      state = { requests: fullBucket(limits.requests, now), bytes: fullBucket(limits.bytes, now), inFlight: 0 };
+      state = { requests: fullBucket(limits.requests, now), bytes: fullBucket(limits.bytes, now), backlogBytes: fullBucket(backlog?.bytes ?? limits.bytes, now), inFlight: 0 };
       this.customers.set(req.customerId, state);
     }
     const s = state;
     s.requests.tokens -= 1;
     let charged = Math.max(0, req.expectedBytes);
     s.bytes.tokens -= charged;
+    if (behind) s.backlogBytes.tokens -= charged;
     s.inFlight += req.reserveBytes;
     this.inFlight += req.reserveBytes;
     let released = false;
@@ -151,6 +171,7 @@ export class Admission {
       pass: {
         settle: (bodyBytes) => {
           s.bytes.tokens -= bodyBytes - charged;
+          if (behind) s.backlogBytes.tokens -= bodyBytes - charged;
           charged = bodyBytes;
         },
         release: () => {
@@ -168,7 +189,8 @@ export class Admission {
     this.lastSweep = now;
     for (const [id, s] of this.customers) {
       const limits = this.limitsOf(id);
-      if (s.inFlight === 0 && isFull(s.requests, limits.requests, now) && isFull(s.bytes, limits.bytes, now)) this.customers.delete(id);
+      const backlogFull = !this.settings.backlog || isFull(s.backlogBytes, this.settings.backlog.bytes, now);
+      if (s.inFlight === 0 && isFull(s.requests, limits.requests, now) && isFull(s.bytes, limits.bytes, now) && backlogFull) this.customers.delete(id);
     }
   }
 }

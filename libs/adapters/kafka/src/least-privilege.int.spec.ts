@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, SASLOptions } from 'kafkajs';
+import { consumerLag } from './lag';
 import { adminKafka, Pipeline, PrivateServer, privateKafka, REPO_ROOT, stackInstall, startPipeline, uniqueName, waitFor } from '@pipeline/testing';
 
 jest.setTimeout(420_000);
@@ -213,6 +214,19 @@ describe('Kafka users and ACLs of the provisioning step', () => {
     expect(await reads(USERS.aggregator, TOPICS.insight, GROUPS.summarizer)).toBe('GROUP_AUTHORIZATION_FAILED');
     // The ingestion only writes: no group is its to read with.
     expect(await reads(USERS.ingestion, TOPICS.ingested, GROUPS.summarizer)).toBe('GROUP_AUTHORIZATION_FAILED');
+  });
+
+  it("lets the ingestion read the summarizer group's backlog (its committed offsets), and no other group's", async () => {
+    const logs: LogLine[] = [];
+    const admin = client(USERS.ingestion, logs).admin();
+    await admin.connect();
+    try {
+      const lag = await consumerLag(admin, GROUPS.summarizer, TOPICS.ingested);
+      expect(lag.map((p) => p.partition).sort()).toEqual([0, 1, 2]);
+      expect(refusal(await consumerLag(admin, GROUPS.aggregator, TOPICS.ingested).catch((e: unknown) => e), logs)).toBe('GROUP_AUTHORIZATION_FAILED');
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('shows a service only its own topics, and lets it create, delete or administer nothing else', async () => {
