@@ -112,17 +112,9 @@ export const ingestionService: ServiceDefinition<typeof ingestionEnv> = {
     // while the back stages are behind (a right to describe that group, nothing more).
     let backlog: SummarizerBacklog | undefined;
     if (config.INGESTION_BACKLOG_MAX_BATCHES > 0) {
-      const admin = kafka.admin();
-      let connected: Promise<void> | undefined;
-      const readLag = async () => {
-        connected ??= admin.connect().catch((err: unknown) => {
-          connected = undefined;
-          throw err;
-        });
-        await connected;
-        return (await consumerLag(admin, config.SUMMARIZER_GROUP_ID, topic)).reduce((sum, p) => sum + p.lag, 0);
-      };
-      backlog = new SummarizerBacklog(readLag, { maxBatches: config.INGESTION_BACKLOG_MAX_BATCHES, pollMs: config.INGESTION_BACKLOG_POLL_MS }, runtime.logger, runtime.registry, () => admin.disconnect());
+      // The probe's admin client: connected on first use and again after a disconnect, closed with the Kafka sink.
+      const readLag = async () => (await consumerLag(await probe.client(), config.SUMMARIZER_GROUP_ID, topic)).reduce((sum, p) => sum + p.lag, 0);
+      backlog = new SummarizerBacklog(readLag, { maxBatches: config.INGESTION_BACKLOG_MAX_BATCHES, pollMs: config.INGESTION_BACKLOG_POLL_MS }, runtime.logger, runtime.registry);
     }
 
     const tokens = gatewayTokens(config);
